@@ -1,0 +1,50 @@
+"""A disease model: the PK of each drug plus the tumour clones they act on."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import equinox as eqx
+
+from mechanistic.pk import AbstractPK
+from mechanistic.tumour import TumourModel
+
+
+class DiseaseModel(eqx.Module):
+    """Drugs' pharmacokinetics coupled to a multi-clone tumour.
+
+    ``pk`` maps drug name to its PK model; the order of the mapping fixes the drug axis of
+    concentrations and of the tumour's drug-effect tables. ``tumour`` may be None for a
+    PK-only model. All parameters are array leaves, so models with the same structure can
+    be stacked and vmapped, and changing their values never recompiles a jitted solve.
+    """
+
+    pk: tuple[AbstractPK, ...]
+    tumour: TumourModel | None
+    drugs: tuple[str, ...] = eqx.field(static=True)
+
+    def __init__(self, pk: Mapping[str, AbstractPK], tumour: TumourModel | None = None):
+        if not isinstance(pk, Mapping):
+            raise ValueError(f"pk must map drug name -> PK model, got {type(pk).__name__}")
+        for name, model in pk.items():
+            if not isinstance(model, AbstractPK):
+                raise ValueError(f"pk[{name!r}] must be a PK model (e.g. OneCompartment), got {model!r}")
+        self.drugs = tuple(pk)
+        self.pk = tuple(pk.values())
+        if tumour is not None:
+            need = tumour.n_drugs_used()
+            if need is not None and need != len(self.drugs):
+                raise ValueError(
+                    f"the tumour's drug effects have {need} drug column(s) but the model has "
+                    f"{len(self.drugs)} drug(s) {self.drugs}; give one column per drug in this order"
+                )
+        self.tumour = tumour
+
+    @property
+    def n_pk_states(self) -> int:
+        return sum(m.n_states for m in self.pk)
+
+    def pk_of(self, drug: str) -> AbstractPK:
+        if drug not in self.drugs:
+            raise ValueError(f"unknown drug {drug!r}; this model has drugs {self.drugs}")
+        return self.pk[self.drugs.index(drug)]

@@ -1,0 +1,179 @@
+"""Multi-clone tumour dynamics.
+
+State: clone volumes ``N (n_clones,)`` in mm^3. For clone ``i``, with the competition-weighted
+burden it sees ``W_i = sum_j competition[i, j] N_j`` and drug concentrations ``C``::
+
+    dN_i/dt = g_i(W_i) (1 - I_i(C)) N_i - (death_i + K_i(C)) N_i
+              - sum_j mutation[i, j] N_i + sum_j mutation[j, i] N_j
+
+where ``g_i`` is the per-capita growth law with rate ``growth_rate_i (1 - fitness_cost_i)``,
+``I`` the growth-inhibition effect (Norton–Simon: the drug acts on dividing cells; an
+effect above 1 turns growth into net kill, as in Strobl et al. 2021) and ``K`` the additive
+kill effect (1/day). Growth laws (per-capita ``g``):
+
+- ``exponential``: ``r``
+- ``logistic``: ``r (1 - W/capacity)`` (Lotka–Volterra competition through ``competition``)
+- ``gompertz``: ``r log(capacity / W)``
+- ``bertalanffy`` (general von Bertalanffy, ``dV/dt = a V^gamma - b V``): ``r W^(gamma - 1)``,
+  with ``b`` the ``death_rate``.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mechanistic.dosing import _concrete
+from mechanistic.drug_effect import EmaxEffect, LinearEffect
+
+GROWTH_LAWS: tuple[str, ...] = ("exponential", "logistic", "gompertz", "bertalanffy")
+
+DrugEffect = EmaxEffect | LinearEffect
+
+_TINY = 1e-300
+
+
+def _per_clone(name: str, value, n: int, *, lower: float, strict: bool, upper: float | None = None):
+    arr = jnp.asarray(value, dtype=float)
+    if arr.ndim > 1 or (arr.ndim == 1 and arr.shape[0] != n):
+        raise ValueError(f"TumourModel: {name} must be a scalar or have shape ({n},) (one per clone); got {arr.shape}")
+    arr = jnp.broadcast_to(arr, (n,))
+    c = _concrete(arr)
+    if c is not None:
+        bad = ~np.isfinite(c) | ((c <= lower) if strict else (c < lower))
+        if upper is not None:
+            bad |= c >= upper
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            rng = f"{'>' if strict else '>='} {lower}" + (f" and < {upper}" if upper is not None else "")
+            raise ValueError(f"TumourModel: {name}[{i}]={c[i]!r} is invalid; it must be finite and {rng}")
+    return arr
+
+
+def _matrix(name: str, value, n: int, default: float):
+    arr = jnp.full((n, n), default) if value is None else jnp.asarray(value, dtype=float)
+    if arr.shape != (n, n):
+        raise ValueError(f"TumourModel: {name} must have shape ({n}, {n}); got {arr.shape}")
+    c = _concrete(arr)
+    if c is not None and (~np.isfinite(c) | (c < 0)).any():
+        i, j = (int(x) for x in np.argwhere(~np.isfinite(c) | (c < 0))[0])
+        raise ValueError(f"TumourModel: {name}[{i}, {j}]={c[i, j]!r} must be finite and >= 0")
+    return arr
+
+
+class TumourModel(eqx.Module):
+    """Clone dynamics; see the module docstring for the equations.
+
+    Arguments (scalars broadcast to one value per clone):
+        clones: clone names, e.g. ``("sensitive", "T790M")``.
+        growth: one of :data:`GROWTH_LAWS`.
+        growth_rate: ``r`` (1/day).
+        capacity: carrying capacity (mm^3) for logistic and Gompertz growth.
+        competition: ``(n, n)`` Lotka–Volterra coefficients (default all ones: a shared capacity).
+        bertalanffy_exponent: ``gamma`` in (0, 1) for Bertalanffy growth.
+        death_rate: turnover (1/day).
+        fitness_cost: fraction in [0, 1) by which the growth rate is reduced (cost of resistance).
+        mutation_rate: ``(n, n)`` rates (1/day); ``[i, j]`` moves cells from clone i to clone j.
+        kill: additive drug kill effect (1/day), or None.
+        growth_inhibition: drug effect multiplying growth by ``(1 - I)``, or None.
+        resistant: which clones carry the resistance variant (for resistant fraction / VAF).
+    """
+
+    growth_rate: jax.Array
+    capacity: jax.Array
+    competition: jax.Array
+    bertalanffy_exponent: jax.Array
+    death_rate: jax.Array
+    fitness_cost: jax.Array
+    mutation_rate: jax.Array
+    kill: DrugEffect | None
+    growth_inhibition: DrugEffect | None
+    clones: tuple[str, ...] = eqx.field(static=True)
+    growth: str = eqx.field(static=True)
+    resistant: tuple[bool, ...] = eqx.field(static=True)
+
+    def __init__(
+        self,
+        clones,
+        growth: str = "logistic",
+        *,
+        growth_rate,
+        capacity=np.inf,
+        competition=None,
+        bertalanffy_exponent=2.0 / 3.0,
+        death_rate=0.0,
+        fitness_cost=0.0,
+        mutation_rate=None,
+        kill: DrugEffect | None = None,
+        growth_inhibition: DrugEffect | None = None,
+        resistant=None,
+    ):
+        clones = tuple(clones)
+        if not clones or not all(isinstance(c, str) and c for c in clones) or len(set(clones)) != len(clones):
+            raise ValueError(f"TumourModel: clones must be distinct non-empty names; got {clones!r}")
+        if growth not in GROWTH_LAWS:
+            raise ValueError(f"TumourModel: unknown growth law {growth!r}; valid laws are {GROWTH_LAWS}")
+        n = len(clones)
+        self.clones = clones
+        self.growth = growth
+        self.growth_rate = _per_clone("growth_rate", growth_rate, n, lower=-np.inf, strict=True)
+        cap_finite = growth in ("logistic", "gompertz")
+        cap = _per_clone("capacity", capacity, n, lower=0.0, strict=True, upper=None)
+        if cap_finite and _concrete(cap) is not None and not np.isfinite(_concrete(cap)).all():
+            raise ValueError(f"TumourModel: {growth} growth needs a finite capacity (mm^3); got {capacity!r}")
+        self.capacity = cap if cap_finite else jnp.ones((n,))
+        self.competition = _matrix("competition", competition, n, 1.0)
+        self.bertalanffy_exponent = _per_clone(
+            "bertalanffy_exponent", bertalanffy_exponent, n, lower=0.0, strict=True, upper=1.0
+        )
+        self.death_rate = _per_clone("death_rate", death_rate, n, lower=0.0, strict=False)
+        self.fitness_cost = _per_clone("fitness_cost", fitness_cost, n, lower=0.0, strict=False, upper=1.0)
+        self.mutation_rate = _matrix("mutation_rate", mutation_rate, n, 0.0)
+        for name, eff in (("kill", kill), ("growth_inhibition", growth_inhibition)):
+            shape = None if eff is None else (eff.emax if isinstance(eff, EmaxEffect) else eff.slope).shape
+            if shape is not None and shape[0] != n:
+                raise ValueError(f"TumourModel: {name} effect has {shape[0]} rows but there are {n} clones")
+        self.kill = kill
+        self.growth_inhibition = growth_inhibition
+        res = (False,) * n if resistant is None else tuple(bool(r) for r in resistant)
+        if len(res) != n:
+            raise ValueError(f"TumourModel: resistant must have one flag per clone ({n}); got {resistant!r}")
+        self.resistant = res
+
+    @property
+    def n_clones(self) -> int:
+        return len(self.clones)
+
+    def n_drugs_used(self) -> int | None:
+        """Number of drug columns the effects expect (None when no drug acts)."""
+        for eff in (self.kill, self.growth_inhibition):
+            if eff is not None:
+                return eff.n_drugs
+        return None
+
+    def per_capita_growth(self, n: jax.Array) -> jax.Array:
+        """Per-capita growth ``g_i(W_i)`` (1/day) before drug and death terms."""
+        r = self.growth_rate * (1.0 - self.fitness_cost)
+        w = self.competition @ n
+        if self.growth == "exponential":
+            return r
+        if self.growth == "logistic":
+            return r * (1.0 - w / self.capacity)
+        w_safe = jnp.maximum(w, _TINY)
+        if self.growth == "gompertz":
+            return r * jnp.log(self.capacity / w_safe)
+        return r * w_safe ** (self.bertalanffy_exponent - 1.0)
+
+    def rhs(self, n: jax.Array, conc: jax.Array) -> jax.Array:
+        """``dN/dt`` (mm^3/day) for clone volumes ``n (n_clones,)`` and concentrations ``conc``."""
+        growth = self.per_capita_growth(n)
+        if self.growth_inhibition is not None:
+            growth = growth * (1.0 - self.growth_inhibition(conc))
+        loss = self.death_rate
+        if self.kill is not None:
+            loss = loss + self.kill(conc)
+        out_flow = jnp.sum(self.mutation_rate, axis=1) * n
+        in_flow = self.mutation_rate.T @ n
+        return (growth - loss) * n - out_flow + in_flow
