@@ -138,12 +138,12 @@ def _validate(t: DoseTable) -> None:
     for bad, field, valid in checks:
         if bad.any():
             i = _first_bad(bad)
-            value = arrays[field][i]
+            value = arrays[field][i].item()
             raise ValueError(f"dose row {i}: {field}={value!r} is invalid; expected {valid}")
     if time.size > 1 and (np.diff(time) < 0).any():
         i = _first_bad(np.diff(time) < 0) + 1
         raise ValueError(
-            f"dose row {i}: time={time[i]!r} comes before row {i - 1} (time={time[i - 1]!r}); "
+            f"dose row {i}: time={time[i].item()!r} comes before row {i - 1} (time={time[i - 1].item()!r}); "
             "dose times must be sorted (join tables with `+`, which sorts)"
         )
 

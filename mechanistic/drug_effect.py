@@ -23,7 +23,7 @@ def _check(owner: str, name: str, value, lower: float, strict: bool) -> None:
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
         op = ">" if strict else ">="
-        raise ValueError(f"{owner}: {name}{list(idx)}={c[idx]!r} must be finite and {op} {lower}")
+        raise ValueError(f"{owner}: {name}{list(idx)}={c[idx].item()!r} must be finite and {op} {lower}")
 
 
 class EmaxEffect(eqx.Module):

@@ -27,7 +27,19 @@ def _check_positive(owner: str, **values) -> None:
     for name, value in values.items():
         c = _concrete(value)
         if c is not None and not np.all(np.isfinite(c) & (c > 0)):
-            raise ValueError(f"{owner}: {name}={c!r} must be finite and > 0")
+            raise ValueError(f"{owner}: {name}={c.tolist()!r} must be finite and > 0")
+
+
+def _check_distinct_rates(owner: str, ka, *rates) -> None:
+    """The closed form divides by ``ka - rate``; the equal-rate (flip-flop) limit is not supported."""
+    cka = _concrete(ka)
+    for rate in rates:
+        c = _concrete(rate)
+        if cka is not None and c is not None and np.any(np.abs(cka - c) <= 1e-9 * np.abs(c)):
+            raise ValueError(
+                f"{owner}: ka={cka.tolist()!r} equals a disposition rate {c.tolist()!r} (1/day); the closed form "
+                "is singular there: perturb ka by a relative 1e-6 (the concentration changes by about as much)"
+            )
 
 
 class DoseRows(eqx.Module):
@@ -91,11 +103,15 @@ class LinearPK(AbstractPK):
     def events(self, rows: DoseRows) -> ExponentialEvents:
         amp, lam = self.disposition()
         ka = self.absorption_rate()
-        ka_ = jnp.asarray(1.0 if ka is None else ka)
         amount = rows.amount
         bolus = jnp.where(rows.route == IV_BOLUS, amount, 0.0)[:, None] * amp
-        oral_amt = jnp.where(rows.route == ORAL, amount * rows.bioavailability, 0.0)
-        oral_lam = oral_amt[:, None] * ka_ * amp / (ka_ - lam)
+        if ka is None:  # IV-only model: no oral terms (oral rows are rejected before solving)
+            ka_ = jnp.asarray(0.0)
+            oral_lam = jnp.zeros_like(bolus)
+        else:
+            ka_ = jnp.asarray(ka)
+            oral_amt = jnp.where(rows.route == ORAL, amount * rows.bioavailability, 0.0)
+            oral_lam = oral_amt[:, None] * ka_ * amp / (ka_ - lam)
         oral_ka = -jnp.sum(oral_lam, axis=1, keepdims=True)
         start, end, rate = rows.infusion_steps()
         step = rate[:, None] * amp / lam  # response to a rate step: step * (1 - exp(-lam t))
@@ -127,6 +143,7 @@ class OneCompartment(LinearPK):
         _check_positive("OneCompartment", k=self.k, v=self.v)
         if self.ka is not None:
             _check_positive("OneCompartment", ka=self.ka)
+            _check_distinct_rates("OneCompartment", self.ka, self.k)
 
     @property
     def routes(self):  # type: ignore[override]
@@ -159,6 +176,7 @@ class TwoCompartment(LinearPK):
         _check_positive("TwoCompartment", cl=self.cl, v1=self.v1, q=self.q, v2=self.v2)
         if self.ka is not None:
             _check_positive("TwoCompartment", ka=self.ka)
+            _check_distinct_rates("TwoCompartment", self.ka, *self.macro_constants())
 
     @property
     def routes(self):  # type: ignore[override]

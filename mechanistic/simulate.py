@@ -32,14 +32,14 @@ def validate_times(ts, t0: float = 0.0) -> np.ndarray:
         raise ValueError(f"ts must be a non-empty 1-D array of times (day); got shape {arr.shape}")
     if not np.isfinite(arr).all():
         i = int(np.flatnonzero(~np.isfinite(arr))[0])
-        raise ValueError(f"ts[{i}]={arr[i]!r} is not finite")
+        raise ValueError(f"ts[{i}]={arr[i].item()!r} is not finite")
     if (np.diff(arr) < 0).any():
         i = int(np.flatnonzero(np.diff(arr) < 0)[0]) + 1
-        raise ValueError(f"ts must be sorted: ts[{i}]={arr[i]!r} < ts[{i - 1}]={arr[i - 1]!r}")
+        raise ValueError(f"ts must be sorted: ts[{i}]={arr[i].item()!r} < ts[{i - 1}]={arr[i - 1].item()!r}")
     if arr[0] < t0:
-        raise ValueError(f"ts[0]={arr[0]!r} is before the start time t0={t0!r}")
+        raise ValueError(f"ts[0]={arr[0].item()!r} is before the start time t0={t0!r}")
     if arr[-1] <= t0:
-        raise ValueError(f"the last time ts[-1]={arr[-1]!r} must be after t0={t0!r}")
+        raise ValueError(f"the last time ts[-1]={arr[-1].item()!r} must be after t0={t0!r}")
     return arr
 
 
@@ -52,7 +52,7 @@ def validate_initial_volumes(model: DiseaseModel, y0) -> np.ndarray:
     bad = ~np.isfinite(arr) | (arr < 0)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"y0{list(idx)}={arr[idx]!r} is invalid; clone volumes must be finite and >= 0 (mm^3)")
+        raise ValueError(f"y0{list(idx)}={arr[idx].item()!r} is invalid; clone volumes must be finite and >= 0 (mm^3)")
     if n and (arr.sum(axis=-1) <= 0).any():
         raise ValueError("y0: the total initial tumour volume must be > 0 (mm^3)")
     return arr

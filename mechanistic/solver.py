@@ -90,23 +90,26 @@ def _check_routes(model: DiseaseModel, doses: DoseTable, codes: jax.Array) -> No
 def solve(
     model: DiseaseModel,
     y0: jax.Array,
-    doses: DoseTable,
+    doses: DoseTable | None,
     ts: jax.Array,
     *,
     t0: float = 0.0,
     options: SolverOptions = SolverOptions(),
 ) -> Solution:
     """Simulate ``model`` from clone volumes ``y0 (n_clones,)`` (mm^3) at time ``t0`` (day)
-    under ``doses``, saving at sorted times ``ts (T,)`` with ``ts[0] >= t0``.
+    under ``doses`` (None: untreated), saving at sorted times ``ts (T,)`` with ``ts[0] >= t0``.
 
     Pure and traceable: jit it, vmap it over models, ``y0`` or dose tables (same shapes).
     PK states of non-linear drugs start at zero. Doses before ``t0`` still act (their
     residual drug is included for closed-form PK).
     """
     ts = jnp.asarray(ts, dtype=float)
-    codes = _drug_codes(model, doses)
-    _check_routes(model, doses, codes)
     accs = []
+    if doses is None and model.pk:
+        raise ValueError(f"the model has drugs {model.drugs}: give a DoseTable (with zero amounts for no drug)")
+    if doses is not None:
+        codes = _drug_codes(model, doses)
+        _check_routes(model, doses, codes)
     for j, pk in enumerate(model.pk):
         rows = DoseRows.of(doses, codes == j)
         events = pk.input_events(rows) if pk.n_states else pk.events(rows)

@@ -24,7 +24,7 @@ class SteinBiexponential(eqx.Module):
         for name in ("baseline", "growth_rate", "shrinkage_rate"):
             c = _concrete(getattr(self, name))
             if c is not None and not np.all(np.isfinite(c) & (c >= 0)):
-                raise ValueError(f"SteinBiexponential: {name}={c!r} must be finite and >= 0")
+                raise ValueError(f"SteinBiexponential: {name}={c.tolist()!r} must be finite and >= 0")
 
     def __call__(self, t: jax.Array) -> jax.Array:
         """Sum of longest diameters (mm) at ``t`` (day, any shape; clipped at 0)."""

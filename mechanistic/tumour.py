@@ -48,7 +48,7 @@ def _per_clone(name: str, value, n: int, *, lower: float, strict: bool, upper: f
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             rng = f"{'>' if strict else '>='} {lower}" + (f" and < {upper}" if upper is not None else "")
-            raise ValueError(f"TumourModel: {name}[{i}]={c[i]!r} is invalid; it must be finite and {rng}")
+            raise ValueError(f"TumourModel: {name}[{i}]={c[i].item()!r} is invalid; it must be finite and {rng}")
     return arr
 
 
@@ -59,7 +59,7 @@ def _matrix(name: str, value, n: int, default: float):
     c = _concrete(arr)
     if c is not None and (~np.isfinite(c) | (c < 0)).any():
         i, j = (int(x) for x in np.argwhere(~np.isfinite(c) | (c < 0))[0])
-        raise ValueError(f"TumourModel: {name}[{i}, {j}]={c[i, j]!r} must be finite and >= 0")
+        raise ValueError(f"TumourModel: {name}[{i}, {j}]={c[i, j].item()!r} must be finite and >= 0")
     return arr
 
 
@@ -70,7 +70,7 @@ class TumourModel(eqx.Module):
         clones: clone names, e.g. ``("sensitive", "T790M")``.
         growth: one of :data:`GROWTH_LAWS`.
         growth_rate: ``r`` (1/day).
-        capacity: carrying capacity (mm^3) for logistic and Gompertz growth.
+        capacity: carrying capacity (mm^3), required for logistic and Gompertz growth.
         competition: ``(n, n)`` Lotka–Volterra coefficients (default all ones: a shared capacity).
         bertalanffy_exponent: ``gamma`` in (0, 1) for Bertalanffy growth.
         death_rate: turnover (1/day).
@@ -100,7 +100,7 @@ class TumourModel(eqx.Module):
         growth: str = "logistic",
         *,
         growth_rate,
-        capacity=np.inf,
+        capacity=None,
         competition=None,
         bertalanffy_exponent=2.0 / 3.0,
         death_rate=0.0,
@@ -119,11 +119,12 @@ class TumourModel(eqx.Module):
         self.clones = clones
         self.growth = growth
         self.growth_rate = _per_clone("growth_rate", growth_rate, n, lower=-np.inf, strict=True)
-        cap_finite = growth in ("logistic", "gompertz")
-        cap = _per_clone("capacity", capacity, n, lower=0.0, strict=True, upper=None)
-        if cap_finite and _concrete(cap) is not None and not np.isfinite(_concrete(cap)).all():
-            raise ValueError(f"TumourModel: {growth} growth needs a finite capacity (mm^3); got {capacity!r}")
-        self.capacity = cap if cap_finite else jnp.ones((n,))
+        if growth in ("logistic", "gompertz"):
+            if capacity is None:
+                raise ValueError(f"TumourModel: {growth} growth needs a finite capacity (mm^3)")
+            self.capacity = _per_clone("capacity", capacity, n, lower=0.0, strict=True)
+        else:
+            self.capacity = jnp.ones((n,))  # unused by this growth law
         self.competition = _matrix("competition", competition, n, 1.0)
         self.bertalanffy_exponent = _per_clone(
             "bertalanffy_exponent", bertalanffy_exponent, n, lower=0.0, strict=True, upper=1.0

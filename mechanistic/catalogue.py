@@ -1,0 +1,95 @@
+"""Ready-made models: published reference models and the flagship EGFR-TKI two-clone model.
+
+Every number here says where it comes from; "illustrative" marks values chosen to give
+plausible behaviour, not fitted to data.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from mechanistic.dosing import DoseTable, dose
+from mechanistic.drug_effect import EmaxEffect, LinearEffect
+from mechanistic.model import DiseaseModel
+from mechanistic.pk import DirectExposure, OneCompartment
+from mechanistic.tumour import TumourModel
+from mechanistic.units import convert
+
+
+def strobl2021(cost=0.0, turnover=0.0, growth_rate=0.027, drug_kill=1.5) -> DiseaseModel:
+    """Two-population Lotka–Volterra adaptive-therapy model of Strobl et al., Cancer Res 2021.
+
+    ``dS/dt = rS (1 - S - R)(1 - dD D) S - dS S``, ``dR/dt = rR (1 - S - R) R - dR R`` with
+    ``rR = (1 - cost) rS``, ``dS = dR = turnover rS``, capacity 1 (volumes are fractions of
+    it), ``rS = 0.027 /day`` and ``dD = 1.5`` (defaults of the authors' code; README in
+    ``shared/refdata/strobl2021_at_lv``). The drug ``"D"`` is an exposure signal: give it as
+    infusions of rate 1 (see :func:`strobl2021_continuous`).
+    """
+    tumour = TumourModel(
+        ("sensitive", "resistant"),
+        "logistic",
+        growth_rate=growth_rate,
+        capacity=1.0,
+        death_rate=turnover * jnp.asarray(growth_rate),
+        fitness_cost=jnp.stack([jnp.zeros_like(jnp.asarray(cost, dtype=float)), jnp.asarray(cost, dtype=float)]),
+        growth_inhibition=LinearEffect(jnp.stack([jnp.asarray(drug_kill, dtype=float), 0.0])[:, None]),
+        resistant=(False, True),
+    )
+    return DiseaseModel({"D": DirectExposure()}, tumour)
+
+
+def strobl2021_continuous(days: float) -> DoseTable:
+    """Continuous therapy (MTD): exposure ``D = 1`` from day 0 to ``days``."""
+    return dose(0.0, "D", float(days), "infusion", duration=float(days))
+
+
+# Erlotinib population PK, Lu et al. Clin Pharmacol Ther 2006;80:136 (typical values):
+# CL/F 3.95 L/h, V/F 233 L, ka 0.95 /h (shared/refdata/README.md).
+ERLOTINIB_CL_L_PER_H = 3.95
+ERLOTINIB_V_L = 233.0
+ERLOTINIB_KA_PER_H = 0.95
+
+
+def erlotinib_pk() -> OneCompartment:
+    """Erlotinib one-compartment oral PK (apparent, F folded into CL/F and V/F)."""
+    return OneCompartment.from_clearance(
+        cl=convert(ERLOTINIB_CL_L_PER_H, "L/h", "L/day"),
+        v=ERLOTINIB_V_L,
+        ka=convert(ERLOTINIB_KA_PER_H, "1/h", "1/day"),
+    )
+
+
+def egfr_two_clone(
+    growth_rate=0.02,
+    fitness_cost=0.25,
+    max_kill=0.06,
+    ec50_sensitive=0.1,
+    ec50_resistant=8.0,
+    capacity=2.0e5,
+) -> DiseaseModel:
+    """Flagship EGFR-mutant NSCLC model: a TKI-sensitive and a T790M-resistant clone under erlotinib.
+
+    Gompertz growth with a shared capacity (mm^3); erlotinib kills each clone at up to
+    ``max_kill`` (1/day) with an Emax function of plasma concentration (mg/L). T790M raises
+    the EC50 ~80-fold (illustrative: the T790M shift of first-generation TKI potency is
+    reported as roughly two orders of magnitude in cell lines) and carries a fitness cost
+    (resistant PC-9 cells grow more slowly; Chmielecki et al. Sci Transl Med 2011). Growth rate
+    (1/day), kill and capacity are illustrative, chosen so that continuous 150 mg daily gives a
+    response followed by progression at about a year, as typically seen clinically.
+    """
+    tumour = TumourModel(
+        ("sensitive", "T790M"),
+        "gompertz",
+        growth_rate=growth_rate,
+        capacity=capacity,
+        fitness_cost=jnp.stack([0.0, jnp.asarray(fitness_cost, dtype=float)]),
+        kill=EmaxEffect(
+            emax=jnp.full((2, 1), jnp.asarray(max_kill, dtype=float)),
+            ec50=jnp.stack([jnp.asarray(ec50_sensitive, dtype=float), jnp.asarray(ec50_resistant, dtype=float)])[
+                :, None
+            ],
+            hill=1.0,
+        ),
+        resistant=(False, True),
+    )
+    return DiseaseModel({"erlotinib": erlotinib_pk()}, tumour)
