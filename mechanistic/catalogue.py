@@ -60,7 +60,7 @@ def erlotinib_pk() -> OneCompartment:
 
 
 def egfr_two_clone(
-    growth_rate=0.02,
+    growth_rate=0.01,
     fitness_cost=0.25,
     max_kill=0.06,
     ec50_sensitive=0.1,
@@ -74,8 +74,9 @@ def egfr_two_clone(
     the EC50 ~80-fold (illustrative: the T790M shift of first-generation TKI potency is
     reported as roughly two orders of magnitude in cell lines) and carries a fitness cost
     (resistant PC-9 cells grow more slowly; Chmielecki et al. Sci Transl Med 2011). Growth rate
-    (1/day), kill and capacity are illustrative, chosen so that continuous 150 mg daily gives a
-    response followed by progression at about a year, as typically seen clinically.
+    (1/day), kill and capacity are illustrative, chosen so that continuous 150 mg daily from
+    30,000 mm^3 with 0.01% resistant cells gives a ~65% diameter response and progression after
+    about 9 months, close to the ~10-month median PFS of first-line erlotinib.
     """
     tumour = TumourModel(
         ("sensitive", "T790M"),

@@ -197,7 +197,9 @@ def dose(
     lag: float = 0.0,
 ) -> DoseTable:
     """One dose of ``amount`` mg of ``drug`` at ``time`` (day)."""
-    return _table(jnp.reshape(jnp.asarray(time, dtype=float), (1,)), drug, amount, route, duration, bioavailability, lag)
+    return _table(
+        jnp.reshape(jnp.asarray(time, dtype=float), (1,)), drug, amount, route, duration, bioavailability, lag
+    )
 
 
 def every(

@@ -54,7 +54,7 @@ class EmaxEffect(eqx.Module):
 
     def __call__(self, conc: jax.Array) -> jax.Array:
         c = jnp.maximum(conc, 0.0)
-        ch = c ** self.hill
+        ch = c**self.hill
         return jnp.sum(self.emax * ch / (self.ec50**self.hill + ch), axis=-1)
 
 

@@ -119,4 +119,3 @@ def to_dataset(solution: Solution, model: DiseaseModel, batch_dims: Sequence[str
                 {"units": "1", "long_name": "resistant fraction of burden"},
             )
     return xr.Dataset(data, coords=coords, attrs={"time_units": "day"})
-

@@ -83,7 +83,7 @@ def _check_routes(model: DiseaseModel, doses: DoseTable, codes: jax.Array) -> No
     if route is None or drug is None:
         return
     given = np.ones(route.shape, bool) if amount is None else amount != 0
-    for j, (name, pk) in enumerate(zip(model.drugs, model.pk)):
+    for j, (name, pk) in enumerate(zip(model.drugs, model.pk, strict=True)):
         pk.check_routes(route[(drug == j) & given], name)
 
 
@@ -117,7 +117,7 @@ def solve(
 
     def concentrations(t, pk_state):
         out, i = [], 0
-        for pk, acc in zip(model.pk, accs):
+        for pk, acc in zip(model.pk, accs, strict=True):
             if pk.n_states:
                 out.append(pk.concentration_from_state(pk_state[..., i : i + pk.n_states]))
                 i += pk.n_states
@@ -139,7 +139,7 @@ def solve(
         pk_state, clones = y[:n_pk], y[n_pk:]
         conc = concentrations(t, pk_state)
         parts, i = [], 0
-        for pk, acc in zip(model.pk, accs):
+        for pk, acc in zip(model.pk, accs, strict=True):
             if pk.n_states:
                 parts.append(pk.rhs(pk_state[i : i + pk.n_states], evaluate(acc, t)))
                 i += pk.n_states

@@ -48,4 +48,3 @@ def convert(value, from_unit: str, to_unit: str):
     if dim_a != dim_b:
         raise ValueError(f"cannot convert {from_unit!r} ({dim_a}) to {to_unit!r} ({dim_b})")
     return value * (fa / fb)
-

@@ -29,9 +29,7 @@ def _segment(y, t0, t1, rate, k):
     ka, k10, k12, k21 = k
 
     def f(t, a, args):
-        return jnp.array(
-            [-ka * a[0], ka * a[0] - (k10 + k12) * a[1] + k21 * a[2] + rate, k12 * a[1] - k21 * a[2]]
-        )
+        return jnp.array([-ka * a[0], ka * a[0] - (k10 + k12) * a[1] + k21 * a[2] + rate, k12 * a[1] - k21 * a[2]])
 
     sol = diffrax.diffeqsolve(
         diffrax.ODETerm(f),

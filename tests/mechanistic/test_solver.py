@@ -16,7 +16,7 @@ PARAMS = jnp.array([0.02, 0.25, 0.06, 0.1, 8.0, 2.0e5])
 
 
 def final_volumes(params, y0=Y0, doses=DOSES, options=m.SolverOptions()):
-    model = egfr_two_clone(**dict(zip(PARAM_NAMES, params)))
+    model = egfr_two_clone(**dict(zip(PARAM_NAMES, params, strict=True)))
     return m.solve(model, y0, doses, DAYS, options=options)
 
 
@@ -53,12 +53,14 @@ def test_changing_parameter_values_does_not_retrace():
 
 
 def test_vmap_over_dose_schedules():
-    pulsed = m.concat([m.daily(d, d + 1, "erlotinib", 1200.0) + m.daily(d + 2, d + 6, "erlotinib", 50.0)
-                       for d in range(0, 56, 7)]).pad(len(DOSES))
+    pulsed = m.concat(
+        [m.daily(d, d + 1, "erlotinib", 1200.0) + m.daily(d + 2, d + 6, "erlotinib", 50.0) for d in range(0, 56, 7)]
+    ).pad(len(DOSES))
     batch = jax.tree.map(lambda *x: jnp.stack(x), DOSES, pulsed)
     vm = jax.vmap(lambda d: final_volumes(PARAMS, Y0, d))(batch)
-    np.testing.assert_allclose(np.asarray(vm.clones[1]), np.asarray(final_volumes(PARAMS, Y0, pulsed).clones),
-                               rtol=1e-10)
+    np.testing.assert_allclose(
+        np.asarray(vm.clones[1]), np.asarray(final_volumes(PARAMS, Y0, pulsed).clones), rtol=1e-10
+    )
     assert not np.allclose(np.asarray(vm.clones[0]), np.asarray(vm.clones[1]))
 
 
@@ -107,7 +109,9 @@ def test_simulate_returns_labelled_dataset_with_units():
 
 
 def test_simulate_over_a_batch_of_models():
-    models = jax.vmap(lambda p: egfr_two_clone(**dict(zip(PARAM_NAMES, p))))(jnp.stack([PARAMS, PARAMS * 1.05]))
+    models = jax.vmap(lambda p: egfr_two_clone(**dict(zip(PARAM_NAMES, p, strict=True))))(
+        jnp.stack([PARAMS, PARAMS * 1.05])
+    )
     ds = m.simulate(models, jnp.stack([Y0, Y0]), DOSES, DAYS, batch_dim="draw")
     assert ds.volume.dims == ("draw", "time") and ds.sizes["draw"] == 2
 
