@@ -55,7 +55,7 @@ def accumulate(events: ExponentialEvents) -> AccumulatedEvents:
 def evaluate(acc: AccumulatedEvents, t: jax.Array) -> jax.Array:
     """Value of the event sum at time(s) ``t`` (any shape); zero before the first event."""
     t = jnp.asarray(t)
-    k = jnp.searchsorted(acc.times, t, side="right") - 1
+    k = jnp.searchsorted(acc.times, t, side="right", method="scan") - 1
     started = k >= 0
     k = jnp.maximum(k, 0)
     dt = jnp.maximum(t - acc.times[k], 0.0)

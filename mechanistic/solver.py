@@ -28,11 +28,14 @@ SUCCESS = 0
 
 class SolverOptions(eqx.Module):
     """Tolerances and limits. ``rtol`` is relative; ``atol`` is absolute in the state's units
-    (mm^3 for clones, mg for PK amounts). ``max_steps`` bounds the work of one solve."""
+    (mm^3 for clones, mg for PK amounts). ``max_steps`` bounds the work of one solve.
+    ``checkpoints`` is the number of steps stored for reverse-mode gradients (None: about
+    log(max_steps), least memory; more checkpoints, less recomputation, faster gradients)."""
 
     rtol: float = 1e-8
     atol: float = 1e-9
     max_steps: int = eqx.field(static=True, default=100_000)
+    checkpoints: int | None = eqx.field(static=True, default=None)
     solver: diffrax.AbstractSolver = diffrax.Tsit5()
 
     def __check_init__(self):
@@ -161,6 +164,7 @@ def solve(
         saveat=diffrax.SaveAt(ts=ts),
         stepsize_controller=controller,
         max_steps=options.max_steps,
+        adjoint=diffrax.RecursiveCheckpointAdjoint(checkpoints=options.checkpoints),
         throw=False,
     )
     ys = sol.ys
