@@ -46,3 +46,18 @@ def test_every_mtd_time_to_failure_reproduced_exactly(refdata, name):
     assert bool(jnp.all(ok))
     mismatch = rows.assign(ours=np.asarray(ttf))[np.asarray(ttf) != rows.TimeToFailure.to_numpy()]
     assert mismatch.empty, f"rows not reproduced:\n{mismatch[['InitialTumourSize', 'RFrac', 'TimeToFailure', 'ours']]}"
+
+
+def test_continuous_crossing_times_match_the_readme(refdata):
+    """Continuous (not day-rounded) MTD failure times from the README of strobl2021_at_lv,
+    verified there with an independent DOP853 solve; given to 0.1 day, so tolerance 0.05 day."""
+    cases = [(0.75, 0.001, 451.6), (0.25, 0.1, 105.5), (0.25, 0.001, 295.6), (0.45, 0.001, 334.2), (0.75, 0.01, 368.7)]
+    for n0, f_r, expected in cases:
+        model = strobl2021()
+        sol = m.solve(
+            model, jnp.array([n0 * (1 - f_r), n0 * f_r]), strobl2021_continuous(HORIZON), DAYS, options=OPTIONS
+        )
+        excess = np.asarray(m.total_volume(sol.clones)) - 1.2 * n0
+        day = int(np.argmax(excess > 0))
+        crossing = day - 1 + (-excess[day - 1]) / (excess[day] - excess[day - 1])  # linear within the day
+        assert crossing == pytest.approx(expected, abs=0.05), (n0, f_r)
