@@ -3,7 +3,7 @@
 One patient, sensitive + resistant clones (logistic, shared K), one-compartment oral PK killing
 the sensitive clone, 180 daily doses. Measures, in one run:
 
-- our forward solve: compile time, warm time for one solve and per solve in a vmapped batch of
+- our forward solve: first-call (compile + run) time, warm time for one solve and per solve in a vmapped batch of
   10,000 parameter sets, solver steps, max relative error against ``true_volume_mm3``;
 - reverse-mode gradient (of the log-likelihood-like sum of log volumes w.r.t. the 6 ODE
   parameters) relative to one forward solve;

@@ -18,15 +18,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mechanistic._checks import concrete
+
 ROUTES: tuple[str, ...] = ("iv_bolus", "infusion", "oral")
 IV_BOLUS, INFUSION, ORAL = 0, 1, 2
-
-
-def _concrete(x) -> np.ndarray | None:
-    """A NumPy copy of ``x``, or None when ``x`` is being traced (validation is skipped then)."""
-    if isinstance(x, jax.core.Tracer):
-        return None
-    return np.asarray(x)
 
 
 def _first_bad(mask: np.ndarray) -> int:
@@ -75,7 +70,7 @@ class DoseTable(eqx.Module):
         if n < m:
             raise ValueError(f"cannot pad a table of {m} doses to n={n}; n must be >= {m}")
         extra = n - m
-        last = self.time[-1] if m else jnp.zeros(())
+        last = self.time[-1]
 
         def ext(a, value):
             return jnp.concatenate([jnp.asarray(a), jnp.full((extra,), value, dtype=jnp.asarray(a).dtype)])
@@ -88,7 +83,7 @@ class DoseTable(eqx.Module):
             duration=ext(self.duration, 0.0),
             bioavailability=ext(self.bioavailability, 1.0),
             lag=ext(self.lag, 0.0),
-            drugs=self.drugs if self.drugs else ("none",),
+            drugs=self.drugs,
         )
 
     def rows(self) -> list[dict]:
@@ -112,7 +107,7 @@ _ARRAY_FIELDS = ("time", "amount", "drug", "route", "duration", "bioavailability
 
 
 def _validate(t: DoseTable) -> None:
-    arrays = {f: _concrete(getattr(t, f)) for f in _ARRAY_FIELDS}
+    arrays = {f: concrete(getattr(t, f)) for f in _ARRAY_FIELDS}
     shapes = {f: np.shape(getattr(t, f)) for f in _ARRAY_FIELDS}
     if len({s[-1:] for s in shapes.values()}) != 1:
         raise ValueError(f"DoseTable columns must all have the same length; got shapes {shapes}")
@@ -150,7 +145,7 @@ def _validate(t: DoseTable) -> None:
 
 def _differs(value, default: float) -> bool:
     """True unless ``value`` is concretely equal to ``default`` everywhere."""
-    c = _concrete(value)
+    c = concrete(value)
     return c is None or bool(np.any(c != default))
 
 
@@ -220,7 +215,7 @@ def every(
     """
     if not (isinstance(n, (int, np.integer)) and n >= 1):
         raise ValueError(f"n={n!r} must be an integer >= 1 (number of doses)")
-    ci = _concrete(interval)
+    ci = concrete(interval)
     if ci is not None and not (np.isfinite(ci) and ci > 0):
         raise ValueError(f"interval={interval!r} must be a finite number of days > 0")
     times = start + interval * jnp.arange(n, dtype=float)
@@ -247,6 +242,6 @@ def concat(tables: Sequence[DoseTable]) -> DoseTable:
     recode = [jnp.asarray([drugs.index(d) for d in t.drugs])[t.drug] for t in tables]
     cols = {f: jnp.concatenate([jnp.asarray(getattr(t, f)) for t in tables]) for f in _ARRAY_FIELDS}
     cols["drug"] = jnp.concatenate(recode)
-    times = _concrete(cols["time"])
+    times = concrete(cols["time"])
     order = jnp.argsort(cols["time"], stable=True) if times is None else np.argsort(times, kind="stable")
     return DoseTable(**{f: c[order] for f, c in cols.items()}, drugs=tuple(drugs))

@@ -10,20 +10,8 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from mechanistic.dosing import _concrete
-
-
-def _check(owner: str, name: str, value, lower: float, strict: bool) -> None:
-    c = _concrete(value)
-    if c is None:
-        return
-    bad = ~np.isfinite(c) | ((c <= lower) if strict else (c < lower))
-    if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        op = ">" if strict else ">="
-        raise ValueError(f"{owner}: {name}{list(idx)}={c[idx].item()!r} must be finite and {op} {lower}")
+from mechanistic._checks import check_range, concrete
 
 
 class EmaxEffect(eqx.Module):
@@ -42,11 +30,11 @@ class EmaxEffect(eqx.Module):
         self.emax = jnp.asarray(emax, dtype=float)
         self.ec50 = jnp.broadcast_to(jnp.asarray(ec50, dtype=float), self.emax.shape)
         self.hill = jnp.broadcast_to(jnp.asarray(hill, dtype=float), self.emax.shape)
-        if self.emax.ndim != 2 and _concrete(self.emax) is not None:
+        if self.emax.ndim != 2 and concrete(self.emax) is not None:
             raise ValueError(f"EmaxEffect: emax must have shape (n_clones, n_drugs); got {self.emax.shape}")
-        _check("EmaxEffect", "emax", self.emax, 0.0, strict=False)
-        _check("EmaxEffect", "ec50", self.ec50, 0.0, strict=True)
-        _check("EmaxEffect", "hill", self.hill, 0.0, strict=True)
+        check_range("EmaxEffect", "emax", self.emax, 0.0, strict=False)
+        check_range("EmaxEffect", "ec50", self.ec50, 0.0, strict=True)
+        check_range("EmaxEffect", "hill", self.hill, 0.0, strict=True)
 
     @property
     def n_drugs(self) -> int:
@@ -65,9 +53,9 @@ class LinearEffect(eqx.Module):
 
     def __init__(self, slope):
         self.slope = jnp.asarray(slope, dtype=float)
-        if self.slope.ndim != 2 and _concrete(self.slope) is not None:
+        if self.slope.ndim != 2 and concrete(self.slope) is not None:
             raise ValueError(f"LinearEffect: slope must have shape (n_clones, n_drugs); got {self.slope.shape}")
-        _check("LinearEffect", "slope", self.slope, 0.0, strict=False)
+        check_range("LinearEffect", "slope", self.slope, 0.0, strict=False)
 
     @property
     def n_drugs(self) -> int:

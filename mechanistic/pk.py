@@ -19,22 +19,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mechanistic.dosing import INFUSION, IV_BOLUS, ORAL, ROUTES, DoseTable, _concrete
+from mechanistic._checks import check_range, concrete
+from mechanistic.dosing import INFUSION, IV_BOLUS, ORAL, ROUTES, DoseTable
 from mechanistic.exponential_events import ExponentialEvents, accumulate, evaluate
 
 
 def _check_positive(owner: str, **values) -> None:
     for name, value in values.items():
-        c = _concrete(value)
-        if c is not None and not np.all(np.isfinite(c) & (c > 0)):
-            raise ValueError(f"{owner}: {name}={c.tolist()!r} must be finite and > 0")
+        check_range(owner, name, value, 0.0, strict=True)
 
 
 def _check_distinct_rates(owner: str, ka, *rates) -> None:
     """The closed form divides by ``ka - rate``; the equal-rate (flip-flop) limit is not supported."""
-    cka = _concrete(ka)
+    cka = concrete(ka)
     for rate in rates:
-        c = _concrete(rate)
+        c = concrete(rate)
         if cka is not None and c is not None and np.any(np.abs(cka - c) <= 1e-9 * np.abs(c)):
             raise ValueError(
                 f"{owner}: ka={cka.tolist()!r} equals a disposition rate {c.tolist()!r} (1/day); the closed form "

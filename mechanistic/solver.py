@@ -18,7 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mechanistic.dosing import DoseTable, _concrete
+from mechanistic._checks import check_range, concrete
+from mechanistic.dosing import DoseTable
 from mechanistic.exponential_events import accumulate, evaluate
 from mechanistic.model import DiseaseModel
 from mechanistic.pk import DoseRows
@@ -40,9 +41,7 @@ class SolverOptions(eqx.Module):
 
     def __check_init__(self):
         for name in ("rtol", "atol"):
-            v = _concrete(getattr(self, name))
-            if v is not None and not (np.isfinite(v) and v > 0):
-                raise ValueError(f"SolverOptions: {name}={v!r} must be finite and > 0")
+            check_range("SolverOptions", name, getattr(self, name), 0.0, strict=True)
         if not (isinstance(self.max_steps, int) and self.max_steps > 0):
             raise ValueError(f"SolverOptions: max_steps={self.max_steps!r} must be a positive integer")
 
@@ -82,7 +81,7 @@ def _drug_codes(model: DiseaseModel, doses: DoseTable) -> jax.Array:
 
 def _check_routes(model: DiseaseModel, doses: DoseTable, codes: jax.Array) -> None:
     """Raise before tracing if a (non-zero) dose uses a route its drug's PK model lacks."""
-    route, drug, amount = _concrete(doses.route), _concrete(codes), _concrete(doses.amount)
+    route, drug, amount = concrete(doses.route), concrete(codes), concrete(doses.amount)
     if route is None or drug is None:
         return
     given = np.ones(route.shape, bool) if amount is None else amount != 0

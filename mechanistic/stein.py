@@ -10,9 +10,8 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from mechanistic.dosing import _concrete
+from mechanistic._checks import check_range
 
 
 class SteinBiexponential(eqx.Module):
@@ -22,9 +21,7 @@ class SteinBiexponential(eqx.Module):
 
     def __check_init__(self):
         for name in ("baseline", "growth_rate", "shrinkage_rate"):
-            c = _concrete(getattr(self, name))
-            if c is not None and not np.all(np.isfinite(c) & (c >= 0)):
-                raise ValueError(f"SteinBiexponential: {name}={c.tolist()!r} must be finite and >= 0")
+            check_range("SteinBiexponential", name, getattr(self, name), 0.0, strict=False)
 
     def __call__(self, t: jax.Array) -> jax.Array:
         """Sum of longest diameters (mm) at ``t`` (day, any shape; clipped at 0)."""

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mechanistic.dosing import _concrete
+from mechanistic._checks import check_range
 from mechanistic.drug_effect import EmaxEffect, LinearEffect
 
 GROWTH_LAWS: tuple[str, ...] = ("exponential", "logistic", "gompertz", "bertalanffy")
@@ -40,15 +40,7 @@ def _per_clone(name: str, value, n: int, *, lower: float, strict: bool, upper: f
     if arr.ndim > 1 or (arr.ndim == 1 and arr.shape[0] != n):
         raise ValueError(f"TumourModel: {name} must be a scalar or have shape ({n},) (one per clone); got {arr.shape}")
     arr = jnp.broadcast_to(arr, (n,))
-    c = _concrete(arr)
-    if c is not None:
-        bad = ~np.isfinite(c) | ((c <= lower) if strict else (c < lower))
-        if upper is not None:
-            bad |= c >= upper
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            rng = f"{'>' if strict else '>='} {lower}" + (f" and < {upper}" if upper is not None else "")
-            raise ValueError(f"TumourModel: {name}[{i}]={c[i].item()!r} is invalid; it must be finite and {rng}")
+    check_range("TumourModel", name, arr, lower, strict=strict, upper=upper)
     return arr
 
 
@@ -56,10 +48,7 @@ def _matrix(name: str, value, n: int, default: float):
     arr = jnp.full((n, n), default) if value is None else jnp.asarray(value, dtype=float)
     if arr.shape != (n, n):
         raise ValueError(f"TumourModel: {name} must have shape ({n}, {n}); got {arr.shape}")
-    c = _concrete(arr)
-    if c is not None and (~np.isfinite(c) | (c < 0)).any():
-        i, j = (int(x) for x in np.argwhere(~np.isfinite(c) | (c < 0))[0])
-        raise ValueError(f"TumourModel: {name}[{i}, {j}]={c[i, j].item()!r} must be finite and >= 0")
+    check_range("TumourModel", name, arr, 0.0, strict=False)
     return arr
 
 

@@ -241,7 +241,7 @@ def test_padding_and_vmap_over_schedules():
     [
         (lambda: m.OneCompartment(k=-1.0, v=10.0), "k="),
         (lambda: m.OneCompartment(k=1.0, v=float("nan")), "v="),
-        (lambda: m.OneCompartment(k=1.0, v=0.0), "v=0.0 must be finite and > 0"),
+        (lambda: m.OneCompartment(k=1.0, v=0.0), "v=0.0 is invalid; it must be finite and > 0"),
         (lambda: m.OneCompartment(k=1.0, v=10.0, ka=1.0), "ka=1.0 equals a disposition rate"),
         (lambda: m.TwoCompartment(cl=1.0, v1=1.0, q=0.0, v2=1.0), "q="),
         (lambda: m.MichaelisMentenOneCompartment(vmax=1.0, km=0.0, v=1.0, ka=1.0), "km="),
