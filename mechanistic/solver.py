@@ -49,13 +49,16 @@ class SolverOptions(eqx.Module):
 class Solution(eqx.Module):
     """Trajectories at the requested times. Shapes (plus any leading batch dims):
     ``ts (T,)`` day, ``clones (T, n_clones)`` mm^3, ``concentrations (T, n_drugs)`` mg/L,
-    ``result ()`` int (0 = success, else a ``diffrax.RESULTS`` code), ``num_steps ()``."""
+    ``result ()`` int (0 = success, else a ``diffrax.RESULTS`` code), ``num_steps ()``,
+    ``pk_state (n_pk_states,)``: the ODE states of non-linear PK at ``ts[-1]`` (to continue a
+    solve from there, e.g. in a decision loop)."""
 
     ts: jax.Array
     clones: jax.Array
     concentrations: jax.Array
     result: jax.Array
     num_steps: jax.Array
+    pk_state: jax.Array
 
     @property
     def ok(self) -> jax.Array:
@@ -97,13 +100,14 @@ def solve(
     *,
     t0: float = 0.0,
     options: SolverOptions = SolverOptions(),
+    pk_state0: jax.Array | None = None,
 ) -> Solution:
     """Simulate ``model`` from clone volumes ``y0 (n_clones,)`` (mm^3) at time ``t0`` (day)
     under ``doses`` (None: untreated), saving at sorted times ``ts (T,)`` with ``ts[0] >= t0``.
 
     Pure and traceable: jit it, vmap it over models, ``y0`` or dose tables (same shapes).
-    PK states of non-linear drugs start at zero. Doses before ``t0`` still act (their
-    residual drug is included for closed-form PK).
+    PK states of non-linear drugs start at ``pk_state0`` (default zero: no drug on board);
+    closed-form PK includes every dose in the table, also those before ``t0``.
     """
     ts = jnp.asarray(ts, dtype=float)
     accs = []
@@ -132,10 +136,11 @@ def solve(
     if n_pk == 0 and tumour is None:
         conc = concentrations(ts, None)
         n_t = ts.shape[0]
-        return Solution(ts, jnp.zeros((n_t, 0)), conc, jnp.asarray(SUCCESS), jnp.asarray(0))
+        return Solution(ts, jnp.zeros((n_t, 0)), conc, jnp.asarray(SUCCESS), jnp.asarray(0), jnp.zeros((0,)))
 
     y0 = jnp.asarray(y0, dtype=float)
-    y_init = jnp.concatenate([jnp.zeros((n_pk,)), jnp.reshape(y0, (-1,))])
+    pk0 = jnp.zeros((n_pk,)) if pk_state0 is None else jnp.asarray(pk_state0, dtype=float)
+    y_init = jnp.concatenate([pk0, jnp.reshape(y0, (-1,))])
 
     def vector_field(t, y, args):
         pk_state, clones = y[:n_pk], y[n_pk:]
@@ -168,7 +173,7 @@ def solve(
     )
     ys = sol.ys
     conc = concentrations(ts, ys[:, :n_pk])
-    return Solution(ts, ys[:, n_pk:], conc, sol.result._value, sol.stats["num_steps"])
+    return Solution(ts, ys[:, n_pk:], conc, sol.result._value, sol.stats["num_steps"], ys[-1, :n_pk])
 
 
 def check_solution(solution: Solution, options: SolverOptions | None = None) -> Solution:

@@ -1,2 +1,75 @@
-"""Regimens, adaptive policies, endpoints and ranking over posterior draws. Empty until the
-scenarios issue lands; nothing here is public yet."""
+"""Regimens, adaptive policies, clinical endpoints and regimen comparison over parameter draws.
+
+Takes a mechanistic model and arrays of parameter draws (from a posterior, a prior or a
+virtual population: anything); knows nothing about how the draws were obtained.
+"""
+
+from scenarios.adaptive import Trajectory, output_times, simulate_regimen
+from scenarios.endpoints import (
+    CR,
+    NE,
+    PD,
+    PR,
+    RESPONSE_NAMES,
+    SD,
+    EventTime,
+    best_overall_response,
+    cumulative_dose,
+    cycles_before,
+    days_on_drug,
+    first_time,
+    recist,
+    time_to_growth_over_nadir,
+    time_to_progression,
+    time_to_threshold,
+    value_at,
+)
+from scenarios.policy import DoseModulation, SwitchOnProgression, ThresholdAdaptive
+from scenarios.regimen import (
+    Regimen,
+    adaptive_threshold,
+    combination,
+    continuous,
+    dose_modulation,
+    dose_reduction,
+    intermittent,
+    pulsed,
+    switch_on_progression,
+    with_break,
+)
+
+__all__ = [
+    "CR",
+    "NE",
+    "PD",
+    "PR",
+    "RESPONSE_NAMES",
+    "SD",
+    "DoseModulation",
+    "EventTime",
+    "Regimen",
+    "SwitchOnProgression",
+    "ThresholdAdaptive",
+    "Trajectory",
+    "adaptive_threshold",
+    "best_overall_response",
+    "combination",
+    "continuous",
+    "cumulative_dose",
+    "cycles_before",
+    "days_on_drug",
+    "dose_modulation",
+    "dose_reduction",
+    "first_time",
+    "intermittent",
+    "output_times",
+    "pulsed",
+    "recist",
+    "simulate_regimen",
+    "switch_on_progression",
+    "time_to_growth_over_nadir",
+    "time_to_progression",
+    "time_to_threshold",
+    "value_at",
+    "with_break",
+]

@@ -1,0 +1,107 @@
+"""Clinical endpoints from simulated trajectories and scans (pure jnp; jit/vmap them).
+
+An endpoint that did not happen within the horizon is *censored*, not infinite: event times
+come back as :class:`EventTime` (time, observed) — ``observed=False`` means "no event up to
+``time``", the censoring time.
+
+RECIST 1.1 on the sum of (longest) diameters at scans, confirmation not required:
+per scan after baseline, PD when the SLD is >= 20% above the nadir (smallest SLD so far,
+baseline included) *and* >= 5 mm above it; else CR when it is <= ``cr_below_mm`` (0: all target
+lesions gone); else PR when it is >= 30% below baseline; else SD. Missing scans (NaN) are NE
+and do not move the nadir. With a zero baseline PR is impossible (no percentage change exists):
+such a patient is CR while the SLD stays 0, PD once it reaches 5 mm, SD in between.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+CR, PR, SD, PD, NE = 0, 1, 2, 3, 4
+RESPONSE_NAMES: tuple[str, ...] = ("CR", "PR", "SD", "PD", "NE")
+
+
+class EventTime(NamedTuple):
+    """``time`` (day) of the event if ``observed``, else the censoring time."""
+
+    time: jax.Array
+    observed: jax.Array
+
+
+def first_time(times: jax.Array, hit: jax.Array, censor_at: jax.Array | None = None) -> EventTime:
+    """First ``times[i]`` with ``hit[i]``; censored at ``censor_at`` (default ``times[-1]``)."""
+    any_hit = jnp.any(hit)
+    censor = times[-1] if censor_at is None else censor_at
+    return EventTime(jnp.where(any_hit, times[jnp.argmax(hit)], censor), any_hit)
+
+
+def time_to_threshold(times, burden, factor: float = 1.2, reference=None) -> EventTime:
+    """First time ``burden > factor x reference`` (default reference: ``burden[0]``, the baseline)."""
+    ref = burden[0] if reference is None else reference
+    return first_time(times, burden > factor * ref)
+
+
+def time_to_growth_over_nadir(times, burden, threshold: float = 0.2) -> EventTime:
+    """First time ``burden > (1 + threshold) x`` its running minimum."""
+    nadir = jax.lax.cummin(burden)
+    return first_time(times, burden > (1.0 + threshold) * nadir)
+
+
+def recist(sld: jax.Array, cr_below_mm: float = 0.0) -> jax.Array:
+    """RECIST 1.1 category per scan (``CR, PR, SD, PD, NE`` codes) for ``sld (n_scans,)`` in mm;
+    scan 0 is the baseline (coded NE). NaN marks a missing scan."""
+    sld = jnp.asarray(sld, dtype=float)
+    baseline = sld[0]
+    valid = ~jnp.isnan(sld)
+    filled = jnp.where(valid, sld, jnp.inf)
+    nadir_before = jnp.concatenate([filled[:1], jax.lax.cummin(filled)[:-1]])
+    pd = (sld >= 1.2 * nadir_before) & (sld - nadir_before >= 5.0)
+    cr = sld <= cr_below_mm
+    pr = (baseline > 0) & (sld <= 0.7 * baseline)
+    cat = jnp.where(pd, PD, jnp.where(cr, CR, jnp.where(pr, PR, SD)))
+    assessable = valid & ~jnp.isnan(baseline) & (jnp.arange(sld.shape[0]) > 0)
+    return jnp.where(assessable, cat, NE)
+
+
+def best_overall_response(categories: jax.Array) -> jax.Array:
+    """Best response from the first scan after baseline up to and including the first PD
+    (CR > PR > SD > PD); NE when no scan after baseline is assessable."""
+    cat = jnp.asarray(categories)
+    is_pd = cat == PD
+    upto = jnp.cumsum(is_pd) - is_pd == 0  # scans before or at the first PD
+    return jnp.min(jnp.where(upto, cat, NE))
+
+
+def time_to_progression(scan_times: jax.Array, categories: jax.Array) -> EventTime:
+    """Time of the first PD scan; censored at the last assessable scan (baseline if none)."""
+    cat = jnp.asarray(categories)
+    assessable = cat != NE
+    last = jnp.max(jnp.where(assessable, scan_times, scan_times[0]))
+    return first_time(scan_times, cat == PD, censor_at=last)
+
+
+def cumulative_dose(amounts: jax.Array, drug: jax.Array, n_drugs: int) -> jax.Array:
+    """Total mg per drug ``(n_drugs,)`` from dose rows ``amounts (n,)`` with drug codes ``drug (n,)``."""
+    return jnp.zeros(n_drugs).at[drug].add(amounts)
+
+
+def days_on_drug(times: jax.Array, amounts: jax.Array, days: int) -> jax.Array:
+    """Number of days in ``0 .. days-1`` on which any dose (amount > 0) was given."""
+    day = jnp.clip(jnp.floor(times).astype(int), 0, days)
+    on = jnp.zeros(days + 1, dtype=bool).at[day].max(amounts > 0)
+    return jnp.sum(on[:days])
+
+
+def cycles_before(levels: jax.Array, event_time: jax.Array, decision_times: jax.Array) -> jax.Array:
+    """Treatment resumptions (level from 0 to > 0 at a decision) before ``event_time``."""
+    levels = jnp.asarray(levels)
+    on = jnp.max(levels.reshape(levels.shape[0], -1), axis=1) > 0.5
+    resumed = on[1:] & ~on[:-1]
+    return jnp.sum(resumed & (decision_times[1:] < event_time))
+
+
+def value_at(times: jax.Array, values: jax.Array, t: float) -> jax.Array:
+    """``values`` at the grid time nearest ``t`` (e.g. resistant fraction at day 365)."""
+    return values[jnp.argmin(jnp.abs(times - t))]

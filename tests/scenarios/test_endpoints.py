@@ -1,0 +1,79 @@
+"""RECIST 1.1 and the other endpoints against hand-computed sequences."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import scenarios as s
+
+NAN = float("nan")
+CR, PR, SD, PD, NE = s.CR, s.PR, s.SD, s.PD, s.NE
+
+
+@pytest.mark.parametrize(
+    "sld, expected, bor",
+    [
+        # PR from -30% of baseline; PD at +20% over the nadir (30 -> 36) with +6 mm
+        ([50, 40, 34, 30, 36, 37], [NE, SD, PR, PR, PD, PD], PR),
+        # 5 mm rule: +25% over the nadir 8 but only +2 mm is not PD; +5.1 mm is
+        ([10, 8, 10], [NE, SD, SD], SD),
+        ([10, 8, 13.1], [NE, SD, PD], SD),
+        # exactly -30% is PR; +17.9% over the nadir is not PD
+        ([20, 14, 16.5], [NE, PR, SD], PR),
+        # a missing scan is NE and does not move the nadir; PD measured from the nadir (30), not baseline
+        ([50, NAN, 30, 35.9, 36], [NE, NE, PR, SD, PD], PR),
+        # complete response
+        ([30, 12, 0], [NE, PR, CR], CR),
+        # PD at the first scan
+        ([30, 37], [NE, PD], PD),
+        # baseline zero: CR while 0, SD below 5 mm, PD from 5 mm
+        ([0, 0, 3, 5], [NE, CR, SD, PD], CR),
+        # a single scan (baseline only): nothing assessable
+        ([40], [NE], NE),
+        # all scans missing
+        ([NAN, NAN, NAN], [NE, NE, NE], NE),
+        # baseline missing: no scan can be assessed
+        ([NAN, 20, 30], [NE, NE, NE], NE),
+        # responses after the first PD do not count towards the best response
+        ([50, 60, 30], [NE, PD, PR], PD),
+    ],
+)
+def test_recist_sequences(sld, expected, bor):
+    cat = s.recist(jnp.asarray(sld, dtype=float))
+    assert np.asarray(cat).tolist() == expected
+    assert int(s.best_overall_response(cat)) == bor
+
+
+def test_time_to_progression_and_censoring():
+    times = jnp.array([0.0, 42.0, 84.0, 126.0, 168.0])
+    cat = s.recist(jnp.array([50, 40, 34, 30, 36.0]))
+    ttp = s.time_to_progression(times, cat)
+    assert (float(ttp.time), bool(ttp.observed)) == (168.0, True)
+    cat = s.recist(jnp.array([50, 40, 34, NAN, NAN]))  # no PD; last assessable scan at day 84
+    ttp = s.time_to_progression(times, cat)
+    assert (float(ttp.time), bool(ttp.observed)) == (84.0, False)
+    cat = s.recist(jnp.array([50, NAN, NAN, NAN, NAN]))
+    ttp = s.time_to_progression(times, cat)
+    assert (float(ttp.time), bool(ttp.observed)) == (0.0, False)
+
+
+def test_threshold_endpoints_are_censored_at_the_horizon():
+    t = jnp.arange(5.0)
+    hit = s.time_to_threshold(t, jnp.array([10.0, 8, 11, 12.5, 13]), factor=1.2)
+    assert (float(hit.time), bool(hit.observed)) == (3.0, True)
+    miss = s.time_to_threshold(t, jnp.array([10.0, 8, 9, 10, 11]), factor=1.2)
+    assert (float(miss.time), bool(miss.observed)) == (4.0, False)
+    nadir = s.time_to_growth_over_nadir(t, jnp.array([10.0, 5, 5.5, 6.1, 7]))
+    assert (float(nadir.time), bool(nadir.observed)) == (3.0, True)
+
+
+def test_dose_endpoints():
+    amounts = jnp.array([150.0, 0.0, 150.0, 80.0, 80.0])
+    drug = jnp.array([0, 0, 0, 1, 1])
+    np.testing.assert_array_equal(np.asarray(s.cumulative_dose(amounts, drug, 2)), [300.0, 160.0])
+    times = jnp.array([0.0, 1.0, 2.0, 2.5, 9.0])
+    assert int(s.days_on_drug(times, amounts, days=5)) == 2  # days 0 and 2; day 9 is past the horizon
+    levels = jnp.array([1.0, 0.0, 1.0, 0.0, 1.0])
+    decisions = jnp.array([0.0, 1.0, 2.0, 3.0, 4.0])
+    assert int(s.cycles_before(levels, 4.0, decisions)) == 1
+    assert int(s.cycles_before(levels, 5.0, decisions)) == 2
