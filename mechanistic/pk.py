@@ -78,6 +78,24 @@ class AbstractPK(eqx.Module):
     routes: ClassVar[tuple[str, ...]] = ROUTES
     n_states: ClassVar[int] = 0
 
+    def absorption_rate(self) -> jax.Array | None:
+        return None
+
+    def resolution_times(self, rows: DoseRows) -> jax.Array:
+        """Times ``(n,)`` the solver must step to so that no step jumps over the absorption
+        peak: one absorption time ``1/ka`` after each oral dose (its dose time otherwise).
+
+        Without them an adaptive step can span a whole dosing interval while every Runge–Kutta
+        stage misses the short absorption transient; the embedded error estimate misses it too,
+        and the drug effect is under-integrated (seen: 3% error in two-year tumour volumes of
+        the flagship model at rtol 1e-5, 8e-5 with these steps).
+        """
+        ka = self.absorption_rate()
+        if ka is None:
+            return rows.time
+        oral = (rows.route == ORAL) & (rows.amount > 0)
+        return jnp.where(oral, rows.time + rows.lag + 1.0 / ka, rows.time)
+
     def check_routes(self, route_codes: np.ndarray, drug: str) -> None:
         """Raise if a concrete dose uses a route this model does not accept."""
         for code in np.unique(route_codes):
@@ -95,9 +113,6 @@ class LinearPK(AbstractPK):
     def disposition(self) -> tuple[jax.Array, jax.Array]:
         """``(A, lambda)``: amplitudes (1/L) and rates (1/day) of the unit IV bolus response."""
         raise NotImplementedError
-
-    def absorption_rate(self) -> jax.Array | None:
-        return None
 
     def events(self, rows: DoseRows) -> ExponentialEvents:
         amp, lam = self.disposition()
@@ -237,6 +252,9 @@ class MichaelisMentenOneCompartment(AbstractPK):
 
     def __check_init__(self):
         _check_positive("MichaelisMentenOneCompartment", vmax=self.vmax, km=self.km, v=self.v, ka=self.ka)
+
+    def absorption_rate(self):
+        return self.ka
 
     def input_events(self, rows: DoseRows) -> ExponentialEvents:
         """Events whose sum is the input rate into the central compartment (mg/day)."""

@@ -6,8 +6,9 @@ failures. :func:`check_solution` turns a failed solution into a :class:`SolveErr
 names what went wrong and what to try.
 
 Dose events (dose times, oral lags, infusion ends) are passed to diffrax as ``jump_ts`` so
-that no step straddles a discontinuity in the drug input; linear PK is evaluated exactly
-inside the vector field. Float64 must be enabled by the caller (entry points and tests do).
+that no step straddles a discontinuity in the drug input, and one absorption time after each
+oral dose as ``step_ts`` so that no step jumps over the absorption peak (see
+``AbstractPK.resolution_times``); linear PK is evaluated exactly inside the vector field. Float64 must be enabled by the caller (entry points and tests do).
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ def solve(
     closed-form PK includes every dose in the table, also those before ``t0``.
     """
     ts = jnp.asarray(ts, dtype=float)
-    accs = []
+    accs, step_ts = [], []
     if doses is None and model.pk:
         raise ValueError(f"the model has drugs {model.drugs}: give a DoseTable (with zero amounts for no drug)")
     if doses is not None:
@@ -120,6 +121,7 @@ def solve(
         rows = DoseRows.of(doses, codes == j)
         events = pk.input_events(rows) if pk.n_states else pk.events(rows)
         accs.append(accumulate(events))
+        step_ts.append(pk.resolution_times(rows))
 
     def concentrations(t, pk_state):
         out, i = [], 0
@@ -157,7 +159,7 @@ def solve(
     jump_ts = jnp.concatenate([acc.times for acc in accs]) if accs else None
     controller = diffrax.PIDController(rtol=options.rtol, atol=options.atol)
     if jump_ts is not None:
-        controller = diffrax.ClipStepSizeController(controller, jump_ts=jump_ts)
+        controller = diffrax.ClipStepSizeController(controller, jump_ts=jump_ts, step_ts=jnp.concatenate(step_ts))
     sol = diffrax.diffeqsolve(
         diffrax.ODETerm(vector_field),
         options.solver,
