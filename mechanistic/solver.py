@@ -8,7 +8,8 @@ names what went wrong and what to try.
 Dose events (dose times, oral lags, infusion ends) are passed to diffrax as ``jump_ts`` so
 that no step straddles a discontinuity in the drug input, and one absorption time after each
 oral dose as ``step_ts`` so that no step jumps over the absorption peak (see
-``AbstractPK.resolution_times``); linear PK is evaluated exactly inside the vector field. Float64 must be enabled by the caller (entry points and tests do).
+``AbstractPK.resolution_times``); linear PK is evaluated exactly inside the vector field.
+Float64 must be enabled by the caller (entry points and tests do).
 """
 
 from __future__ import annotations
