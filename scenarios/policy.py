@@ -21,20 +21,22 @@ from typing import NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from mechanistic._checks import check_range
+from mechanistic._checks import check_range, concrete
 
 
 def _step(x: jax.Array, temperature) -> jax.Array:
     """Heaviside(x > 0), or its logistic relaxation with the given temperature."""
     if temperature is None:
-        return (x > 0).astype(float)
+        return (jnp.asarray(x) > 0).astype(float)
     return jax.nn.sigmoid(x / temperature)
 
 
 def _check_fraction(owner: str, name: str, value) -> None:
-    check_range(owner, name, value, 0.0, strict=True)
-    check_range(owner, name, 1.0 - jnp.asarray(value), -1e-12, strict=False)  # i.e. value <= 1
+    c = concrete(value)
+    if c is not None and not (np.isfinite(c) & (c > 0) & (c <= 1)).all():
+        raise ValueError(f"{owner}: {name}={c.tolist()!r} is invalid; it must be a fraction in (0, 1]")
 
 
 class ThresholdState(NamedTuple):
@@ -51,8 +53,8 @@ class ThresholdAdaptive(eqx.Module):
     may exceed 1: resume above baseline).
     """
 
-    hold_below: jax.Array
-    resume_above: jax.Array
+    hold_below: jax.Array = eqx.field(converter=jnp.asarray)
+    resume_above: jax.Array = eqx.field(converter=jnp.asarray)
     temperature: float | None = eqx.field(static=True, default=None)
 
     def __check_init__(self):

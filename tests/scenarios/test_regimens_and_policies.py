@@ -1,0 +1,128 @@
+"""Regimen library (data, one-line descriptions, bad input) and adaptive policies."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import mechanistic as m
+import scenarios as s
+from mechanistic.catalogue import egfr_two_clone
+
+D = 112
+
+
+def test_descriptions_read_like_a_prescription():
+    cont = s.continuous("erlotinib", 150, D)
+    osi = s.continuous("osimertinib", 80, D)
+    assert str(cont) == "erlotinib 150 mg daily"
+    assert str(s.pulsed("erlotinib", 1200, 2, 50, 7, D)) == "erlotinib 1200 mg d1-2 + 50 mg d3-7 weekly"
+    assert str(s.intermittent("erlotinib", 150, 21, 7, D)) == "erlotinib 150 mg daily, 21 days on / 7 days off"
+    assert (
+        str(s.dose_reduction("erlotinib", 150, 100, 28, D)) == "erlotinib 150 mg daily, reduced to 100 mg from day 28"
+    )
+    assert str(s.combination(cont, osi)) == "erlotinib 150 mg daily + osimertinib 80 mg daily"
+    assert str(s.with_break(cont, 28, 42)) == "erlotinib 150 mg daily, break days 28-41"
+    assert str(s.switch_on_progression(cont, osi, 56)).startswith(
+        "erlotinib 150 mg daily, then osimertinib 80 mg daily at first progression"
+    )
+    assert "adaptive AT50 (hold below 50% of baseline, resume at 100%" in str(s.adaptive_threshold(cont))
+
+
+def test_regimen_doses():
+    pulsed = s.pulsed("erlotinib", 1200, 2, 50, 7, 14)
+    np.testing.assert_array_equal(np.asarray(pulsed.doses.amount), [1200, 1200] + [50] * 5 + [1200, 1200] + [50] * 5)
+    brk = s.with_break(s.continuous("erlotinib", 150, 10), 3, 5)
+    np.testing.assert_array_equal(np.asarray(brk.doses.amount), [150] * 3 + [0, 0] + [150] * 5)
+    on_off = s.intermittent("x", 100, 2, 1, 7)
+    np.testing.assert_array_equal(np.asarray(on_off.doses.amount), [100, 100, 0, 100, 100, 0, 100])
+
+
+def test_fixed_regimens_batch_and_differentiate():
+    model = egfr_two_clone()
+    a, b = s.continuous("erlotinib", 150, D), s.pulsed("erlotinib", 1200, 2, 50, 7, D)
+    stacked = jax.tree.map(lambda *x: jnp.stack(x), a.doses, b.doses)
+    final = jax.vmap(lambda d: m.solve(model, jnp.array([3e4, 3.0]), d, jnp.array([0.0, D])).clones[-1])(stacked)
+    assert final.shape == (2, 2) and not np.allclose(final[0], final[1])
+
+    def burden(dose_mg):
+        doses = s.continuous("erlotinib", 1.0, D).doses
+        doses = eqx_tree_amount(doses, doses.amount * dose_mg)
+        return m.total_volume(m.solve(model, jnp.array([3e4, 3.0]), doses, jnp.array([0.0, D])).clones[-1])
+
+    assert float(jax.grad(burden)(150.0)) < 0  # more drug, smaller tumour
+
+
+def eqx_tree_amount(doses, amount):
+    import equinox as eqx
+
+    return eqx.tree_at(lambda d: d.amount, doses, amount)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: s.continuous("erlotinib", -150, D), "amount=-150 must be a finite dose"),
+        (lambda: s.continuous("erlotinib", 150, 0), "days=0 must be a whole number"),
+        (lambda: s.pulsed("erlotinib", 1200, 9, 50, 7, D), "high_days=9 must be between 1 and period=7"),
+        (lambda: s.dose_reduction("erlotinib", 150, 100, 500, D), "from_day=500 must be inside the horizon"),
+        (lambda: s.with_break(s.continuous("e", 1, D), 20, 10), "need 0 <= start < end"),
+        (lambda: s.with_break(s.continuous("e", 1, D), -5, 10), "need 0 <= start < end"),
+        (
+            lambda: s.adaptive_threshold(s.continuous("e", 1, D), hold_below=1.5),
+            r"hold_below=1.5 is invalid; it must be a fraction in \(0, 1\]",
+        ),
+        (lambda: s.adaptive_threshold(s.continuous("e", 1, D), hold_below=0.0), r"hold_below=0.0 is invalid"),
+        (lambda: s.adaptive_threshold(s.continuous("e", 1, D), decision_every=-1), "decision_every=-1.0 must be > 0"),
+        (lambda: s.ThresholdAdaptive(0.5, 1.0, temperature=0.0), "temperature=0.0 must be > 0"),
+        (
+            lambda: s.switch_on_progression(s.continuous("e", 1, D), s.continuous("e", 2, D)),
+            "share drugs",
+        ),
+    ],
+)
+def test_bad_regimens_are_named(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_threshold_policy_exact_and_smooth_limit():
+    exact = s.ThresholdAdaptive(0.5, 1.0)
+    smooth = s.ThresholdAdaptive(0.5, 1.0, temperature=1e-4)
+    burden = [100.0, 70.0, 45.0, 80.0, 101.0, 60.0, 40.0]  # baseline 100
+    for policy in (exact, smooth):
+        state, levels = policy.init(1), []
+        for b in burden:
+            state, level = policy.decide(state, b, 100.0, 0.0)
+            levels.append(float(level))
+        np.testing.assert_allclose(levels, [1, 1, 0, 0, 1, 1, 0], atol=1e-6)
+        assert float(state.cycles) == pytest.approx(1.0, abs=1e-6)
+    # gradient of the level with respect to the threshold exists for the smooth rule only
+    grad = jax.grad(lambda h: s.ThresholdAdaptive(h, 1.0, temperature=0.05).decide(exact.init(1), 48.0, 100.0, 0.0)[1])
+    assert float(grad(0.5)) < 0  # a higher hold threshold makes holding more likely
+
+
+def test_dose_modulation_and_switch_policies():
+    mod = s.DoseModulation(response=0.1, growth=0.1, down=0.5, up=1.5)
+    state, out = mod.init(1), []
+    for b in [100.0, 80.0, 79.0, 95.0, 130.0]:
+        state, level = mod.decide(state, b, 100.0, 0.0)
+        out.append(float(level))
+    assert out == [1.0, 0.5, 0.5, 0.75, 1.0]  # down after -20%, keep, up after +20% (x2), capped at 1
+    sw = s.SwitchOnProgression(0, 1, threshold=0.2)
+    state, out = sw.init(2), []
+    for b in [100.0, 60.0, 70.0, 73.0, 50.0]:
+        state, level = sw.decide(state, b, 100.0, 0.0)
+        out.append(np.asarray(level).tolist())
+    assert out == [[1, 0], [1, 0], [1, 0], [0, 1], [0, 1]]  # 73 > 1.2 x 60: switch, and stay switched
+
+
+def test_adaptive_regimen_holds_and_resumes_on_the_flagship_model():
+    cont = s.continuous("erlotinib", 150, 364)
+    at = s.adaptive_threshold(cont, 0.5, 1.0, decision_every=28)
+    tr = s.simulate_regimen(egfr_two_clone(), jnp.array([3e4, 3.0]), at, 364)
+    assert bool(tr.ok) and tr.levels.shape == (13, 1) and tr.clones.shape == (365, 2)
+    lv = np.asarray(tr.levels[:, 0])
+    assert lv[0] == 1 and (lv == 0).any()  # starts on, holds once the burden halves
+    given = np.asarray(tr.doses_given).reshape(13, 28)
+    np.testing.assert_array_equal(given, 150.0 * lv[:, None] * np.ones((1, 28)))  # doses follow decisions
