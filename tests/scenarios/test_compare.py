@@ -1,0 +1,82 @@
+"""compare(): dims, endpoints, determinism, summary; bad input named."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import scenarios as s
+from mechanistic.catalogue import egfr_two_clone
+from scenarios.compare import compare, summarise
+
+DAYS = 168
+CONT = s.continuous("erlotinib", 150, DAYS)
+REGIMENS = [CONT, s.intermittent("erlotinib", 150, 14, 14, DAYS), s.adaptive_threshold(CONT, 0.6, 1.0, 28)]
+DRAWS = {"growth_rate": np.array([0.008, 0.01, 0.012, 0.014]), "resistant0": np.array([1.0, 3.0, 10.0, 30.0])}
+
+
+def build(p):
+    return egfr_two_clone(growth_rate=p["growth_rate"]), jnp.stack([3e4, p["resistant0"]])
+
+
+@pytest.fixture(scope="module")
+def result():
+    return compare(build, DRAWS, REGIMENS, DAYS, key=jax.random.key(1), scan_every=28, noise_sd=0.1)
+
+
+def test_dims_units_and_coordinates(result):
+    assert result.volume.dims == ("regimen", "draw", "time")
+    assert result.time_to_progression.dims == ("regimen", "draw")
+    assert result.cumulative_dose.dims == ("regimen", "draw", "drug")
+    assert list(result.regimen.values) == [str(r) for r in REGIMENS]
+    np.testing.assert_array_equal(result.growth_rate.values, DRAWS["growth_rate"])  # draws kept as coords
+    assert result.time.attrs["units"] == "day" and result.time_to_progression.attrs["units"] == "day"
+
+
+def test_endpoints_are_consistent(result):
+    cont = result.sel(regimen=str(CONT))
+    assert (cont.cumulative_dose.sel(drug="erlotinib") == 150.0 * DAYS).all()
+    assert (cont.days_on_drug == DAYS).all()
+    intermittent = result.isel(regimen=1)
+    assert (intermittent.days_on_drug == DAYS / 2).all()
+    # censored endpoints sit at the censoring time, never at infinity
+    ttp = result.time_to_progression.values
+    assert np.isfinite(ttp).all() and (ttp <= DAYS).all()
+    assert (result.time_to_progression.values[~result.progressed.values] == DAYS).all()
+
+
+def test_same_key_same_numbers(result):
+    again = compare(build, DRAWS, REGIMENS, DAYS, key=jax.random.key(1), scan_every=28, noise_sd=0.1)
+    np.testing.assert_array_equal(again.volume.values, result.volume.values)
+
+
+def test_summary_ranks_with_probabilities(result):
+    table = summarise(result, dose_penalty_per_g=0.5)
+    assert set(table.regimen) == {str(r) for r in REGIMENS}
+    assert table["P(best on time_to_progression)"].sum() == pytest.approx(1.0)
+    assert table["expected utility"].is_monotonic_decreasing
+    lo, hi = table.loc[0, "time_to_progression 90% CI"]
+    assert lo <= table.loc[0, "time_to_progression median"] <= hi
+    with pytest.raises(ValueError, match="primary='overall_survival' is not an endpoint"):
+        summarise(result, primary="overall_survival")
+    with pytest.raises(ValueError, match="dose_penalty_per_g=-1 must be"):
+        summarise(result, dose_penalty_per_g=-1)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(regimens=[]), "regimens is empty"),
+        (dict(regimens=[s.continuous("gefitinib", 250, DAYS)]), r"gives \['gefitinib'\], unknown to the model"),
+        (dict(draws={}), "draws must be a non-empty dict"),
+        (dict(draws={"growth_rate": np.array([0.01, np.nan])}), r"draws\['growth_rate'\]\[1\]=nan"),
+        (dict(draws={"growth_rate": np.ones(2), "resistant0": np.ones(3)}), "same length"),
+        (dict(regimens=[s.adaptive_threshold(CONT, decision_every=400)]), "decision_every=400.0 exceeds days=168"),
+        (dict(regimens=[CONT, CONT]), "distinct descriptions"),
+    ],
+)
+def test_bad_input_is_named(kwargs, match):
+    args = dict(build=build, draws=DRAWS, regimens=REGIMENS, days=DAYS, key=jax.random.key(0))
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        compare(**args)
