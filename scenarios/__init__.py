@@ -5,6 +5,7 @@ virtual population: anything); knows nothing about how the draws were obtained.
 """
 
 from scenarios.adaptive import Trajectory, output_times, simulate_regimen
+from scenarios.compare import compare, summarise
 from scenarios.endpoints import (
     CR,
     NE,
@@ -24,6 +25,8 @@ from scenarios.endpoints import (
     time_to_threshold,
     value_at,
 )
+from scenarios.explain import explain, ranking_drivers, sensitivities
+from scenarios.optimise import OptimisationResult, maximise, soft_time_to_threshold
 from scenarios.policy import DoseModulation, SwitchOnProgression, ThresholdAdaptive
 from scenarios.regimen import (
     Regimen,
@@ -47,6 +50,7 @@ __all__ = [
     "SD",
     "DoseModulation",
     "EventTime",
+    "OptimisationResult",
     "Regimen",
     "SwitchOnProgression",
     "ThresholdAdaptive",
@@ -54,18 +58,25 @@ __all__ = [
     "adaptive_threshold",
     "best_overall_response",
     "combination",
+    "compare",
     "continuous",
     "cumulative_dose",
     "cycles_before",
     "days_on_drug",
     "dose_modulation",
     "dose_reduction",
+    "explain",
     "first_time",
     "intermittent",
+    "maximise",
     "output_times",
     "pulsed",
+    "ranking_drivers",
     "recist",
+    "sensitivities",
     "simulate_regimen",
+    "soft_time_to_threshold",
+    "summarise",
     "switch_on_progression",
     "time_to_growth_over_nadir",
     "time_to_progression",
