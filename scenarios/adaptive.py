@@ -69,7 +69,9 @@ def simulate_regimen(
     """Simulate ``regimen`` for ``days`` from clone volumes ``y0`` (pure; jit/vmap it).
 
     ``noise_sd``: log-scale SD of the burden a policy reads (needs ``key``); ``measured_as``:
-    which burden the policy reads (``"volume"`` in mm^3 or ``"diameter"`` in mm).
+    which burden the policy reads (``"volume"`` in mm^3 or ``"diameter"`` in mm). For reverse-mode
+    gradients through many decision intervals, give ``options`` a small ``max_steps`` (per
+    interval): diffrax's checkpoint buffers scale with it, once per interval.
     """
     if measured_as not in MEASURES:
         raise ValueError(f"measured_as={measured_as!r}; valid: {MEASURES}")

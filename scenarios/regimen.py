@@ -114,6 +114,15 @@ def combination(first: Regimen, second: Regimen) -> Regimen:
     for r in (first, second):
         if r.adaptive:
             raise ValueError(f"combination takes fixed regimens; {r.description!r} is adaptive")
+    for drug in set(first.drugs) & set(second.drugs):
+        t1 = np.asarray(first.doses.time)[np.asarray(first.doses.for_drug(drug))]
+        t2 = np.asarray(second.doses.time)[np.asarray(second.doses.for_drug(drug))]
+        both = np.intersect1d(t1, t2)
+        if both.size:
+            raise ValueError(
+                f"combination: {first.description!r} and {second.description!r} both dose {drug} on day "
+                f"{both[0]:g} (overlapping schedule entries); give one regimen with the total dose instead"
+            )
     return Regimen(first.doses + second.doses, description=f"{first.description} + {second.description}")
 
 

@@ -126,3 +126,37 @@ def test_adaptive_regimen_holds_and_resumes_on_the_flagship_model():
     assert lv[0] == 1 and (lv == 0).any()  # starts on, holds once the burden halves
     given = np.asarray(tr.doses_given).reshape(13, 28)
     np.testing.assert_array_equal(given, 150.0 * lv[:, None] * np.ones((1, 28)))  # doses follow decisions
+
+
+def test_overlapping_combination_is_refused():
+    cont = s.continuous("erlotinib", 150, D)
+    with pytest.raises(ValueError, match="both dose erlotinib on day 0 \\(overlapping schedule entries\\)"):
+        s.combination(cont, s.pulsed("erlotinib", 1200, 2, 50, 7, D))
+
+
+def test_switch_to_osimertinib_at_progression_controls_t790m():
+    """Erlotinib, then osimertinib at first progression (8-weekly scans) on a two-drug model in
+    which osimertinib also kills the T790M clone (illustrative potencies)."""
+    erl = egfr_two_clone().pk[0]
+    osi = m.OneCompartment.from_clearance(
+        cl=m.convert(14.2, "L/h", "L/day"), v=986.0, ka=m.convert(0.24, "1/h", "1/day")
+    )  # Brown et al. 2017 typical values (shared/refdata/README.md)
+    tumour = m.TumourModel(
+        ("sensitive", "T790M"),
+        "gompertz",
+        growth_rate=0.01,
+        capacity=2e5,
+        fitness_cost=[0.0, 0.25],
+        kill=m.EmaxEffect(emax=[[0.06, 0.06], [0.06, 0.06]], ec50=[[0.1, 0.02], [8.0, 0.02]]),
+        resistant=(False, True),
+    )
+    model = m.DiseaseModel({"erlotinib": erl, "osimertinib": osi}, tumour)
+    days = 728
+    switch = s.switch_on_progression(s.continuous("erlotinib", 150, days), s.continuous("osimertinib", 80, days), 56)
+    y0 = jnp.array([3e4, 3.0])
+    tr = s.simulate_regimen(model, y0, switch, days)
+    only_erl = s.simulate_regimen(model, y0, s.continuous("erlotinib", 150, days), days)
+    levels = np.asarray(tr.levels)
+    k = int(np.argmax(levels[:, 1] > 0))  # the scan at which it switched
+    assert 0 < k and (levels[:k] == [1, 0]).all() and (levels[k:] == [0, 1]).all()
+    assert float(m.total_volume(tr.clones[-1])) < 0.5 * float(m.total_volume(only_erl.clones[-1]))
