@@ -36,6 +36,7 @@ ENDPOINT_UNITS = {
     "time_to_progression": "day",
     "time_to_1.2x_baseline": "day",
     "days_on_drug": "day",
+    "days_off_drug": "day",
     "final_resistant_fraction": "1",
 }
 
@@ -87,7 +88,7 @@ def compare(
     mm, ``resistant_fraction``) stored every ``store_every`` days, and ``(regimen, draw)`` for
     endpoints: RECIST ``time_to_progression`` on scans every ``scan_every`` days (with
     ``progressed``: False = censored), ``best_response`` (code into ``RESPONSE_NAMES``),
-    ``time_to_1.2x_baseline`` (with ``exceeded``), ``days_on_drug``, ``cumulative_dose`` (per
+    ``time_to_1.2x_baseline`` (with ``exceeded``), ``days_on_drug``, ``days_off_drug``, ``cumulative_dose`` (per
     drug) and ``final_resistant_fraction``. Measurement noise of adaptive decisions uses
     ``key``; the same key gives the same numbers. The default tolerance (rtol 1e-4) keeps
     volumes within about 5e-4 relative of a tight solve on the flagship model: ample for
@@ -174,6 +175,7 @@ def _simulate_draws(build, regimen, codes, batch, keys, days, scan_every, store_
             "time_to_1.2x_baseline": thr.time,
             "exceeded": thr.observed,
             "days_on_drug": days_on_drug(regimen.doses.time, tr.doses_given, days),
+            "days_off_drug": days - days_on_drug(regimen.doses.time, tr.doses_given, days),
             "cumulative_dose": cumulative_dose(tr.doses_given, codes, len(model.drugs)),
             "final_resistant_fraction": rf[-1],
             "ok": tr.ok,

@@ -38,7 +38,7 @@ def test_endpoints_are_consistent(result):
     assert (cont.cumulative_dose.sel(drug="erlotinib") == 150.0 * DAYS).all()
     assert (cont.days_on_drug == DAYS).all()
     intermittent = result.isel(regimen=1)
-    assert (intermittent.days_on_drug == DAYS / 2).all()
+    assert (intermittent.days_on_drug == DAYS / 2).all() and (intermittent.days_off_drug == DAYS / 2).all()
     # censored endpoints sit at the censoring time, never at infinity
     ttp = result.time_to_progression.values
     assert np.isfinite(ttp).all() and (ttp <= DAYS).all()
