@@ -80,3 +80,18 @@ def test_bad_input_is_named(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         compare(**args)
+
+
+def test_second_call_with_new_draw_values_does_not_recompile():
+    calls = []
+
+    def counting_build(p):
+        calls.append(1)
+        return build(p)
+
+    regimens = [CONT]
+    compare(counting_build, DRAWS, regimens, DAYS, key=jax.random.key(0), scan_every=28)
+    first = len(calls)  # one eager call (to check regimens against the model) + one trace
+    new_values = {k: v * 1.05 for k, v in DRAWS.items()}
+    compare(counting_build, new_values, regimens, DAYS, key=jax.random.key(3), scan_every=28)
+    assert first == 2 and len(calls) == first + 1  # only the eager call: no retrace
