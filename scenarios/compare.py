@@ -165,6 +165,7 @@ def _simulate_draws(build, regimen, codes, batch, keys, days, scan_every, store_
         ttp = time_to_progression(grid[scan_idx], cats)
         thr = time_to_threshold(tr.times, vol, 1.2)
         rf = m.resistant_fraction(tr.clones, model.tumour.resistant)
+        on_drug = days_on_drug(regimen.doses.time, tr.doses_given, days)
         return {
             "volume": vol[store_idx],
             "sum_of_diameters": sld[store_idx],
@@ -174,8 +175,8 @@ def _simulate_draws(build, regimen, codes, batch, keys, days, scan_every, store_
             "best_response": best_overall_response(cats),
             "time_to_1.2x_baseline": thr.time,
             "exceeded": thr.observed,
-            "days_on_drug": days_on_drug(regimen.doses.time, tr.doses_given, days),
-            "days_off_drug": days - days_on_drug(regimen.doses.time, tr.doses_given, days),
+            "days_on_drug": on_drug,
+            "days_off_drug": days - on_drug,
             "cumulative_dose": cumulative_dose(tr.doses_given, codes, len(model.drugs)),
             "final_resistant_fraction": rf[-1],
             "ok": tr.ok,

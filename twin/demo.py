@@ -16,27 +16,16 @@ import numpy as np
 import xarray as xr
 
 import mechanistic as m
+import scenarios as sc
 from mechanistic.catalogue import egfr_two_clone
 
 HORIZON_DAYS = 730
 INITIAL_VOLUMES_MM3 = (3.0e4, 3.0)  # sensitive, T790M (0.01% resistant at start)
 
 
-def continuous(days: int = HORIZON_DAYS) -> m.DoseTable:
-    """Erlotinib 150 mg once daily."""
-    return m.daily(0, days - 1, "erlotinib", 150.0)
-
-
-def pulsed(days: int = HORIZON_DAYS) -> m.DoseTable:
-    """Erlotinib 1200 mg days 1-2 + 50 mg days 3-7, every week (Yu et al. Ann Oncol 2017)."""
-    amounts = np.where(np.arange(days) % 7 < 2, 1200.0, 50.0)
-    return m.every(1.0, days, "erlotinib", amounts)
-
-
-REGIMENS = {
-    "erlotinib 150 mg daily": continuous,
-    "erlotinib 1200 mg d1-2 + 50 mg d3-7 weekly": pulsed,
-}
+def regimens(days: int = HORIZON_DAYS) -> list[sc.Regimen]:
+    """Continuous 150 mg daily, and 1200 mg days 1-2 + 50 mg days 3-7 weekly (Yu et al. 2017)."""
+    return [sc.continuous("erlotinib", 150.0, days), sc.pulsed("erlotinib", 1200.0, 2, 50.0, 7, days)]
 
 
 @dataclass
@@ -48,38 +37,33 @@ class RegimenSummary:
     cumulative_dose_mg: float
 
 
-def time_to_growth_over_nadir(times: np.ndarray, size: np.ndarray, threshold: float = 0.2) -> float | None:
-    """First time ``size`` exceeds ``(1 + threshold)`` x its running nadir; None if never."""
-    nadir = np.minimum.accumulate(size)
-    hit = np.flatnonzero(size > (1.0 + threshold) * nadir)
-    return float(times[hit[0]]) if hit.size else None
-
-
 def run(days: int = HORIZON_DAYS) -> tuple[xr.Dataset, list[RegimenSummary]]:
     """Simulate every demo regimen; return the trajectories (dims regimen, time) and a summary."""
     model = egfr_two_clone()
     ts = np.arange(0.0, days + 1.0)
     pk_times = np.linspace(0.0, 28.0, 561)  # a fine grid to show peaks and troughs
     results, summary = [], []
-    for name, make in REGIMENS.items():
-        doses = make(days)
+    for regimen in regimens(days):
+        name, doses = str(regimen), regimen.doses
         ds = m.simulate(model, INITIAL_VOLUMES_MM3, doses, ts)
         profile = model.pk_of("erlotinib").concentration(m.DoseRows.of(doses, doses.for_drug("erlotinib")), pk_times)
         ds["erlotinib_profile"] = xr.DataArray(
             np.asarray(profile), dims="pk_time", coords={"pk_time": pk_times}, attrs={"units": "mg/L"}
         )
         d = ds.diameter.values
+        progression = sc.time_to_growth_over_nadir(ts, d, 0.2)
         summary.append(
             RegimenSummary(
                 regimen=name,
                 nadir_change_percent=float(100.0 * (d.min() / d[0] - 1.0)),
-                time_to_progression_days=time_to_growth_over_nadir(ts, d),
+                time_to_progression_days=float(progression.time) if bool(progression.observed) else None,
                 final_resistant_fraction=float(ds.resistant_fraction[-1]),
                 cumulative_dose_mg=float(np.sum(np.asarray(doses.amount))),
             )
         )
         results.append(ds)
-    return xr.concat(results, dim=xr.DataArray(list(REGIMENS), dims="regimen", name="regimen")), summary
+    names = [s.regimen for s in summary]
+    return xr.concat(results, dim=xr.DataArray(names, dims="regimen", name="regimen")), summary
 
 
 def plot(ds: xr.Dataset, summary: list[RegimenSummary], path: Path) -> Path:
