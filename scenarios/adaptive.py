@@ -94,6 +94,8 @@ def simulate_regimen(
             sol.ok,
         )
     every = regimen.decision_every
+    if every > days:
+        raise ValueError(f"decision_every={every!r} is beyond the horizon days={days!r}: no decision would be made")
     n_sub = round(every / output_every)
     if n_sub < 1 or not math.isclose(n_sub * output_every, every):
         raise ValueError(f"decision_every={every!r} must be a positive multiple of output_every={output_every!r}")

@@ -160,3 +160,9 @@ def test_switch_to_osimertinib_at_progression_controls_t790m():
     k = int(np.argmax(levels[:, 1] > 0))  # the scan at which it switched
     assert 0 < k and (levels[:k] == [1, 0]).all() and (levels[k:] == [0, 1]).all()
     assert float(m.total_volume(tr.clones[-1])) < 0.5 * float(m.total_volume(only_erl.clones[-1]))
+
+
+def test_decisions_outside_the_horizon_are_refused():
+    at = s.adaptive_threshold(s.continuous("erlotinib", 150, D), decision_every=200)
+    with pytest.raises(ValueError, match="decision_every=200.0 is beyond the horizon days=112"):
+        s.simulate_regimen(egfr_two_clone(), jnp.array([3e4, 3.0]), at, D)
