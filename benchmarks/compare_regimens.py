@@ -3,7 +3,7 @@ erlotinib model over a 2-year horizon (728 days) with decisions at 8-weekly scan
 
 Reports, per regimen and in total, the first call (compile + run) and the warm time of
 ``scenarios.compare``, plus the per-solve cost. JSON to ``benchmarks/results/compare_regimens.json``.
-Run: ``.venv/bin/python benchmarks/compare_regimens.py [--draws 1000]``.
+Run: ``.venv/bin/python benchmarks/compare_regimens.py [--draws 1000] [--solver grid|adaptive]``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
+import mechanistic as m  # noqa: E402
 import scenarios as s  # noqa: E402
 from mechanistic.catalogue import egfr_two_clone  # noqa: E402
 from scenarios.compare import compare, summarise  # noqa: E402
@@ -48,7 +49,12 @@ def regimens():
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--solver", choices=("grid", "adaptive"), default="grid")
     args = parser.parse_args()
+    options = {
+        "grid": m.SolverOptions(grid=m.FixedGrid()),  # dose-aligned fixed grid, RK4
+        "adaptive": m.SolverOptions(rtol=1e-4, atol=1e-6),  # compare()'s default
+    }[args.solver]
     rng = np.random.default_rng(0)
     n = args.draws
     draws = {
@@ -60,18 +66,33 @@ def main():
     per_regimen = []
     for r in regimens():
         t = time.perf_counter()
-        compare(build, draws, [r], DAYS, key=jax.random.key(0))
+        compare(build, draws, [r], DAYS, key=jax.random.key(0), options=options)
         first = time.perf_counter() - t
         t = time.perf_counter()
-        compare(build, draws, [r], DAYS, key=jax.random.key(0))
+        compare(build, draws, [r], DAYS, key=jax.random.key(0), options=options)
         warm = time.perf_counter() - t
         per_regimen.append({"regimen": str(r), "first_call_s": first, "warm_s": warm, "per_solve_ms": 1e3 * warm / n})
     t = time.perf_counter()
-    ds = compare(build, draws, regimens(), DAYS, key=jax.random.key(0))
+    ds = compare(build, draws, regimens(), DAYS, key=jax.random.key(0), options=options)
     warm_total = time.perf_counter() - t
     table = summarise(ds, dose_penalty_per_g=0.1)
+    # accuracy check against a tight adaptive solve on the first 50 draws
+    sub = {k: v[:50] for k, v in draws.items()}
+    tight = compare(build, sub, regimens(), DAYS, key=jax.random.key(0), options=m.SolverOptions(rtol=1e-9, atol=1e-8))
+    here = ds.isel(draw=slice(0, 50))
+    accuracy = {
+        "max_rel_volume_error": float(np.max(np.abs(here.volume.values / tight.volume.values - 1))),
+        "max_abs_time_to_progression_diff_days": float(
+            np.max(np.abs(here.time_to_progression - tight.time_to_progression))
+        ),
+        "max_abs_time_to_1.2x_baseline_diff_days": float(
+            np.max(np.abs(here["time_to_1.2x_baseline"] - tight["time_to_1.2x_baseline"]))
+        ),
+    }
     result = {
         "problem": f"6 regimens x {n} draws, flagship 2-clone erlotinib model, {DAYS} days, 8-weekly decisions",
+        "solver": args.solver,
+        "accuracy_vs_tight_adaptive_50_draws": accuracy,
         "machine": {
             "platform": platform.platform(),
             "jax_backend": jax.default_backend(),

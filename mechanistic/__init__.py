@@ -9,6 +9,7 @@ package does not change global JAX settings).
 from mechanistic.dosing import ROUTES, DoseTable, concat, daily, dose, every
 from mechanistic.drug_effect import EmaxEffect, LinearEffect
 from mechanistic.exponential_events import ExponentialEvents, accumulate, evaluate
+from mechanistic.fixed_grid import FixedGrid
 from mechanistic.model import DiseaseModel
 from mechanistic.observation import (
     longest_diameter,
@@ -39,6 +40,7 @@ __all__ = [
     "DoseTable",
     "EmaxEffect",
     "ExponentialEvents",
+    "FixedGrid",
     "LinearEffect",
     "MichaelisMentenOneCompartment",
     "OneCompartment",

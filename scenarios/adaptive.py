@@ -9,6 +9,7 @@ sees every dose given so far, so drug given before a hold keeps acting as it was
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import NamedTuple
 
@@ -18,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import mechanistic as m
+from mechanistic._checks import concrete
 from scenarios.regimen import Regimen
 
 MEASURES = ("volume", "diameter")
@@ -47,6 +49,21 @@ def output_times(days: int, output_every: float = 1.0) -> np.ndarray:
     if not math.isclose(n * output_every, days):
         raise ValueError(f"the horizon days={days!r} must be a multiple of output_every={output_every!r}")
     return output_every * np.arange(n + 1)
+
+
+def with_grid_window(options: m.SolverOptions, regimen: Regimen, days: int) -> m.SolverOptions:
+    """For a fixed step grid in a decision loop, set ``window`` to the most template rows in any
+    decision interval, so that each interval steps only through its own doses. Needs a concrete
+    (untraced) template; otherwise ``options`` is returned unchanged (every row: correct, slower)."""
+    if options.grid is None or options.grid.window is not None or not regimen.adaptive:
+        return options
+    times = concrete(regimen.doses.time)
+    if times is None:
+        return options
+    every = regimen.decision_every
+    counts = [np.sum((times >= k * every) & (times <= (k + 1) * every)) for k in range(math.ceil(days / every))]
+    fixed = dataclasses.replace(options.grid, window=max(1, int(max(counts))))
+    return dataclasses.replace(options, grid=fixed)
 
 
 def measure(clones: jax.Array, how: str) -> jax.Array:
@@ -101,6 +118,7 @@ def simulate_regimen(
         raise ValueError(f"decision_every={every!r} must be a positive multiple of output_every={output_every!r}")
     n_int = math.ceil(days / every)
     t_dec = every * jnp.arange(n_int)
+    options = with_grid_window(options, regimen, days)
     sub = every * jnp.arange(0, n_sub + 1) / n_sub  # interval start, then n_sub output times
     template = regimen.doses
     n_drugs = len(regimen.drugs)
