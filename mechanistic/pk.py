@@ -63,6 +63,14 @@ class DoseRows(eqx.Module):
             doses.lag,
         )
 
+    def start_times(self) -> jax.Array:
+        """When each dose starts acting (day): after the lag for oral rows, at the dose time otherwise."""
+        return jnp.where(self.route == ORAL, self.time + self.lag, self.time)
+
+    def oral_absorbed(self) -> jax.Array:
+        """Amount reaching the circulation from each oral row (mg, ``amount x F``; 0 for other routes)."""
+        return jnp.where(self.route == ORAL, self.amount * self.bioavailability, 0.0)
+
     def infusion_steps(self):
         """Infusion rate (mg/day) switched on at start and off at end: (start, end, rate)."""
         is_inf = self.route == INFUSION
@@ -94,7 +102,7 @@ class AbstractPK(eqx.Module):
         if ka is None:
             return rows.time
         oral = (rows.route == ORAL) & (rows.amount > 0)
-        return jnp.where(oral, rows.time + rows.lag + 1.0 / ka, rows.time)
+        return jnp.where(oral, rows.start_times() + 1.0 / ka, rows.time)
 
     def check_routes(self, route_codes: np.ndarray, drug: str) -> None:
         """Raise if a concrete dose uses a route this model does not accept."""
@@ -124,7 +132,7 @@ class LinearPK(AbstractPK):
             oral_lam = jnp.zeros_like(bolus)
         else:
             ka_ = jnp.asarray(ka)
-            oral_amt = jnp.where(rows.route == ORAL, amount * rows.bioavailability, 0.0)
+            oral_amt = rows.oral_absorbed()
             oral_lam = oral_amt[:, None] * ka_ * amp / (ka_ - lam)
         oral_ka = -jnp.sum(oral_lam, axis=1, keepdims=True)
         start, end, rate = rows.infusion_steps()
@@ -132,9 +140,8 @@ class LinearPK(AbstractPK):
         first = jnp.concatenate([bolus + oral_lam - step, oral_ka], axis=1)
         second = jnp.concatenate([step, jnp.zeros_like(oral_ka)], axis=1)
         total_step = jnp.sum(step, axis=1)
-        first_time = jnp.where(rows.route == ORAL, rows.time + rows.lag, rows.time)
         return ExponentialEvents(
-            times=jnp.concatenate([first_time, end]),
+            times=jnp.concatenate([rows.start_times(), end]),
             coeffs=jnp.concatenate([first, second]),
             const=jnp.concatenate([total_step, -total_step]),
             rates=jnp.concatenate([lam, ka_[None]]),
@@ -258,11 +265,11 @@ class MichaelisMentenOneCompartment(AbstractPK):
 
     def input_events(self, rows: DoseRows) -> ExponentialEvents:
         """Events whose sum is the input rate into the central compartment (mg/day)."""
-        oral_amt = jnp.where(rows.route == ORAL, rows.amount * rows.bioavailability, 0.0)
+        oral_amt = rows.oral_absorbed()
         start, end, rate = rows.infusion_steps()
         n = rows.time.shape[0]
         return ExponentialEvents(
-            times=jnp.concatenate([jnp.where(rows.route == ORAL, rows.time + rows.lag, rows.time), end]),
+            times=jnp.concatenate([rows.start_times(), end]),
             coeffs=jnp.concatenate([(oral_amt * self.ka)[:, None], jnp.zeros((n, 1))]),
             const=jnp.concatenate([rate, -rate]),
             rates=jnp.reshape(jnp.asarray(self.ka), (1,)),

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mechanistic._checks import check_range, concrete
-from mechanistic.dosing import ORAL, DoseTable
+from mechanistic.dosing import DoseTable
 from mechanistic.exponential_events import accumulate, evaluate
 from mechanistic.fixed_grid import FixedGrid, at_times, grid_points, in_window, rk4
 from mechanistic.model import DiseaseModel
@@ -169,8 +169,7 @@ def solve(
         for pk, rows in zip(model.pk, rows_list, strict=True):
             ka = pk.absorption_rate()
             if ka is not None:
-                start = jnp.sort(jnp.where(rows.route == ORAL, rows.time + rows.lag, rows.time))
-                oral = in_window(start, t0, g.window)
+                oral = in_window(jnp.sort(rows.start_times()), t0, g.window)
                 extra += [oral + c / ka for c in g.absorption_offsets]
         points = grid_points(ts, jnp.asarray(t0, dtype=float), extra, g.substeps)
         ys = at_times(points, rk4(vector_field, y_init, points), ts)
