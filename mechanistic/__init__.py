@@ -1,4 +1,5 @@
-"""Mechanistic layer: dosing, pharmacokinetics, tumour clone dynamics, observations, solver.
+"""Mechanistic layer: dosing, pharmacokinetics, signalling networks, tumour clone dynamics,
+observations, solver.
 
 Units inside this package: time in days, amounts in mg, volumes of distribution in L,
 concentrations in mg/L, tumour volumes in mm^3, diameters in mm. Float64 is expected: enable
@@ -6,11 +7,23 @@ it with ``jax.config.update("jax_enable_x64", True)`` in your entry point (impor
 package does not change global JAX settings).
 """
 
+from mechanistic.boolean_attractors import asynchronous_attractors, synchronous_attractors
+from mechanistic.boolean_rules import RuleSyntaxError
 from mechanistic.dosing import ROUTES, DoseTable, concat, daily, dose, every
 from mechanistic.drug_effect import EmaxEffect, LinearEffect
 from mechanistic.exponential_events import ExponentialEvents, accumulate, evaluate
 from mechanistic.fixed_grid import FixedGrid
 from mechanistic.model import DiseaseModel
+from mechanistic.mutations import Mutation, Personalisation, UnknownVariantError, VariantEffect, personalise
+from mechanistic.network import Perturbation, SignallingNetwork, read_graphml, read_sif
+from mechanistic.network_phenotype import NetworkPhenotype
+from mechanistic.network_steady_state import (
+    NetworkConvergenceError,
+    SteadyState,
+    SteadyStateOptions,
+    check_steady_state,
+    steady_state,
+)
 from mechanistic.observation import (
     longest_diameter,
     resistant_fraction,
@@ -26,8 +39,9 @@ from mechanistic.pk import (
     TwoCompartment,
 )
 from mechanistic.simulate import simulate, to_dataset
-from mechanistic.solver import Solution, SolveError, SolverOptions, check_solution, solve
+from mechanistic.solver import Solution, SolveError, SolverOptions, check_solution, initial_state, solve
 from mechanistic.stein import SteinBiexponential
+from mechanistic.targeted_drugs import DrugPanel, TargetedDrug
 from mechanistic.tumour import GROWTH_LAWS, TumourModel
 from mechanistic.units import convert
 
@@ -38,31 +52,52 @@ __all__ = [
     "DiseaseModel",
     "DoseRows",
     "DoseTable",
+    "DrugPanel",
     "EmaxEffect",
     "ExponentialEvents",
     "FixedGrid",
     "LinearEffect",
     "MichaelisMentenOneCompartment",
+    "Mutation",
+    "NetworkConvergenceError",
+    "NetworkPhenotype",
     "OneCompartment",
+    "Personalisation",
+    "Perturbation",
+    "RuleSyntaxError",
+    "SignallingNetwork",
     "Solution",
     "SolveError",
     "SolverOptions",
+    "SteadyState",
+    "SteadyStateOptions",
     "SteinBiexponential",
+    "TargetedDrug",
     "TumourModel",
     "TwoCompartment",
+    "UnknownVariantError",
+    "VariantEffect",
     "accumulate",
+    "asynchronous_attractors",
     "check_solution",
+    "check_steady_state",
     "concat",
     "convert",
     "daily",
     "dose",
     "evaluate",
     "every",
+    "initial_state",
     "longest_diameter",
+    "personalise",
+    "read_graphml",
+    "read_sif",
     "resistant_fraction",
     "simulate",
     "solve",
+    "steady_state",
     "sum_of_diameters",
+    "synchronous_attractors",
     "to_dataset",
     "total_volume",
     "variant_allele_fraction",

@@ -33,6 +33,11 @@ class DiseaseModel(eqx.Module):
         self.pk = tuple(pk.values())
         if tumour is not None:
             need = tumour.n_drugs_used()
+            if tumour.network is not None and tumour.network.panel.names != self.drugs:
+                raise ValueError(
+                    f"the network's drug panel {tumour.network.panel.names} must list the model's drugs "
+                    f"{self.drugs} in the same order"
+                )
             if need is not None and need != len(self.drugs):
                 raise ValueError(
                     f"the tumour's drug effects have {need} drug column(s) but the model has "
@@ -43,6 +48,11 @@ class DiseaseModel(eqx.Module):
     @property
     def n_pk_states(self) -> int:
         return sum(m.n_states for m in self.pk)
+
+    @property
+    def n_internal_states(self) -> int:
+        """ODE states besides clone volumes: non-linear PK amounts, then network activities."""
+        return self.n_pk_states + (0 if self.tumour is None else self.tumour.n_network_states)
 
     def pk_of(self, drug: str) -> AbstractPK:
         if drug not in self.drugs:

@@ -56,15 +56,16 @@ class Solution(eqx.Module):
     """Trajectories at the requested times. Shapes (plus any leading batch dims):
     ``ts (T,)`` day, ``clones (T, n_clones)`` mm^3, ``concentrations (T, n_drugs)`` mg/L,
     ``result ()`` int (0 = success, else a ``diffrax.RESULTS`` code), ``num_steps ()``,
-    ``pk_state (n_pk_states,)``: the ODE states of non-linear PK at ``ts[-1]`` (to continue a
-    solve from there, e.g. in a decision loop)."""
+    ``state (n_internal_states,)``: the ODE states besides clone volumes at ``ts[-1]`` (non-linear
+    PK amounts, then network activities in dynamic mode), to continue a solve from there (e.g. in
+    a decision loop)."""
 
     ts: jax.Array
     clones: jax.Array
     concentrations: jax.Array
     result: jax.Array
     num_steps: jax.Array
-    pk_state: jax.Array
+    state: jax.Array
 
     @property
     def ok(self) -> jax.Array:
@@ -98,24 +99,8 @@ def _check_routes(model: DiseaseModel, doses: DoseTable, codes: jax.Array) -> No
         pk.check_routes(route[(drug == j) & given], name)
 
 
-def solve(
-    model: DiseaseModel,
-    y0: jax.Array,
-    doses: DoseTable | None,
-    ts: jax.Array,
-    *,
-    t0: float = 0.0,
-    options: SolverOptions = SolverOptions(),
-    pk_state0: jax.Array | None = None,
-) -> Solution:
-    """Simulate ``model`` from clone volumes ``y0 (n_clones,)`` (mm^3) at time ``t0`` (day)
-    under ``doses`` (None: untreated), saving at sorted times ``ts (T,)`` with ``ts[0] >= t0``.
-
-    Pure and traceable: jit it, vmap it over models, ``y0`` or dose tables (same shapes).
-    PK states of non-linear drugs start at ``pk_state0`` (default zero: no drug on board);
-    closed-form PK includes every dose in the table, also those before ``t0``.
-    """
-    ts = jnp.asarray(ts, dtype=float)
+def _drug_inputs(model: DiseaseModel, doses: DoseTable | None):
+    """Per drug: folded dose events, resolution times, dose rows; and ``concentrations(t, pk_state)``."""
     accs, step_ts, rows_list = [], [], []
     if doses is None and model.pk:
         raise ValueError(f"the model has drugs {model.drugs}: give a DoseTable (with zero amounts for no drug)")
@@ -139,7 +124,45 @@ def solve(
                 out.append(evaluate(acc, t))
         return jnp.stack(out, axis=-1) if out else jnp.zeros(jnp.shape(t) + (0,))
 
+    return accs, step_ts, rows_list, concentrations
+
+
+def _initial_state(model: DiseaseModel, concentrations, t0) -> jax.Array:
+    pk0 = jnp.zeros((model.n_pk_states,))
+    if model.n_internal_states == model.n_pk_states:
+        return pk0
+    return jnp.concatenate([pk0, model.tumour.network.initial_state(concentrations(t0, pk0))])
+
+
+def initial_state(model: DiseaseModel, doses: DoseTable | None, t0: float = 0.0) -> jax.Array:
+    """The default ``state0`` of :func:`solve` (no drug in non-linear PK; networks in dynamic mode
+    at their quasi-steady state for the concentrations at ``t0``)."""
+    return _initial_state(model, _drug_inputs(model, doses)[3], jnp.asarray(t0, dtype=float))
+
+
+def solve(
+    model: DiseaseModel,
+    y0: jax.Array,
+    doses: DoseTable | None,
+    ts: jax.Array,
+    *,
+    t0: float = 0.0,
+    options: SolverOptions = SolverOptions(),
+    state0: jax.Array | None = None,
+) -> Solution:
+    """Simulate ``model`` from clone volumes ``y0 (n_clones,)`` (mm^3) at time ``t0`` (day)
+    under ``doses`` (None: untreated), saving at sorted times ``ts (T,)`` with ``ts[0] >= t0``.
+
+    Pure and traceable: jit it, vmap it over models, ``y0`` or dose tables (same shapes).
+    The other ODE states start at ``state0 (n_internal_states,)`` (default: no drug on board in
+    non-linear PK; networks in dynamic mode at their quasi-steady state at ``t0``); closed-form
+    PK includes every dose in the table, also those before ``t0``.
+    """
+    ts = jnp.asarray(ts, dtype=float)
+    accs, step_ts, rows_list, concentrations = _drug_inputs(model, doses)
+
     n_pk = model.n_pk_states
+    n_int = model.n_internal_states
     tumour = model.tumour
     if n_pk == 0 and tumour is None:
         conc = concentrations(ts, None)
@@ -147,19 +170,22 @@ def solve(
         return Solution(ts, jnp.zeros((n_t, 0)), conc, jnp.asarray(SUCCESS), jnp.asarray(0), jnp.zeros((0,)))
 
     y0 = jnp.asarray(y0, dtype=float)
-    pk0 = jnp.zeros((n_pk,)) if pk_state0 is None else jnp.asarray(pk_state0, dtype=float)
-    y_init = jnp.concatenate([pk0, jnp.reshape(y0, (-1,))])
+    if state0 is None:
+        state0 = _initial_state(model, concentrations, t0)
+    y_init = jnp.concatenate([jnp.asarray(state0, dtype=float), jnp.reshape(y0, (-1,))])
 
     def vector_field(t, y, args):
-        pk_state, clones = y[:n_pk], y[n_pk:]
+        pk_state, net_state, clones = y[:n_pk], y[n_pk:n_int], y[n_int:]
         conc = concentrations(t, pk_state)
         parts, i = [], 0
         for pk, acc in zip(model.pk, accs, strict=True):
             if pk.n_states:
                 parts.append(pk.rhs(pk_state[i : i + pk.n_states], evaluate(acc, t)))
                 i += pk.n_states
+        if n_int > n_pk:
+            parts.append(tumour.network.rhs(net_state, conc))
         if tumour is not None:
-            parts.append(tumour.rhs(clones, conc))
+            parts.append(tumour.rhs(clones, conc, net_state))
         return jnp.concatenate(parts)
 
     if options.grid is not None:
@@ -174,7 +200,7 @@ def solve(
         points = grid_points(ts, jnp.asarray(t0, dtype=float), extra, g.substeps)
         ys = at_times(points, rk4(vector_field, y_init, points), ts)
         conc = concentrations(ts, ys[:, :n_pk])  # non-finite states show in Solution.ok
-        return Solution(ts, ys[:, n_pk:], conc, jnp.asarray(SUCCESS), jnp.asarray(points.shape[0] - 1), ys[-1, :n_pk])
+        return Solution(ts, ys[:, n_int:], conc, jnp.asarray(SUCCESS), jnp.asarray(points.shape[0] - 1), ys[-1, :n_int])
 
     jump_ts = jnp.concatenate([acc.times for acc in accs]) if accs else None
     controller = diffrax.PIDController(rtol=options.rtol, atol=options.atol)
@@ -195,7 +221,7 @@ def solve(
     )
     ys = sol.ys
     conc = concentrations(ts, ys[:, :n_pk])
-    return Solution(ts, ys[:, n_pk:], conc, sol.result._value, sol.stats["num_steps"], ys[-1, :n_pk])
+    return Solution(ts, ys[:, n_int:], conc, sol.result._value, sol.stats["num_steps"], ys[-1, :n_int])
 
 
 def check_solution(solution: Solution, options: SolverOptions | None = None) -> Solution:

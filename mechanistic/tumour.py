@@ -9,7 +9,10 @@ burden it sees ``W_i = sum_j competition[i, j] N_j`` and drug concentrations ``C
 where ``g_i`` is the per-capita growth law with rate ``growth_rate_i (1 - fitness_cost_i)``,
 ``I`` the growth-inhibition effect (Norton–Simon: the drug acts on dividing cells; an
 effect above 1 turns growth into net kill, as in Strobl et al. 2021) and ``K`` the additive
-kill effect (1/day). Growth laws (per-capita ``g``):
+kill effect (1/day). With a ``network`` (:class:`~mechanistic.network_phenotype.NetworkPhenotype`)
+each clone's growth is further multiplied by its network's proliferation activity ``P_i`` and
+its death raised by ``apoptosis_rate_i A_i``; ``growth_rate`` is then the rate at full
+proliferation activity. Growth laws (per-capita ``g``):
 
 - ``exponential``: ``r``
 - ``logistic``: ``r (1 - W/capacity)`` (Lotka–Volterra competition through ``competition``)
@@ -27,6 +30,7 @@ import numpy as np
 
 from mechanistic._checks import check_range
 from mechanistic.drug_effect import EmaxEffect, LinearEffect
+from mechanistic.network_phenotype import NetworkPhenotype
 
 GROWTH_LAWS: tuple[str, ...] = ("exponential", "logistic", "gompertz", "bertalanffy")
 
@@ -68,6 +72,7 @@ class TumourModel(eqx.Module):
         kill: additive drug kill effect (1/day), or None.
         growth_inhibition: drug effect multiplying growth by ``(1 - I)``, or None.
         resistant: which clones carry the resistance variant (for resistant fraction / VAF).
+        network: phenotypes from each clone's signalling network, or None.
     """
 
     growth_rate: jax.Array
@@ -79,6 +84,7 @@ class TumourModel(eqx.Module):
     mutation_rate: jax.Array
     kill: DrugEffect | None
     growth_inhibition: DrugEffect | None
+    network: NetworkPhenotype | None
     clones: tuple[str, ...] = eqx.field(static=True)
     growth: str = eqx.field(static=True)
     resistant: tuple[bool, ...] = eqx.field(static=True)
@@ -98,6 +104,7 @@ class TumourModel(eqx.Module):
         kill: DrugEffect | None = None,
         growth_inhibition: DrugEffect | None = None,
         resistant=None,
+        network: NetworkPhenotype | None = None,
     ):
         clones = tuple(clones)
         if not clones or not all(isinstance(c, str) and c for c in clones) or len(set(clones)) != len(clones):
@@ -131,17 +138,25 @@ class TumourModel(eqx.Module):
         if len(res) != n:
             raise ValueError(f"TumourModel: resistant must have one flag per clone ({n}); got {resistant!r}")
         self.resistant = res
+        if network is not None and network.n_clones != n:
+            raise ValueError(f"TumourModel: the network phenotype has {network.n_clones} clone(s) but there are {n}")
+        self.network = network
 
     @property
     def n_clones(self) -> int:
         return len(self.clones)
+
+    @property
+    def n_network_states(self) -> int:
+        """ODE states of the network coupling (dynamic mode), stored before the clone volumes."""
+        return 0 if self.network is None else self.network.n_states
 
     def n_drugs_used(self) -> int | None:
         """Number of drug columns the effects expect (None when no drug acts)."""
         for eff in (self.kill, self.growth_inhibition):
             if eff is not None:
                 return eff.n_drugs
-        return None
+        return None if self.network is None else self.network.panel.n_drugs
 
     def per_capita_growth(self, n: jax.Array) -> jax.Array:
         """Per-capita growth ``g_i(W_i)`` (1/day) before drug and death terms."""
@@ -156,14 +171,22 @@ class TumourModel(eqx.Module):
             return r * jnp.log(self.capacity / w_safe)
         return r * w_safe ** (self.bertalanffy_exponent - 1.0)
 
-    def rhs(self, n: jax.Array, conc: jax.Array) -> jax.Array:
-        """``dN/dt`` (mm^3/day) for clone volumes ``n (n_clones,)`` and concentrations ``conc``."""
+    def rhs(self, n: jax.Array, conc: jax.Array, network_state: jax.Array | None = None) -> jax.Array:
+        """``dN/dt`` (mm^3/day) for clone volumes ``n (n_clones,)`` and concentrations ``conc``
+        (``network_state``: the network activities in dynamic mode)."""
         growth = self.per_capita_growth(n)
         if self.growth_inhibition is not None:
             growth = growth * (1.0 - self.growth_inhibition(conc))
         loss = self.death_rate
         if self.kill is not None:
             loss = loss + self.kill(conc)
+        if self.network is not None:
+            if self.network.mode == "dynamic":
+                x = network_state.reshape(self.n_clones, -1)
+                prolif, death = self.network.rates_from_activities(x)
+            else:
+                prolif, death = self.network(conc)
+            growth, loss = growth * prolif, loss + death
         out_flow = jnp.sum(self.mutation_rate, axis=1) * n
         in_flow = self.mutation_rate.T @ n
         return (growth - loss) * n - out_flow + in_flow

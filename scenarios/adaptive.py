@@ -133,7 +133,7 @@ def simulate_regimen(
     policy = regimen.policy
 
     def interval(carry, k):
-        clones, pk_state, pstate, given = carry
+        clones, state, pstate, given = carry
         t = t_dec[k]
         measured = jnp.where(k == 0, baseline, read(clones, k))
         pstate, levels = policy.decide(pstate, measured, baseline, t)
@@ -141,11 +141,12 @@ def simulate_regimen(
         now = (template.time >= t) & (template.time < t + every)
         given = jnp.where(now, template.amount * levels[template.drug], given)
         doses = eqx.tree_at(lambda d: d.amount, template, given)
-        sol = m.solve(model, clones, doses, t + sub, t0=t, options=options, pk_state0=pk_state)
+        sol = m.solve(model, clones, doses, t + sub, t0=t, options=options, state0=state)
         out = (sol.clones, sol.concentrations, measured, levels, sol.ok)
-        return (sol.clones[-1], sol.pk_state, pstate, given), out
+        return (sol.clones[-1], sol.state, pstate, given), out
 
-    init = (y0, jnp.zeros((model.n_pk_states,)), policy.init(n_drugs), jnp.zeros_like(template.amount))
+    state0 = m.initial_state(model, eqx.tree_at(lambda d: d.amount, template, jnp.zeros_like(template.amount)))
+    init = (y0, state0, policy.init(n_drugs), jnp.zeros_like(template.amount))
     (_, _, pstate, given), (clones, conc, measured, levels, ok) = jax.lax.scan(interval, init, jnp.arange(n_int))
     n_out = len(grid)
 
