@@ -178,14 +178,16 @@ def egfr_network_model(
     fitness_cost=0.0,
     capacity=2e5,
     mode: str = "quasi_steady_state",
+    tau_scale: float = 1.0,
 ) -> DiseaseModel:
     """A Gompertz multi-clone tumour whose clones' growth and death come from their own
     personalised EGFR network (default clones: sensitive L858R, L858R+T790M, L858R+MET amp),
     with the PK of ``drugs``. ``growth_rate`` (1/day at full proliferation activity),
     ``apoptosis_rate`` (1/day at full apoptosis) and ``capacity`` (mm^3) are illustrative,
-    matching :func:`~mechanistic.catalogue.egfr_two_clone`."""
+    matching :func:`~mechanistic.catalogue.egfr_two_clone`. ``mode`` and ``tau_scale``: see
+    :class:`~mechanistic.network_phenotype.NetworkPhenotype` and :func:`egfr_network`."""
     clones = EGFR_CLONES if clones is None else clones
-    net = egfr_network()
+    net = egfr_network(tau_scale)
     panel = egfr_drug_panel(net, [d for name in drugs for d in EGFR_DRUGS if d.name == name])
     if panel.names != tuple(drugs):
         raise ValueError(

@@ -1,4 +1,5 @@
-"""Regimens, adaptive policies, clinical endpoints and regimen comparison over parameter draws.
+"""Regimens, adaptive policies, clinical endpoints, regimen comparison over parameter draws,
+and the in-silico drug screen on personalised networks.
 
 Takes a mechanistic model and arrays of parameter draws (from a posterior, a prior or a
 virtual population: anything); knows nothing about how the draws were obtained.
@@ -6,6 +7,7 @@ virtual population: anything); knows nothing about how the draws were obtained.
 
 from scenarios.adaptive import Trajectory, output_times, simulate_regimen
 from scenarios.compare import compare, summarise
+from scenarios.drug_screen import screen, screen_model, steady_state_exposure, treatments
 from scenarios.endpoints import (
     CR,
     NE,
@@ -73,14 +75,18 @@ __all__ = [
     "pulsed",
     "ranking_drivers",
     "recist",
+    "screen",
+    "screen_model",
     "sensitivities",
     "simulate_regimen",
     "soft_time_to_threshold",
+    "steady_state_exposure",
     "summarise",
     "switch_on_progression",
     "time_to_growth_over_nadir",
     "time_to_progression",
     "time_to_threshold",
+    "treatments",
     "value_at",
     "with_break",
 ]
