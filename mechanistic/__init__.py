@@ -14,7 +14,14 @@ from mechanistic.drug_effect import EmaxEffect, LinearEffect
 from mechanistic.exponential_events import ExponentialEvents, accumulate, evaluate
 from mechanistic.fixed_grid import FixedGrid
 from mechanistic.model import DiseaseModel
-from mechanistic.mutations import Mutation, Personalisation, UnknownVariantError, VariantEffect, personalise
+from mechanistic.mutations import (
+    Mutation,
+    Personalisation,
+    UnknownVariantError,
+    VariantEffect,
+    clones_from_mutations,
+    personalise,
+)
 from mechanistic.network import Perturbation, SignallingNetwork, read_graphml, read_sif
 from mechanistic.network_phenotype import NetworkPhenotype
 from mechanistic.network_steady_state import (
@@ -81,6 +88,7 @@ __all__ = [
     "asynchronous_attractors",
     "check_solution",
     "check_steady_state",
+    "clones_from_mutations",
     "concat",
     "convert",
     "daily",

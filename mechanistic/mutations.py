@@ -137,6 +137,40 @@ def personalise(
     return Personalisation(pert, panel.personal_ic50(node_variants))
 
 
+def clones_from_mutations(
+    mutations: Iterable[Mutation], *, subclonal_below: float = 0.5
+) -> tuple[dict[str, tuple[Mutation, ...]], dict[str, float]]:
+    """Split a sequencing report into clones and their fractions from the allele fractions.
+
+    Mutations with ``vaf >= subclonal_below * max vaf`` are truncal (in every cell); each other
+    mutation defines a subclone carrying the truncal mutations plus itself, with cancer-cell
+    fraction ``vaf / truncal vaf`` (heterozygous variants at equal copy number; subclones assumed
+    disjoint). The remainder is the ``"truncal"`` clone. Returns ``(clones, fractions)`` keyed by
+    clone name (``"truncal"``, then ``"<gene> <variant>"``)."""
+    mutations = list(mutations)
+    if not mutations:
+        raise ValueError("no mutations given")
+    if not 0 < subclonal_below <= 1:
+        raise ValueError(f"subclonal_below={subclonal_below!r} must be in (0, 1]")
+    top = max(mu.vaf for mu in mutations)
+    truncal = tuple(mu for mu in mutations if mu.vaf >= subclonal_below * top)
+    reference = float(np.mean([mu.vaf for mu in truncal]))
+    clones: dict[str, tuple[Mutation, ...]] = {"truncal": truncal}
+    fractions: dict[str, float] = {}
+    for mu in mutations:
+        if mu not in truncal:
+            name = f"{mu.gene} {mu.variant}"
+            clones[name] = (*truncal, mu)
+            fractions[name] = min(mu.vaf / reference, 1.0)
+    rest = 1.0 - sum(fractions.values())
+    if rest < 0:
+        raise ValueError(
+            f"subclone fractions {fractions} add up to more than 1: the subclones are not disjoint "
+            "(nested subclones are not supported); raise subclonal_below or list clones explicitly"
+        )
+    return clones, {"truncal": rest, **fractions}
+
+
 def stack(items: Sequence[Personalisation]) -> Personalisation:
     """Stack personalisations along a new leading (clone) axis."""
     return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *items)

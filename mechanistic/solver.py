@@ -236,7 +236,8 @@ def check_solution(solution: Solution, options: SolverOptions | None = None) -> 
     if code != SUCCESS:
         reason = diffrax.RESULTS._index_to_message[code]
     else:
-        reason = "the state became non-finite (NaN or inf); check parameters for overflow"
+        reason = ("the state became non-finite (NaN or inf); check parameters for overflow, and for network-driven "
+                  "clones whether the network has a stable state at these drug levels (mechanistic.check_steady_state)")
     where = f" at batch index {first}" if ok.ndim else ""
     limit = f" (max_steps={options.max_steps})" if options is not None else ""
     raise SolveError(

@@ -87,3 +87,26 @@ def test_drug_panel_from_rows(net):
     panel = m.DrugPanel.from_rows(net, rows, {"x": {"molecular_weight": 400.0}, "y": {"molecular_weight": 600.0}})
     assert panel.names == ("x", "y")
     assert panel.ic50[0, net.index("EGFR")] == 100.0 and panel.variant_ic50 == ((0, net.index("EGFR"), "T790M", 900.0),)
+
+
+def test_clones_from_allele_fractions():
+    report = [
+        m.Mutation("EGFR", "L858R", 0.42),
+        m.Mutation("TP53", "R273H", 0.38),
+        m.Mutation("EGFR", "T790M", 0.063),
+        m.Mutation("MET", "amplification", 0.04),
+    ]
+    clones, fractions = m.clones_from_mutations(report)
+    assert list(clones) == ["truncal", "EGFR T790M", "MET amplification"]
+    assert clones["EGFR T790M"] == (report[0], report[1], report[2])
+    assert fractions["EGFR T790M"] == pytest.approx(0.063 / 0.40) and sum(fractions.values()) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="add up to more than 1"):
+        m.clones_from_mutations(
+            [
+                m.Mutation("EGFR", "L858R", 0.4),
+                m.Mutation("A", "x", 0.19),
+                m.Mutation("B", "y", 0.19),
+                m.Mutation("C", "z", 0.19),
+            ],
+            subclonal_below=0.9,
+        )
