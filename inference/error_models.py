@@ -1,0 +1,65 @@
+"""Residual error models: the likelihood of an observation given the model's prediction.
+
+Each model names the parameters (of the :class:`~inference.parameters.ParameterSpec`) that hold
+its standard deviations, and gives per-row log-likelihoods; a left-censored row (value below
+detection) contributes ``log P(Y < limit)``.
+
+- :class:`Proportional`: ``log y ~ Normal(log f, sigma)`` (log-normal; ``sigma`` ~ the CV).
+- :class:`Combined`: ``y ~ Normal(f, sqrt(additive^2 + (proportional f)^2))``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jax.scipy.stats import norm
+
+_TINY = 1e-300
+
+
+class Proportional(eqx.Module):
+    """Log-normal error with log-scale SD parameter ``sigma`` (a parameter name)."""
+
+    sigma: str = eqx.field(static=True)
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        return (self.sigma,)
+
+    def log_likelihood(self, params: Mapping, pred: jax.Array, value: jax.Array, censored: jax.Array) -> jax.Array:
+        s = params[self.sigma]
+        mu = jnp.log(jnp.maximum(pred, _TINY))
+        z = (jnp.log(jnp.maximum(value, _TINY)) - mu) / s
+        observed = norm.logpdf(z) - jnp.log(s) - jnp.log(jnp.maximum(value, _TINY))
+        return jnp.where(censored, norm.logcdf(z), observed)
+
+    def sample(self, key, params: Mapping, pred: jax.Array) -> jax.Array:
+        return pred * jnp.exp(params[self.sigma] * jax.random.normal(key, jnp.shape(pred)))
+
+
+class Combined(eqx.Module):
+    """Normal error with SD ``sqrt(additive^2 + (proportional * f)^2)`` (parameter names)."""
+
+    additive: str = eqx.field(static=True)
+    proportional: str = eqx.field(static=True)
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        return (self.additive, self.proportional)
+
+    def _sd(self, params, pred):
+        return jnp.sqrt(params[self.additive] ** 2 + (params[self.proportional] * pred) ** 2)
+
+    def log_likelihood(self, params: Mapping, pred: jax.Array, value: jax.Array, censored: jax.Array) -> jax.Array:
+        sd = self._sd(params, pred)
+        z = (value - pred) / sd
+        return jnp.where(censored, norm.logcdf(z), norm.logpdf(z) - jnp.log(sd))
+
+    def sample(self, key, params: Mapping, pred: jax.Array) -> jax.Array:
+        return pred + self._sd(params, pred) * jax.random.normal(key, jnp.shape(pred))
+
+
+ErrorModel = Proportional | Combined

@@ -1,0 +1,133 @@
+"""Parameter specifications, observations, error models, the generated patient model, and
+MAP / Laplace / NUTS on a synthetic patient with known parameters (Stein bi-exponential diameter)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro.distributions as dist
+import pytest
+from scipy import stats
+
+from inference import (
+    CalibrationWarning,
+    Combined,
+    Observations,
+    Parameter,
+    ParameterSpec,
+    Proportional,
+    diagnose,
+    laplace,
+    map_estimate,
+    nuts,
+    patient_model,
+    to_inference_data,
+)
+
+TRUTH = {"d0": 60.0, "g": 0.004, "d": 0.015, "sigma": 0.08}
+SPEC = ParameterSpec(
+    [
+        Parameter("d0", "mm", dist.LogNormal(np.log(50.0), 0.5)),
+        Parameter("g", "1/day", dist.LogNormal(np.log(0.003), 1.0)),
+        Parameter("d", "1/day", dist.LogNormal(np.log(0.01), 1.0)),
+        Parameter("sigma", "1", dist.HalfNormal(0.2)),
+    ]
+)
+
+
+def predict(p, t):
+    return {"diameter": p["d0"] * (jnp.exp(-p["d"] * t) + jnp.exp(p["g"] * t) - 1.0)}
+
+
+@pytest.fixture(scope="module")
+def patient():
+    t = np.arange(0.0, 400.0, 42.0)
+    noise = np.exp(TRUTH["sigma"] * np.random.default_rng(1).normal(size=t.size))
+    y = np.asarray(predict(TRUTH, t)["diameter"]) * noise
+    rows = [(ti, "diameter", yi) for ti, yi in zip(t, y, strict=True)] + [(450.0, "diameter", "NOT EVALUABLE")]
+    obs = Observations.from_rows("P1", rows, units={"diameter": "mm"})
+    return obs, patient_model(predict, SPEC, obs, {"diameter": Proportional("sigma")})
+
+
+@pytest.fixture(scope="module")
+def fit(patient):
+    return map_estimate(patient[1], jax.random.key(0))
+
+
+def test_map_recovers_the_truth(patient, fit):
+    obs, _ = patient
+    assert obs.n_missing == 1 and len(obs) == 10
+    assert fit.converged
+    for name in ("d0", "g", "d"):
+        assert fit.params[name] == pytest.approx(TRUTH[name], rel=0.1), name
+
+
+def test_laplace_and_nuts_agree_and_cover_the_truth(patient, fit):
+    _, model = patient
+    lap = laplace(model, fit, jax.random.key(1), num_samples=2000)
+    mcmc = nuts(model, jax.random.key(2), chains=4, warmup=500, samples=500, init=fit)
+    idata = to_inference_data(mcmc, SPEC.units)
+    diag = diagnose(idata, min_ess=100, warn=False)
+    assert diag.ok, diag.problems
+    assert idata.posterior["g"].attrs["units"] == "1/day" and idata.posterior["g"].dims == ("chain", "draw")
+    for name in ("d0", "g", "d"):
+        post = np.asarray(idata.posterior[name]).ravel()
+        lo, hi = np.quantile(post, [0.005, 0.995])
+        assert lo < TRUTH[name] < hi, name
+        assert np.median(lap[name]) == pytest.approx(np.median(post), rel=0.05), name
+
+
+def test_diagnostics_name_the_failure(patient):
+    _, model = patient
+    mcmc = nuts(model, jax.random.key(3), chains=2, warmup=5, samples=20)  # far too short
+    with pytest.warns(CalibrationWarning, match=r"R-hat .* > 1.01 \(chains disagree\)|ess bulk"):
+        diag = diagnose(to_inference_data(mcmc))
+    assert not diag.ok
+
+
+def test_censored_and_combined_likelihoods_match_scipy():
+    params = {"s": 0.2, "a": 1.5, "b": 0.1}
+    pred, value = jnp.array([10.0, 10.0]), jnp.array([12.0, 5.0])
+    censored = jnp.array([False, True])
+    ll = Proportional("s").log_likelihood(params, pred, value, censored)
+    assert ll[0] == pytest.approx(stats.lognorm(0.2, scale=10.0).logpdf(12.0), rel=1e-10)
+    assert ll[1] == pytest.approx(stats.lognorm(0.2, scale=10.0).logcdf(5.0), rel=1e-10)
+    ll = Combined("a", "b").log_likelihood(params, pred, value, censored)
+    sd = np.sqrt(1.5**2 + 1.0**2)
+    assert ll[0] == pytest.approx(stats.norm(10.0, sd).logpdf(12.0), rel=1e-10)
+    assert ll[1] == pytest.approx(stats.norm(10.0, sd).logcdf(5.0), rel=1e-10)
+
+
+def test_priors_with_invalid_support_are_rejected():
+    with pytest.raises(ValueError, match=r"'g' \(1/day\) must be positive .* its prior Normal has support \(-inf, inf\)"):
+        Parameter("g", "1/day", dist.Normal(0.01, 0.1))
+    with pytest.raises(ValueError, match=r"'f' \(1\) must be unit_interval .* Uniform has support \(0.0, 2.0\)"):
+        Parameter("f", "1", dist.Uniform(0.0, 2.0), constraint="unit_interval")
+    with pytest.raises(ValueError, match="give exactly one of prior"):
+        Parameter("g", "1/day")
+    with pytest.raises(ValueError, match=r"fixed value -1.0 must be finite and positive"):
+        Parameter("g", "1/day", value=-1.0)
+    with pytest.raises(ValueError, match=r"repeated: \['g'\]"):
+        ParameterSpec([Parameter("g", "1/day", value=1.0), Parameter("g", "1/day", value=2.0)])
+    assert SPEC.replace(sigma=Parameter("sigma", "1", value=0.1)).free == ("d0", "g", "d")
+
+
+def test_bad_observations_name_the_patient_and_row():
+    units = {"diameter": "mm"}
+    with pytest.raises(ValueError, match=r"patient 'P9', row 2: value 'abc' is not a number"):
+        Observations.from_rows("P9", [(0, "diameter", 30.0), (42, "diameter", "abc")], units=units)
+    with pytest.raises(ValueError, match=r"patient 'P9', row 1: observable 'volume' has no unit"):
+        Observations.from_rows("P9", [(0, "volume", 30.0)], units=units)
+    with pytest.raises(ValueError, match=r"patient 'P9': diameter times must increase; time 0.0 follows 42.0"):
+        Observations.from_rows("P9", [(42, "diameter", 30.0), (0, "diameter", 31.0)], units=units)
+    with pytest.raises(ValueError, match=r"row 1: value 'nan' must be finite"):
+        Observations.from_rows("P9", [(0, "diameter", "nan")], units=units)
+    with pytest.raises(ValueError, match=r"every observation is below detection"):
+        Observations.from_rows("P9", [(0, "diameter", "TOO SMALL TO MEASURE")], units=units,
+                               detection_limit={"diameter": 5.0})
+    obs = Observations.from_rows("P9", [(0, "diameter", 30.0), (42, "diameter", "TOO SMALL TO MEASURE")],
+                                 units=units, detection_limit={"diameter": 5.0})
+    assert list(obs.censored) == [False, True] and obs.value[1] == 5.0
+    with pytest.raises(ValueError, match=r"observations of \['diameter'\] have no error model"):
+        patient_model(predict, SPEC, obs, {"volume": Proportional("sigma")})
+    with pytest.raises(ValueError, match=r"uses parameter\(s\) \['cv'\] not in the specification"):
+        patient_model(predict, SPEC, obs, {"diameter": Proportional("cv")})
