@@ -73,8 +73,12 @@ def map_estimate(model: Callable, key, *, steps: int = 500, tol: float = 1e-4, r
     z = unravel(x)
     converged = bool(gnorm < tol)
     if not converged:
-        warnings.warn(f"MAP did not converge: gradient norm {float(gnorm):.3g} > {tol} after {steps} L-BFGS steps; "
-                      "raise steps, or check that the priors and data are compatible", CalibrationWarning, stacklevel=2)
+        warnings.warn(
+            f"MAP did not converge: gradient norm {float(gnorm):.3g} > {tol} after {steps} L-BFGS steps; "
+            "raise steps, or check that the priors and data are compatible",
+            CalibrationWarning,
+            stacklevel=2,
+        )
     params = {k: np.asarray(v) for k, v in post(z).items()}
     return MapResult(params, z, -float(value), float(gnorm), converged)
 
@@ -88,8 +92,10 @@ def laplace(model: Callable, fit: MapResult, key, *, num_samples: int = 1000) ->
     cov = jnp.linalg.inv(0.5 * (hess + hess.T))
     eig = jnp.linalg.eigvalsh(cov)
     if not bool(jnp.all(eig > 0)):
-        raise ValueError("the Hessian at the MAP is not positive definite: the MAP is not a maximum or a "
-                         "parameter is not identified; fix it or use nuts()")
+        raise ValueError(
+            "the Hessian at the MAP is not positive definite: the MAP is not a maximum or a "
+            "parameter is not identified; fix it or use nuts()"
+        )
     draws = jax.random.multivariate_normal(key, flat, cov, (num_samples,))
     return {k: np.asarray(v) for k, v in jax.vmap(lambda x: post(unravel(x)))(draws).items()}
 
@@ -111,8 +117,14 @@ def nuts(
     values = init.params if isinstance(init, MapResult) else init
     strategy = init_to_value(values=dict(values)) if values is not None else None
     kernel = NUTS(model, target_accept_prob=target_accept, **({"init_strategy": strategy} if strategy else {}))
-    mcmc = MCMC(kernel, num_warmup=warmup, num_samples=samples, num_chains=chains, chain_method=chain_method,
-                progress_bar=progress_bar)
+    mcmc = MCMC(
+        kernel,
+        num_warmup=warmup,
+        num_samples=samples,
+        num_chains=chains,
+        chain_method=chain_method,
+        progress_bar=progress_bar,
+    )
     mcmc.run(key, extra_fields=("diverging",))
     return mcmc
 
@@ -148,15 +160,19 @@ def diagnose(idata, *, max_rhat: float = 1.01, min_ess: float = 400.0, warn: boo
     problems = []
     for name, row in table.iterrows():
         if not np.isfinite(row["r_hat"]) or row["r_hat"] > max_rhat:
-            problems.append(f"{name}: R-hat {row['r_hat']:.3f} > {max_rhat} (chains disagree): run longer warm-up, "
-                            "initialise at the MAP, or reparameterise")
+            problems.append(
+                f"{name}: R-hat {row['r_hat']:.3f} > {max_rhat} (chains disagree): run longer warm-up, "
+                "initialise at the MAP, or reparameterise"
+            )
         for col in ("ess_bulk", "ess_tail"):
             if not np.isfinite(row[col]) or row[col] < min_ess:
                 problems.append(f"{name}: {col.replace('_', ' ')} {row[col]:.0f} < {min_ess:.0f}: draw more samples")
     div = int(np.asarray(idata.sample_stats["diverging"]).sum()) if "diverging" in idata.sample_stats else 0
     if div:
-        problems.append(f"{div} divergent transition(s): raise target_accept (e.g. 0.95) or reparameterise "
-                        "(non-centred random effects)")
+        problems.append(
+            f"{div} divergent transition(s): raise target_accept (e.g. 0.95) or reparameterise "
+            "(non-centred random effects)"
+        )
     if warn and problems:
         warnings.warn("sampler diagnostics failed:\n  " + "\n  ".join(problems), CalibrationWarning, stacklevel=2)
     return Diagnostics(table, div, problems)

@@ -93,8 +93,9 @@ class Observations:
                 try:
                     value = float(raw)
                 except (TypeError, ValueError):
-                    raise ValueError(f"{where}: value {raw!r} is not a number, {BELOW_DETECTION[0]!r} or "
-                                     f"{MISSING[0]!r}") from None
+                    raise ValueError(
+                        f"{where}: value {raw!r} is not a number, {BELOW_DETECTION[0]!r} or {MISSING[0]!r}"
+                    ) from None
                 if not math.isfinite(value) or value < 0:
                     raise ValueError(f"{where}: value {raw!r} must be finite and >= 0 ({units[name]})")
                 censored = False
@@ -111,5 +112,6 @@ class Observations:
             if np.any(np.diff(t) <= 0):
                 i = int(np.argmax(np.diff(t) <= 0)) + 1
                 raise ValueError(f"patient {patient!r}: {name} times must increase; time {t[i]} follows {t[i - 1]}")
-        return cls(patient, np.asarray(times), np.asarray(values), tuple(names), np.asarray(cens, bool),
-                   dict(units), missing)
+        return cls(
+            patient, np.asarray(times), np.asarray(values), tuple(names), np.asarray(cens, bool), dict(units), missing
+        )

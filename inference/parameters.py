@@ -45,7 +45,9 @@ class Parameter:
         if not (isinstance(self.name, str) and self.name.isidentifier()):
             raise ValueError(f"parameter name {self.name!r} must be a Python identifier")
         if self.constraint not in CONSTRAINTS:
-            raise ValueError(f"parameter {self.name!r}: constraint {self.constraint!r} is not one of {list(CONSTRAINTS)}")
+            raise ValueError(
+                f"parameter {self.name!r}: constraint {self.constraint!r} is not one of {list(CONSTRAINTS)}"
+            )
         if (self.prior is None) == (self.value is None):
             raise ValueError(f"parameter {self.name!r}: give exactly one of prior (free) or value (fixed)")
         lo, hi = CONSTRAINTS[self.constraint]
@@ -53,8 +55,10 @@ class Parameter:
             if not isinstance(self.prior, dist.Distribution):
                 raise ValueError(f"parameter {self.name!r}: prior must be a numpyro distribution, got {self.prior!r}")
             if self.prior.batch_shape or self.prior.event_shape:
-                raise ValueError(f"parameter {self.name!r}: prior must be scalar, got batch shape "
-                                 f"{self.prior.batch_shape} and event shape {self.prior.event_shape}")
+                raise ValueError(
+                    f"parameter {self.name!r}: prior must be scalar, got batch shape "
+                    f"{self.prior.batch_shape} and event shape {self.prior.event_shape}"
+                )
             plo, phi = _support_bounds(self.prior)
             if plo < lo or phi > hi:
                 raise ValueError(
@@ -65,8 +69,10 @@ class Parameter:
         else:
             v = float(self.value)
             if not (math.isfinite(v) and (lo < v < hi or (self.constraint == "real"))):
-                raise ValueError(f"parameter {self.name!r}: fixed value {self.value!r} must be finite and "
-                                 f"{self.constraint} (in ({lo}, {hi}))")
+                raise ValueError(
+                    f"parameter {self.name!r}: fixed value {self.value!r} must be finite and "
+                    f"{self.constraint} (in ({lo}, {hi}))"
+                )
 
     @property
     def free(self) -> bool:

@@ -28,12 +28,16 @@ def patient_model(
     """The numpyro model of one patient (a function of no arguments)."""
     unmatched = [o for o in observations.observables if o not in errors]
     if unmatched:
-        raise ValueError(f"patient {observations.patient!r}: observations of {unmatched} have no error model; "
-                         f"error models are given for {sorted(errors)}")
+        raise ValueError(
+            f"patient {observations.patient!r}: observations of {unmatched} have no error model; "
+            f"error models are given for {sorted(errors)}"
+        )
     for name, err in errors.items():
         missing = [p for p in err.parameters if p not in spec.names]
         if missing:
-            raise ValueError(f"error model of {name!r} uses parameter(s) {missing} not in the specification {spec.names}")
+            raise ValueError(
+                f"error model of {name!r} uses parameter(s) {missing} not in the specification {spec.names}"
+            )
     times = jnp.asarray(observations.times)
     index = np.searchsorted(observations.times, observations.time)
     groups = {}

@@ -98,7 +98,9 @@ def test_censored_and_combined_likelihoods_match_scipy():
 
 
 def test_priors_with_invalid_support_are_rejected():
-    with pytest.raises(ValueError, match=r"'g' \(1/day\) must be positive .* its prior Normal has support \(-inf, inf\)"):
+    with pytest.raises(
+        ValueError, match=r"'g' \(1/day\) must be positive .* its prior Normal has support \(-inf, inf\)"
+    ):
         Parameter("g", "1/day", dist.Normal(0.01, 0.1))
     with pytest.raises(ValueError, match=r"'f' \(1\) must be unit_interval .* Uniform has support \(0.0, 2.0\)"):
         Parameter("f", "1", dist.Uniform(0.0, 2.0), constraint="unit_interval")
@@ -122,10 +124,15 @@ def test_bad_observations_name_the_patient_and_row():
     with pytest.raises(ValueError, match=r"row 1: value 'nan' must be finite"):
         Observations.from_rows("P9", [(0, "diameter", "nan")], units=units)
     with pytest.raises(ValueError, match=r"every observation is below detection"):
-        Observations.from_rows("P9", [(0, "diameter", "TOO SMALL TO MEASURE")], units=units,
-                               detection_limit={"diameter": 5.0})
-    obs = Observations.from_rows("P9", [(0, "diameter", 30.0), (42, "diameter", "TOO SMALL TO MEASURE")],
-                                 units=units, detection_limit={"diameter": 5.0})
+        Observations.from_rows(
+            "P9", [(0, "diameter", "TOO SMALL TO MEASURE")], units=units, detection_limit={"diameter": 5.0}
+        )
+    obs = Observations.from_rows(
+        "P9",
+        [(0, "diameter", 30.0), (42, "diameter", "TOO SMALL TO MEASURE")],
+        units=units,
+        detection_limit={"diameter": 5.0},
+    )
     assert list(obs.censored) == [False, True] and obs.value[1] == 5.0
     with pytest.raises(ValueError, match=r"observations of \['diameter'\] have no error model"):
         patient_model(predict, SPEC, obs, {"volume": Proportional("sigma")})
