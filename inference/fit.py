@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
-from numpyro.infer import MCMC, NUTS, init_to_value
+from numpyro.infer import MCMC, NUTS, init_to_median, init_to_sample, init_to_value
 from numpyro.infer.util import initialize_model
 
 
@@ -37,19 +37,19 @@ class MapResult(NamedTuple):
     converged: bool
 
 
-def _setup(model: Callable, key):
-    info = initialize_model(key, model, dynamic_args=False)
+def _setup(model: Callable, key, init_strategy=init_to_median):
+    info = initialize_model(key, model, init_strategy=init_strategy, dynamic_args=False)
     return info.param_info.z, info.potential_fn, info.postprocess_fn
 
 
 def map_estimate(model: Callable, key, *, steps: int = 500, tol: float = 1e-4, restarts: int = 4) -> MapResult:
-    """Maximum a posteriori by L-BFGS (optax) on the unconstrained space from ``restarts`` random
-    initialisations (numpyro's ``init_to_uniform``); the best one is returned. Warns
+    """Maximum a posteriori by L-BFGS (optax) on the unconstrained space from ``restarts`` starts
+    (the prior medians, then draws from the prior); the best one is returned. Warns
     (:class:`CalibrationWarning`) when the gradient norm stays above ``tol``."""
     z0, potential, post = _setup(model, key)
     flat0, unravel = ravel_pytree(z0)
-    # numpyro's init_to_uniform: unconstrained values uniform in (-2, 2); the first start is its own
-    starts = [flat0, *jax.random.uniform(jax.random.fold_in(key, 1), (restarts - 1, flat0.size), minval=-2, maxval=2)]
+    keys = jax.random.split(jax.random.fold_in(key, 1), restarts - 1)
+    starts = [flat0, *(ravel_pytree(_setup(model, k, init_to_sample)[0])[0] for k in keys)]
     f = lambda x: potential(unravel(x))  # noqa: E731
     opt = optax.lbfgs()
     value_and_grad = optax.value_and_grad_from_state(f)
@@ -113,10 +113,11 @@ def nuts(
     progress_bar: bool = False,
 ) -> MCMC:
     """NUTS with ``chains`` chains (vectorised on one device by default), initialised at ``init``
-    (a :class:`MapResult` or ``{name: value}``; default numpyro's uniform initialisation)."""
+    (a :class:`MapResult` or ``{name: value}``; default the prior medians, jittered per chain by
+    numpyro)."""
     values = init.params if isinstance(init, MapResult) else init
-    strategy = init_to_value(values=dict(values)) if values is not None else None
-    kernel = NUTS(model, target_accept_prob=target_accept, **({"init_strategy": strategy} if strategy else {}))
+    strategy = init_to_value(values=dict(values)) if values is not None else init_to_median
+    kernel = NUTS(model, target_accept_prob=target_accept, init_strategy=strategy)
     mcmc = MCMC(
         kernel,
         num_warmup=warmup,
@@ -126,6 +127,27 @@ def nuts(
         progress_bar=progress_bar,
     )
     mcmc.run(key, extra_fields=("diverging",))
+    return mcmc
+
+
+def update(
+    model: Callable, previous: MCMC, key, *, warmup: int = 200, samples: int | None = None, target_accept: float = 0.8
+) -> MCMC:
+    """Sequential updating: NUTS on ``model`` (the same parameters, more data — e.g. a new scan)
+    warm-started from ``previous``: each chain starts where it ended, with its adapted step size
+    and the chains' mean mass matrix (kept fixed), so a short ``warmup`` re-tunes only the step
+    size. Check the result with :func:`diagnose` as usual."""
+    state = previous.last_state
+    chains = previous.num_chains
+    batched = chains > 1
+    step = float(np.mean(np.asarray(state.adapt_state.step_size)))
+    imm = state.adapt_state.inverse_mass_matrix
+    imm = jax.tree.map(lambda a: jnp.mean(a, axis=0) if batched else a, imm)
+    kernel = NUTS(model, step_size=step, inverse_mass_matrix=imm, adapt_mass_matrix=False,
+                  target_accept_prob=target_accept)  # fmt: skip
+    mcmc = MCMC(kernel, num_warmup=warmup, num_samples=samples or previous.num_samples, num_chains=chains,
+                chain_method=previous.chain_method, progress_bar=False)  # fmt: skip
+    mcmc.run(key, init_params=state.z, extra_fields=("diverging",))
     return mcmc
 
 
@@ -158,15 +180,18 @@ def diagnose(idata, *, max_rhat: float = 1.01, min_ess: float = 400.0, warn: boo
     az = _arviz()
     table = az.summary(idata, kind="diagnostics", round_to="none")
     problems = []
-    for name, row in table.iterrows():
-        if not np.isfinite(row["r_hat"]) or row["r_hat"] > max_rhat:
-            problems.append(
-                f"{name}: R-hat {row['r_hat']:.3f} > {max_rhat} (chains disagree): run longer warm-up, "
-                "initialise at the MAP, or reparameterise"
-            )
-        for col in ("ess_bulk", "ess_tail"):
-            if not np.isfinite(row[col]) or row[col] < min_ess:
-                problems.append(f"{name}: {col.replace('_', ' ')} {row[col]:.0f} < {min_ess:.0f}: draw more samples")
+    checks = (
+        ("r_hat", lambda v: v > max_rhat, f"R-hat > {max_rhat} (chains disagree): run longer warm-up, "
+         "initialise at the MAP, or reparameterise", "max"),
+        ("ess_bulk", lambda v: v < min_ess, f"bulk ESS < {min_ess:.0f}: draw more samples", "min"),
+        ("ess_tail", lambda v: v < min_ess, f"tail ESS < {min_ess:.0f}: draw more samples", "min"),
+    )  # fmt: skip
+    for column, fails, advice, worst in checks:
+        values = table[column].astype(float).fillna(np.inf if worst == "max" else -np.inf)  # NaN fails
+        bad = values[fails(values)]
+        if len(bad):
+            name = bad.idxmax() if worst == "max" else bad.idxmin()
+            problems.append(f"{advice} — {len(bad)} of {len(values)} quantities, worst {name} ({bad[name]:.3g})")
     div = int(np.asarray(idata.sample_stats["diverging"]).sum()) if "diverging" in idata.sample_stats else 0
     if div:
         problems.append(

@@ -1,7 +1,11 @@
-"""Parameter specification: name, unit, prior, constraint, free or fixed.
+"""Parameter specification: name, unit, prior, constraint, free or fixed, individual or population.
 
 A :class:`Parameter` is either *free* (it has a numpyro ``prior``) or *fixed* (it has a
-``value``). Its ``constraint`` (``"real"``, ``"positive"``, ``"unit_interval"``) is what the model
+``value``). In a population (hierarchical) model an ``individual`` parameter varies between
+patients (its prior is then the prior of the *typical* value, and ``omega`` the prior of the
+between-patient SD on the transformed scale); a ``population`` parameter is shared.
+
+Its ``constraint`` (``"real"``, ``"positive"``, ``"unit_interval"``) is what the model
 needs (a rate must be positive); a prior whose support leaves it is an error naming both, so that
 e.g. a Normal prior on a growth rate never yields a negative rate inside a sampler.
 """
@@ -40,6 +44,8 @@ class Parameter:
     value: float | None = None
     constraint: str = "positive"
     source: str = ""
+    level: str = "population"
+    omega: dist.Distribution | None = None
 
     def __post_init__(self):
         if not (isinstance(self.name, str) and self.name.isidentifier()):
@@ -48,6 +54,12 @@ class Parameter:
             raise ValueError(
                 f"parameter {self.name!r}: constraint {self.constraint!r} is not one of {list(CONSTRAINTS)}"
             )
+        if self.level not in ("population", "individual"):
+            raise ValueError(f"parameter {self.name!r}: level {self.level!r} must be 'population' or 'individual'")
+        if self.level == "individual" and self.prior is None:
+            raise ValueError(f"parameter {self.name!r}: an individual parameter needs a prior for its typical value")
+        if self.omega is not None and self.level != "individual":
+            raise ValueError(f"parameter {self.name!r}: omega (between-patient SD prior) needs level='individual'")
         if (self.prior is None) == (self.value is None):
             raise ValueError(f"parameter {self.name!r}: give exactly one of prior (free) or value (fixed)")
         lo, hi = CONSTRAINTS[self.constraint]
@@ -77,6 +89,11 @@ class Parameter:
     @property
     def free(self) -> bool:
         return self.prior is not None
+
+    @property
+    def omega_prior(self) -> dist.Distribution:
+        """Prior of the between-patient SD (transformed scale); default HalfNormal(0.5)."""
+        return self.omega if self.omega is not None else dist.HalfNormal(0.5)
 
 
 class ParameterSpec:
@@ -109,6 +126,10 @@ class ParameterSpec:
     @property
     def free(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.parameters if p.free)
+
+    @property
+    def individual(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.parameters if p.level == "individual")
 
     @property
     def units(self) -> dict[str, str]:

@@ -1,0 +1,221 @@
+"""Hierarchical population model: log-normal (or logit-normal) random effects over a cohort, with
+covariates on the typical values, vmapped over patients; its posterior becomes a new patient's prior.
+
+For each ``individual`` parameter ``p`` of the :class:`~inference.parameters.ParameterSpec`, on
+the scale of its constraint's transform ``T`` (log for positive, logit for unit_interval,
+identity for real), patient ``i`` has
+
+    T(p_i) = T(p_typical) + sum_c beta_{p,c} (x_{i,c} - mean_c) + omega_p * eta_{p,i},  eta ~ N(0, 1)
+
+(non-centred, which keeps NUTS free of funnels). ``p_typical`` is drawn from ``p``'s prior,
+``omega_p`` from its ``omega`` prior, each ``beta`` from Normal(0, 1). ``population``
+parameters (e.g. the residual SD) are shared. Sample sites: ``p`` (typical value),
+``omega_p``, ``beta_p_c``, ``eta_p`` (patient plate) and the deterministic ``p_individual``
+(one value per patient, in ``Cohort.patients`` order).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+
+from inference.error_models import ErrorModel
+from inference.observations import Observations
+from inference.parameters import Parameter, ParameterSpec
+from inference.patient_model import Predict, check_error_models, check_values
+
+TRANSFORMS: dict[str, tuple[Callable, Callable]] = {
+    "positive": (jnp.log, jnp.exp),
+    "unit_interval": (jax.scipy.special.logit, jax.scipy.special.expit),
+    "real": (lambda x: x, lambda x: x),
+}
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """Many patients' observations padded to common shapes (``n`` patients, ``T`` times, ``R``
+    rows per observable). ``times`` (n, T) day, each row sorted and padded with its last time;
+    ``groups[observable] = (index (n, R) into times, value, censored, mask)``; ``covariates``
+    name -> (n,) values and ``centres`` name -> the cohort mean they are centred on."""
+
+    patients: tuple[str, ...]
+    times: np.ndarray
+    groups: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+    units: Mapping[str, str]
+    covariates: Mapping[str, np.ndarray]
+    centres: Mapping[str, float]
+
+    def __len__(self) -> int:
+        return len(self.patients)
+
+    @classmethod
+    def from_observations(
+        cls, observations: Sequence[Observations], covariates: Mapping[str, Sequence[float]] | None = None
+    ) -> Cohort:
+        """Pad a list of :class:`Observations` (one per patient); ``covariates``: name -> one
+        finite value per patient, in the same order."""
+        if not observations:
+            raise ValueError("a cohort needs at least one patient")
+        patients = tuple(o.patient for o in observations)
+        dup = sorted({p for p in patients if patients.count(p) > 1})
+        if dup:
+            raise ValueError(f"patient ids must be unique within a cohort; repeated: {dup[:5]}")
+        units: dict[str, str] = {}
+        for o in observations:
+            for name in o.observables:
+                if units.setdefault(name, o.units[name]) != o.units[name]:
+                    raise ValueError(
+                        f"patient {o.patient!r}: {name} is in {o.units[name]!r}, earlier patients in {units[name]!r}"
+                    )
+        n, n_times = len(observations), max(len(o.times) for o in observations)
+        times = np.zeros((n, n_times))
+        for i, o in enumerate(observations):
+            times[i, : len(o.times)] = o.times
+            times[i, len(o.times) :] = o.times[-1]
+        groups = {}
+        for name in units:
+            rows = [np.flatnonzero(np.asarray(o.observable) == name) for o in observations]
+            width = max(len(r) for r in rows)
+            index, value = np.zeros((n, width), int), np.ones((n, width))
+            censored, mask = np.zeros((n, width), bool), np.zeros((n, width), bool)
+            for i, (o, r) in enumerate(zip(observations, rows, strict=True)):
+                index[i, : len(r)] = np.searchsorted(o.times, o.time[r])
+                value[i, : len(r)] = o.value[r]
+                censored[i, : len(r)] = o.censored[r]
+                mask[i, : len(r)] = True
+            groups[name] = (index, value, censored, mask)
+        covs, centres = {}, {}
+        for name, values in (covariates or {}).items():
+            x = np.asarray(values, float)
+            if x.shape != (n,):
+                raise ValueError(f"covariate {name!r} has shape {x.shape}; expected one value per patient ({n},)")
+            bad = np.flatnonzero(~np.isfinite(x))
+            if bad.size:
+                raise ValueError(f"covariate {name!r} is not finite for patient {patients[bad[0]]!r}: {x[bad[0]]}")
+            centres[name] = float(x.mean())
+            covs[name] = x - centres[name]
+        return cls(patients, times, groups, units, covs, centres)
+
+
+def population_model(
+    predict: Predict,
+    spec: ParameterSpec,
+    cohort: Cohort,
+    errors: Mapping[str, ErrorModel],
+    effects: Mapping[str, Sequence[str]] | None = None,
+) -> Callable[[], None]:
+    """The numpyro model of a cohort. ``predict(params, times) -> {observable: (T,)}`` is the
+    same single-patient function as for :func:`~inference.patient_model`; it is vmapped over
+    patients. ``effects``: individual parameter -> covariate names acting on its typical value."""
+    check_error_models(spec, cohort.units, errors, "the cohort")
+    for name, (index, value, censored, mask) in cohort.groups.items():
+        for i in range(len(cohort)):
+            m = mask[i]
+            check_values(
+                errors[name],
+                name,
+                value[i, m],
+                censored[i, m],
+                cohort.times[i, index[i, m]],
+                f"patient {cohort.patients[i]!r}",
+            )
+    effects = {k: tuple(v) for k, v in (effects or {}).items()}
+    for name, covs in effects.items():
+        if name not in spec.individual:
+            raise ValueError(f"covariate effects on {name!r}: only individual parameters {spec.individual} take them")
+        unknown = [c for c in covs if c not in cohort.covariates]
+        if unknown:
+            raise ValueError(f"covariate(s) {unknown} on {name!r} are not in the cohort's {sorted(cohort.covariates)}")
+    if not spec.individual:
+        warnings.warn("no parameter has level='individual': every patient shares all parameters", stacklevel=2)
+    n = len(cohort)
+    times = jnp.asarray(cohort.times)
+    groups = {k: tuple(jnp.asarray(a) for a in v) for k, v in cohort.groups.items()}
+    covariates = {k: jnp.asarray(v) for k, v in cohort.covariates.items()}
+
+    def model():
+        typical = spec.sample()
+        params = {}
+        with numpyro.plate("patient", n):
+            eta = {p: numpyro.sample(f"eta_{p}", dist.Normal(0.0, 1.0)) for p in spec.individual}
+        for p in spec.parameters:
+            if p.level != "individual":
+                params[p.name] = jnp.broadcast_to(jnp.asarray(typical[p.name], float), (n,))
+                continue
+            forward, inverse = TRANSFORMS[p.constraint]
+            z = forward(typical[p.name]) + numpyro.sample(f"omega_{p.name}", p.omega_prior) * eta[p.name]
+            for c in effects.get(p.name, ()):
+                z = z + numpyro.sample(f"beta_{p.name}_{c}", dist.Normal(0.0, 1.0)) * covariates[c]
+            params[p.name] = numpyro.deterministic(f"{p.name}_individual", inverse(z))
+        preds = jax.vmap(predict)(params, times)
+        for name, (index, value, censored, mask) in groups.items():
+            pred = jnp.take_along_axis(preds[name], index, axis=1)
+            ll = jax.vmap(errors[name].log_likelihood)(params, pred, value, censored)
+            numpyro.factor(f"loglik_{name}", jnp.sum(jnp.where(mask, ll, 0.0)))
+
+    return model
+
+
+def population_prior(
+    samples: Mapping[str, np.ndarray],
+    spec: ParameterSpec,
+    cohort: Cohort | None = None,
+    covariates: Mapping[str, float] | None = None,
+) -> ParameterSpec:
+    """The prior for a new patient from population posterior draws (``{site: (draws, ...)}``, e.g.
+    ``mcmc.get_samples()`` or :meth:`~inference.svi.SviResult.sample`): each individual parameter
+    gets the moment-matched predictive distribution of ``T(p_new)`` (mean and variance of
+    ``T(p_typical) + beta . x_new`` plus the mean of ``omega^2``) as a log-normal (positive),
+    logit-normal (unit interval) or normal; population parameters get the same fit to their draws.
+    Correlations between parameters are not carried over (a diagonal prior)."""
+    covariates = dict(covariates or {})
+    out = []
+    for p in spec.parameters:
+        if not p.free:
+            out.append(p)
+            continue
+        if p.name not in samples:
+            raise KeyError(f"no posterior draws of {p.name!r}; the draws hold {sorted(samples)}")
+        forward, _ = TRANSFORMS[p.constraint]
+        z = np.asarray(forward(jnp.asarray(samples[p.name], float)))
+        var_between = 0.0
+        if p.level == "individual":
+            var_between = float(np.mean(np.asarray(samples[f"omega_{p.name}"]) ** 2))
+            for site in [s for s in samples if s.startswith(f"beta_{p.name}_")]:
+                c = site[len(f"beta_{p.name}_") :]
+                if c not in covariates:
+                    raise ValueError(
+                        f"the population model has a covariate effect of {c!r} on {p.name!r}: "
+                        f"give the new patient's {c!r} in covariates="
+                    )
+                if cohort is None:
+                    raise ValueError("covariate effects need the cohort (its covariate centres)")
+                z = z + np.asarray(samples[site]) * (covariates[c] - cohort.centres[c])
+        mean, sd = float(np.mean(z)), float(np.sqrt(np.var(z) + var_between))
+        prior = _transformed_normal(p.constraint, mean, sd)
+        out.append(
+            Parameter(
+                p.name,
+                p.unit,
+                prior,
+                constraint=p.constraint,
+                level=p.level,
+                source=f"population posterior ({np.size(z)} draws)",
+            )
+        )
+    return ParameterSpec(out)
+
+
+def _transformed_normal(constraint: str, mean: float, sd: float) -> dist.Distribution:
+    if constraint == "positive":
+        return dist.LogNormal(mean, sd)
+    if constraint == "unit_interval":
+        return dist.TransformedDistribution(dist.Normal(mean, sd), dist.transforms.SigmoidTransform())
+    return dist.Normal(mean, sd)
