@@ -1,6 +1,7 @@
 """Parameter specifications, observations, error models, the generated patient model, and
 MAP / Laplace / NUTS on a synthetic patient with known parameters (Stein bi-exponential diameter)."""
 
+import arviz as az
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -21,6 +22,7 @@ from inference import (
     nuts,
     patient_model,
     to_inference_data,
+    update,
 )
 
 TRUTH = {"d0": 60.0, "g": 0.004, "d": 0.015, "sigma": 0.08}
@@ -61,11 +63,15 @@ def test_map_recovers_the_truth(patient, fit):
         assert fit.params[name] == pytest.approx(TRUTH[name], rel=0.1), name
 
 
-def test_laplace_and_nuts_agree_and_cover_the_truth(patient, fit):
+@pytest.fixture(scope="module")
+def posterior(patient, fit):
+    return nuts(patient[1], jax.random.key(2), chains=4, warmup=500, samples=500, init=fit)
+
+
+def test_laplace_and_nuts_agree_and_cover_the_truth(patient, fit, posterior):
     _, model = patient
     lap = laplace(model, fit, jax.random.key(1), num_samples=2000)
-    mcmc = nuts(model, jax.random.key(2), chains=4, warmup=500, samples=500, init=fit)
-    idata = to_inference_data(mcmc, SPEC.units)
+    idata = to_inference_data(posterior, SPEC.units)
     diag = diagnose(idata, min_ess=100, warn=False)
     assert diag.ok, diag.problems
     assert idata.posterior["g"].attrs["units"] == "1/day" and idata.posterior["g"].dims == ("chain", "draw")
@@ -74,6 +80,22 @@ def test_laplace_and_nuts_agree_and_cover_the_truth(patient, fit):
         lo, hi = np.quantile(post, [0.005, 0.995])
         assert lo < TRUTH[name] < hi, name
         assert np.median(lap[name]) == pytest.approx(np.median(post), rel=0.05), name
+
+
+def test_sequential_update_matches_a_full_refit(patient, posterior):
+    """A new scan arrives: warm-starting from the posterior of the earlier scans (150 warm-up steps,
+    mass matrix kept) gives the same posterior as the full refit (500 warm-up steps)."""
+    obs, model = patient
+    errors = {"diameter": Proportional("sigma")}
+    earlier = nuts(patient_model(predict, SPEC, obs.first(9), errors), jax.random.key(4), warmup=500, samples=500)
+    updated = update(model, earlier, jax.random.key(5), warmup=150)
+    new, full = to_inference_data(updated), to_inference_data(posterior)
+    assert diagnose(new, min_ess=200, warn=False).ok
+    for q in (0.05, 0.5, 0.95):  # equal within 4 combined Monte Carlo standard errors of the quantile
+        se = np.hypot(*(az.mcse(i, method="quantile", prob=q).to_array() for i in (new, full)))
+        diff = new.posterior.quantile(q, dim=("chain", "draw")) - full.posterior.quantile(q, dim=("chain", "draw"))
+        for name in ("d0", "g", "d", "sigma"):
+            assert abs(float(diff[name])) < 4 * float(se.sel(variable=name)), (name, q)
 
 
 def test_diagnostics_name_the_failure(patient):
