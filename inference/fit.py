@@ -44,7 +44,9 @@ def _setup(model: Callable, key, init_strategy=init_to_median):
 
 def map_estimate(model: Callable, key, *, steps: int = 500, tol: float = 1e-4, restarts: int = 4) -> MapResult:
     """Maximum a posteriori by L-BFGS (optax) on the unconstrained space from ``restarts`` starts
-    (the prior medians, then draws from the prior); the best one is returned. Warns
+    (the prior medians, then draws from the prior); the best one is returned. Not for starting a
+    hierarchical model: its joint mode is degenerate (between-patient SD -> 0, density -> infinity,
+    in the centred form), so start NUTS there from the prior medians (the default). Warns
     (:class:`CalibrationWarning`) when the gradient norm stays above ``tol``."""
     z0, potential, post = _setup(model, key)
     flat0, unravel = ravel_pytree(z0)

@@ -7,10 +7,11 @@ identity for real), patient ``i`` has
 
     T(p_i) = T(p_typical) + sum_c beta_{p,c} (x_{i,c} - mean_c) + omega_p * eta_{p,i},  eta ~ N(0, 1)
 
-(non-centred, which keeps NUTS free of funnels). ``p_typical`` is drawn from ``p``'s prior,
+(non-centred, which keeps NUTS free of funnels when patients have few scans; ``centred=True``
+samples ``T(p_i)`` directly, better when each has many). ``p_typical`` is drawn from ``p``'s prior,
 ``omega_p`` from its ``omega`` prior, each ``beta`` from Normal(0, 1). ``population``
 parameters (e.g. the residual SD) are shared. Sample sites: ``p`` (typical value),
-``omega_p``, ``beta_p_c``, ``eta_p`` (patient plate) and the deterministic ``p_individual``
+``omega_p``, ``beta_p_c``, ``eta_p`` or ``z_p`` (patient plate) and the deterministic ``p_individual``
 (one value per patient, in ``Cohort.patients`` order).
 """
 
@@ -110,10 +111,18 @@ def population_model(
     cohort: Cohort,
     errors: Mapping[str, ErrorModel],
     effects: Mapping[str, Sequence[str]] | None = None,
+    *,
+    inputs=None,
+    centred: bool = False,
 ) -> Callable[[], None]:
     """The numpyro model of a cohort. ``predict(params, times) -> {observable: (T,)}`` is the
     same single-patient function as for :func:`~inference.patient_model`; it is vmapped over
-    patients. ``effects``: individual parameter -> covariate names acting on its typical value."""
+    patients. ``effects``: individual parameter -> covariate names acting on its typical value.
+    ``inputs``: per-patient data other than parameters (e.g. each one's dose amounts and times), a
+    pytree of arrays with leading axis ``n`` in ``Cohort.patients`` order; ``predict`` is then
+    called as ``predict(params, times, inputs_i)``.
+    ``centred``: sample ``T(p_i)`` directly (site ``z_p``) instead of ``eta``; better for NUTS when
+    every patient has many informative measurements, worse (funnels) when they have few."""
     check_error_models(spec, cohort.units, errors, "the cohort")
     for name, (index, value, censored, mask) in cohort.groups.items():
         for i in range(len(cohort)):
@@ -136,6 +145,11 @@ def population_model(
     if not spec.individual:
         warnings.warn("no parameter has level='individual': every patient shares all parameters", stacklevel=2)
     n = len(cohort)
+    for leaf in jax.tree.leaves(inputs):
+        if jnp.shape(leaf)[:1] != (n,):
+            raise ValueError(
+                f"inputs: every array needs a leading axis of one row per patient ({n}); got {jnp.shape(leaf)}"
+            )
     times = jnp.asarray(cohort.times)
     groups = {k: tuple(jnp.asarray(a) for a in v) for k, v in cohort.groups.items()}
     covariates = {k: jnp.asarray(v) for k, v in cohort.covariates.items()}
@@ -143,18 +157,22 @@ def population_model(
     def model():
         typical = spec.sample()
         params = {}
-        with numpyro.plate("patient", n):
-            eta = {p: numpyro.sample(f"eta_{p}", dist.Normal(0.0, 1.0)) for p in spec.individual}
         for p in spec.parameters:
             if p.level != "individual":
                 params[p.name] = jnp.broadcast_to(jnp.asarray(typical[p.name], float), (n,))
                 continue
             forward, inverse = TRANSFORMS[p.constraint]
-            z = forward(typical[p.name]) + numpyro.sample(f"omega_{p.name}", p.omega_prior) * eta[p.name]
+            mean = forward(typical[p.name])
             for c in effects.get(p.name, ()):
-                z = z + numpyro.sample(f"beta_{p.name}_{c}", dist.Normal(0.0, 1.0)) * covariates[c]
+                mean = mean + numpyro.sample(f"beta_{p.name}_{c}", dist.Normal(0.0, 1.0)) * covariates[c]
+            omega = numpyro.sample(f"omega_{p.name}", p.omega_prior)
+            with numpyro.plate("patient", n):
+                if centred:
+                    z = numpyro.sample(f"z_{p.name}", dist.Normal(mean, omega))
+                else:
+                    z = mean + omega * numpyro.sample(f"eta_{p.name}", dist.Normal(0.0, 1.0))
             params[p.name] = numpyro.deterministic(f"{p.name}_individual", inverse(z))
-        preds = jax.vmap(predict)(params, times)
+        preds = jax.vmap(predict)(params, times) if inputs is None else jax.vmap(predict)(params, times, inputs)
         for name, (index, value, censored, mask) in groups.items():
             pred = jnp.take_along_axis(preds[name], index, axis=1)
             ll = jax.vmap(errors[name].log_likelihood)(params, pred, value, censored)

