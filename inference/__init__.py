@@ -3,8 +3,8 @@
 Parameter specifications with checked priors, one patient's observations with censoring and
 missing values, residual error models, a numpyro model generated from a simulator, and MAP,
 Laplace and NUTS fits with ArviZ diagnostics, sequential updating (warm-started NUTS), a
-hierarchical population model over a cohort whose posterior becomes a new patient's prior, and
-SVI for large cohorts.
+hierarchical population model over a cohort whose posterior becomes a new patient's prior, SVI
+for large cohorts, and batched multistart least squares of growth curves (the classical fits).
 """
 
 from inference.error_models import Combined, Proportional
@@ -19,6 +19,8 @@ from inference.fit import (
     to_inference_data,
     update,
 )
+from inference.least_squares import FitResult, Metrics, aic, aic_laleh, fit_curve, metrics
+from inference.least_squares import predict as predict_curve
 from inference.observations import Observations
 from inference.parameters import CONSTRAINTS, Parameter, ParameterSpec
 from inference.patient_model import patient_model
@@ -31,20 +33,27 @@ __all__ = [
     "Cohort",
     "Combined",
     "Diagnostics",
+    "FitResult",
     "MapResult",
+    "Metrics",
     "Observations",
     "Parameter",
     "ParameterSpec",
     "Proportional",
     "SviResult",
     "TRANSFORMS",
+    "aic",
+    "aic_laleh",
     "diagnose",
+    "fit_curve",
     "laplace",
     "map_estimate",
+    "metrics",
     "nuts",
     "patient_model",
     "population_model",
     "population_prior",
+    "predict_curve",
     "svi",
     "to_inference_data",
     "update",

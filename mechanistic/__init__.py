@@ -13,6 +13,7 @@ from mechanistic.dosing import ROUTES, DoseTable, concat, daily, dose, every
 from mechanistic.drug_effect import EmaxEffect, LinearEffect
 from mechanistic.exponential_events import ExponentialEvents, accumulate, evaluate
 from mechanistic.fixed_grid import FixedGrid, LawsonGrid
+from mechanistic.growth_curves import GROWTH_CURVES, GrowthCurve
 from mechanistic.model import DiseaseModel
 from mechanistic.mutations import (
     Mutation,
@@ -53,7 +54,9 @@ from mechanistic.tumour import GROWTH_LAWS, TumourModel
 from mechanistic.units import convert
 
 __all__ = [
+    "GROWTH_CURVES",
     "GROWTH_LAWS",
+    "GrowthCurve",
     "ROUTES",
     "DirectExposure",
     "DiseaseModel",
