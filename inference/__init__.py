@@ -7,6 +7,7 @@ hierarchical population model over a cohort whose posterior becomes a new patien
 for large cohorts, and batched multistart least squares of growth curves (the classical fits).
 """
 
+from inference.egfr_two_clone import egfr_two_clone_predict, egfr_two_clone_spec
 from inference.error_models import Combined, Proportional
 from inference.fit import (
     CalibrationWarning,
@@ -45,6 +46,8 @@ __all__ = [
     "aic",
     "aic_laleh",
     "diagnose",
+    "egfr_two_clone_predict",
+    "egfr_two_clone_spec",
     "fit_curve",
     "laplace",
     "map_estimate",
