@@ -2,37 +2,28 @@
 
 Seven unknowns (rS, rR, kmax, S0, R0, ke, sigma), log-normal priors, log-normal likelihood of the 20
 observed volumes; NUTS, 4 chains x (1,000 warm-up + 1,000 draws), target acceptance 0.8, all chains
-initialised at the MAP (``inference.map_estimate`` of the exact model). Measures, in one run:
+initialised at the MAP (``inference.map_estimate``). Measures, in one run:
 
-- ours (``inference.patient_model`` / ``map_estimate`` / ``nuts`` / ``to_inference_data`` /
-  ``diagnose``) with the model of ``reference_problem.py``, for the adaptive solver (the exact model)
-  and the opt-in fixed dose-aligned grid (``mechanistic.FixedGrid``, approximate: its max relative
-  error against ``true_volume_mm3`` is reported). Compile time is separated from sampling time by JAX's
-  own compile events (``jax.monitoring``: tracing, lowering and XLA compilation, as a union of
-  intervals); the sampling wall time is warm-up + draws with compilation subtracted. Warm-up and
-  draws are run as numpyro's two phases (``MCMC.warmup`` then ``MCMC.run``: the same algorithm as
-  one ``run``) so that the leapfrog steps of both phases are counted;
-- ``chain_method`` "vectorized" vs "sequential" on a short run (same keys; the draws agree up to
-  floating-point differences of the batched solves); the faster one does the full run;
-- reverse-mode gradients (numpyro's default; ``mechanistic.solve`` hard-codes diffrax's
-  ``RecursiveCheckpointAdjoint``, i.e. the library as it is) vs forward mode, in situ on a short run
-  with the same chain method: the cost ratio per gradient, and the full run's ESS/s projected for
-  reverse mode; and an isolated per-gradient microbenchmark (single, and 4 chains vmapped) including
-  the library's default ``SolverOptions``;
+- ours, the library as it is (``inference.patient_model`` / ``map_estimate`` / ``nuts`` with
+  vectorised chains / ``to_inference_data`` / ``diagnose``, reverse-mode gradients) on the model of
+  ``reference_problem.py``, solved on ``mechanistic.LawsonGrid`` (the same equations; the fixed
+  dose-aligned grid integrates log volumes with the drug kill by quadrature, 3 steps a day; its max
+  relative error against ``true_volume_mm3`` and its log densities against a tight adaptive solve
+  are reported). Compile time is separated from sampling time by JAX's own compile events
+  (``jax.monitoring``: tracing, lowering and XLA compilation); warm-up and draws run as numpyro's two
+  phases so that the leapfrog steps of both are counted;
+- the same with adaptive steps (``--variants lawson,adaptive``; Tsit5, rtol 1e-6: slow, 2x-4x
+  longer runs) and the isolated per-gradient cost of each solver configuration;
 - the baseline: Stan (PyStan, ``benchmarks/stan_reference.py``, run as a subprocess in the optional
-  ``.venv-bench-stan`` environment) on the same model, priors and likelihood (log densities are
-  compared point by point), 4 chains x (1,000 + 1,000), adapt_delta 0.8, same MAP initialisation,
-  compile time separate. ESS and R-hat of both sides come from the same ArviZ code (``diagnose``).
+  ``.venv-bench-stan`` environment) on the same model, priors and likelihood (log densities compared
+  point by point), 4 chains x (1,000 + 1,000), adapt_delta 0.8, same MAP initialisation, one worker
+  process (ours samples in one process too), compile time separate. ESS and R-hat of both sides come
+  from the same ArviZ code (``diagnose``). ``--stan-json FILE`` reuses the output of an earlier
+  ``stan_reference.py`` run instead of sampling again (about 40 minutes on one core).
 
-Forward-mode gradients are a benchmark-local patch, not a library option: numpyro's NUTS gets
-``forward_mode_differentiation=True`` (``inference.nuts`` does not expose it) and, for the adaptive
-solver, diffrax's ``ForwardMode`` adjoint replaces ``RecursiveCheckpointAdjoint`` inside
-``mechanistic.solver`` while the sampler is traced. Both are labelled in the output.
-
-Writes JSON to ``benchmarks/results/reference_nuts.json`` and prints it.
+Writes JSON to ``benchmarks/results/reference_nuts.json`` (after each stage) and prints it.
 Run: ``.venv/bin/python benchmarks/reference_nuts.py [--warmup 1000] [--samples 1000]
-[--variants adaptive,grid] [--chain-methods vectorized,sequential] [--no-stan]`` (about 3-4 hours on 2
-shared CPU cores, most of it our exact-model run and Stan's).
+[--variants lawson,adaptive] [--no-stan | --stan-json FILE]``.
 (Stan environment: ``python3 -m venv .venv-bench-stan && .venv-bench-stan/bin/pip install -r
 benchmarks/requirements-stan.txt``).
 """
@@ -40,8 +31,7 @@ benchmarks/requirements-stan.txt``).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import functools
+import gc
 import importlib
 import json
 import os
@@ -57,12 +47,11 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
-import diffrax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import numpyro.distributions as dist  # noqa: E402
 import pandas as pd  # noqa: E402
-from numpyro.infer import MCMC, NUTS  # noqa: E402
+from numpyro.infer import MCMC  # noqa: E402
 from numpyro.infer.util import initialize_model  # noqa: E402
 from reference_problem import DATA, DOSE, EC50, KA, NAMES, TRUE, VD, K, forward  # noqa: E402
 
@@ -71,7 +60,6 @@ import mechanistic as m  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FIT = importlib.import_module("inference.fit")
-SOLVER = importlib.import_module("mechanistic.solver")
 
 PARAMS = (*NAMES, "sigma")
 HEADLINE = ("compile_s", "sampling_wall_s", "min_bulk_ess", "min_tail_ess", "max_rhat", "divergences", "ess_per_s")
@@ -79,7 +67,7 @@ UNITS = {"rS": "1/day", "rR": "1/day", "kmax": "1/day", "S0": "mm^3", "R0": "mm^
 MU = np.log([0.08, 0.04, 0.30, 150.0, 3.0, 3.0, 0.10])
 SD = np.array([0.5, 0.5, 0.5, 0.5, 1.0, 0.1, 0.5])
 TRUTH = {**TRUE, "sigma": 0.10}
-GRID = m.FixedGrid(substeps=8, absorption_offsets=(0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0))
+LAWSON = m.LawsonGrid(substeps=1, absorption_offsets=(1.2, 3.6), nodes=5)  # steps at 0, 0.1, 0.3 day after each dose
 
 
 # --- compile-time accounting -------------------------------------------------------------------
@@ -152,32 +140,6 @@ def make_model(options: m.SolverOptions, obs: inference.Observations):
     return inference.patient_model(predict, spec(), obs, {"volume": inference.Proportional("sigma")})
 
 
-class _ForwardModeDiffrax:
-    """Stands in for ``diffrax`` inside ``mechanistic.solver``: the same module, except that the
-    hard-coded ``RecursiveCheckpointAdjoint`` (reverse mode only) becomes ``ForwardMode``."""
-
-    def __getattr__(self, name):
-        if name == "RecursiveCheckpointAdjoint":
-            return lambda checkpoints=None: diffrax.ForwardMode()
-        return getattr(diffrax, name)
-
-
-@contextlib.contextmanager
-def forward_mode(enabled: bool):
-    """Benchmark-local patch: NUTS with forward-mode gradients (``jacfwd``) and diffrax's forward
-    adjoint, for everything traced inside the block. Off: the library as it is (reverse mode)."""
-    if not enabled:
-        yield
-        return
-    saved_nuts, saved_diffrax = FIT.NUTS, SOLVER.diffrax
-    FIT.NUTS = functools.partial(NUTS, forward_mode_differentiation=True)
-    SOLVER.diffrax = _ForwardModeDiffrax()
-    try:
-        yield
-    finally:
-        FIT.NUTS, SOLVER.diffrax = saved_nuts, saved_diffrax
-
-
 class _PhasedMCMC(MCMC):
     """numpyro's MCMC, with ``run`` as its two documented phases (``warmup``, then ``run`` from the
     post-warm-up state), each timed, and the leapfrog steps and step sizes of both collected."""
@@ -237,13 +199,13 @@ def summarise(idata, wall_s: float, cpu_s: float, grads_per_chain: np.ndarray) -
 # --- our runs ----------------------------------------------------------------------------------
 
 
-def run_ours(model, init, args, *, chain_method: str, fwd: bool, seed: int) -> dict:
+def run_ours(model, init, args, *, seed: int) -> dict:
     saved_mcmc = FIT.MCMC
     FIT.MCMC = _PhasedMCMC
     load = os.getloadavg()[0]
     cpu0, t0 = time.process_time(), time.perf_counter()
     try:
-        with forward_mode(fwd), warnings.catch_warnings():
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # numpyro: "There are not enough devices..."
             mcmc = inference.nuts(
                 model,
@@ -253,14 +215,11 @@ def run_ours(model, init, args, *, chain_method: str, fwd: bool, seed: int) -> d
                 samples=args.samples,
                 init=init,
                 target_accept=args.target_accept,
-                chain_method=chain_method,
             )
     finally:
         FIT.MCMC = saved_mcmc
     t1, cpu1 = time.perf_counter(), time.process_time()
-    compile_s = compile_seconds(t0, t1)
     phase = {k: (b - a) - compile_seconds(a, b) for k, (a, b) in mcmc.phases.items()}
-    compile_phase = {k: compile_seconds(a, b) for k, (a, b) in mcmc.phases.items()}
     sample_fields = {k: np.asarray(v) for k, v in mcmc.get_extra_fields(group_by_chain=True).items()}
     steps_w, steps_s = mcmc.warmup_fields["num_steps"], sample_fields["num_steps"]
     idata = inference.to_inference_data(mcmc, UNITS)
@@ -268,12 +227,11 @@ def run_ours(model, init, args, *, chain_method: str, fwd: bool, seed: int) -> d
     # CPU time of compilation is not separable; scale the process CPU time by the sampling share of wall time.
     cpu = (cpu1 - cpu0) * wall / (t1 - t0)
     out = {
-        "gradients": "forward mode (benchmark-local patch)" if fwd else "reverse mode (library as is)",
-        "chain_method": chain_method,
+        "chain_method": "vectorized",
+        "gradients": "reverse mode",
         "load_average_1min_before": load,
         "first_call_s": t1 - t0,  # the whole inference.nuts call: compile + warm-up + draws
-        "compile_s": compile_s,
-        "compile_s_by_phase": compile_phase,
+        "compile_s": compile_seconds(t0, t1),
         "warmup_s": phase["warmup"],
         "draws_s": phase["sample"],
         **summarise(idata, wall, cpu, steps_w.sum(axis=1) + steps_s.sum(axis=1)),
@@ -283,34 +241,31 @@ def run_ours(model, init, args, *, chain_method: str, fwd: bool, seed: int) -> d
     }
     # lock-step cost of the vectorised chains: each iteration costs the longest chain's trajectory
     lock = np.max(steps_w, axis=0).sum() + np.max(steps_s, axis=0).sum()
-    out["wall_ms_per_gradient"] = 1e3 * wall / (lock if chain_method == "vectorized" else out["gradients_total"])
+    out["wall_ms_per_lockstep_gradient"] = 1e3 * wall / lock
+    del mcmc, idata
+    jax.clear_caches()
+    gc.collect()
     return out
 
 
 def gradient_profile(obs, configs) -> dict:
     """Warm cost of one value-and-gradient of the log density (single; and 4 chains vmapped), per
-    solver configuration and differentiation mode: an isolated jitted call, which also redoes work that
-    does not depend on the parameters (the sampler's loop hoists it), so in-situ costs differ."""
+    solver configuration: an isolated jitted call (reverse mode, as numpyro's NUTS)."""
     truth_z = {k: jnp.log(jnp.asarray(float(v))) for k, v in TRUTH.items()}
     batch_z = {k: v + 0.02 * jnp.arange(4.0) for k, v in truth_z.items()}
     out = {}
-    for label, options, fwd in configs:
-        with forward_mode(fwd):
-            info = initialize_model(
-                jax.random.key(0), make_model(options, obs), dynamic_args=False, forward_mode_differentiation=fwd
-            )
-            pot = info.potential_fn
-            grad = (lambda z, f=pot: (f(z), jax.jacfwd(f)(z))) if fwd else jax.value_and_grad(pot)
-            single, batched = jax.jit(grad), jax.jit(jax.vmap(grad))
-            t = time.perf_counter()
-            jax.block_until_ready(single(truth_z))
-            first = time.perf_counter() - t
-            out[label] = {
-                "gradients": "forward" if fwd else "reverse",
-                "first_call_s": first,
-                "value_and_grad_ms": 1e3 * timed(single, truth_z),
-                "vmap4_value_and_grad_ms": 1e3 * timed(batched, batch_z),
-            }
+    for label, options in configs:
+        pot = initialize_model(jax.random.key(0), make_model(options, obs), dynamic_args=False).potential_fn
+        grad = jax.value_and_grad(pot)
+        single, batched = jax.jit(grad), jax.jit(jax.vmap(grad))
+        t = time.perf_counter()
+        jax.block_until_ready(single(truth_z))
+        first = time.perf_counter() - t
+        out[label] = {
+            "first_call_s": first,
+            "value_and_grad_ms": 1e3 * timed(single, truth_z),
+            "vmap4_value_and_grad_ms": 1e3 * timed(batched, batch_z),
+        }
     return out
 
 
@@ -330,9 +285,9 @@ def accuracy(options, obs, truth_volumes) -> dict:
     return {"max_rel_error_vs_true_volume": float(np.max(np.abs(vol - truth_volumes) / truth_volumes))}
 
 
-def log_density(model, points, fwd=False) -> list[float]:
+def log_density(model, points) -> list[float]:
     """log joint density on the unconstrained (log) space, Jacobian included: -potential."""
-    info = initialize_model(jax.random.key(0), model, dynamic_args=False, forward_mode_differentiation=fwd)
+    info = initialize_model(jax.random.key(0), model, dynamic_args=False)
     pot = jax.jit(info.potential_fn)
     return [-float(pot({k: jnp.log(jnp.asarray(float(v))) for k, v in p.items()})) for p in points]
 
@@ -389,14 +344,17 @@ def run_stan(args, df, init, check_points) -> dict:
         msg = f"Stan run failed (exit {proc.returncode}); see {log}"
         print(msg, file=sys.stderr)
         return {"available": False, "reason": msg}
-    res = json.loads(proc.stdout)
+    return stan_summary(json.loads(proc.stdout), job, reused=None)
+
+
+def stan_summary(res: dict, job: dict, reused: str | None) -> dict:
     az = FIT._arviz()
     stats = {k: np.asarray(v) for k, v in res["sample_stats"].items()}
     idata = az.from_dict(
         posterior={n: np.asarray(res["posterior"][n]) for n in PARAMS},
         sample_stats={"diverging": stats["diverging"].astype(bool)},
     )
-    summary = summarise(idata, res["sample_wall_s"], res["sample_cpu_s"], np.full(args.chains, -1))
+    summary = summarise(idata, res["sample_wall_s"], res["sample_cpu_s"], np.full(job["chains"], -1))
     for key in ("gradients_total", "gradients_per_chain"):
         summary.pop(key)  # Stan reports leapfrog steps of the draws only, not of the warm-up
     return {
@@ -404,9 +362,11 @@ def run_stan(args, df, init, check_points) -> dict:
         "versions": {k: res[k] for k in ("stan_version", "pystan_version", "httpstan_version")},
         "program": "benchmarks/stan_reference.py: closed-form 1-cpt oral PK restarted at each dose, "
         "ode_rk45_tol for S, R from dose to dose",
-        "tolerances": {"rtol": args.stan_rtol, "atol": args.stan_atol},
+        "reused_output": reused,
+        "settings": {k: job[k] for k in ("chains", "warmup", "samples", "adapt_delta", "init", "seed")},
+        "tolerances": {"rtol": job["data"]["rtol"], "atol": job["data"]["atol"]},
         "compile_s": res["compile_s"],
-        "compile_cached": args.stan_cached_build,
+        "compile_cached": not job.get("fresh_compile", True),
         "parallel_chains": res["parallel_chains"],
         "load_average_1min_before": res["load_average_1min_before"],
         **summary,
@@ -415,6 +375,7 @@ def run_stan(args, df, init, check_points) -> dict:
         "mean_tree_depth": float(stats["tree_depth"].mean()),
         "step_size_after_warmup": [float(s) for s in stats["step_size"][:, 0]],
         "log_density_checks": [c["log_density"] for c in res["log_density_checks"]],
+        "log_density_points": [c["point"] for c in res["log_density_checks"]],
         "log_density_by_tolerance": res["log_density_by_tolerance"],
     }
 
@@ -432,43 +393,28 @@ def main():
     parser.add_argument("--rtol", type=float, default=1e-6, help="adaptive solver, ours")
     parser.add_argument("--atol", type=float, default=1e-6, help="adaptive solver, ours (mm^3)")
     parser.add_argument("--max-steps", type=int, default=4096)
-    parser.add_argument("--variants", default="adaptive,grid", help="comma list of adaptive, grid")
-    parser.add_argument(
-        "--chain-methods",
-        default="vectorized,sequential",
-        help="compared on a short run (--check-warmup/--check-samples) per variant; the faster one does the full run",
-    )
-    parser.add_argument("--check-warmup", type=int, default=50)
-    parser.add_argument("--check-samples", type=int, default=50)
-    parser.add_argument(
-        "--reverse-check-warmup",
-        type=int,
-        default=10,
-        help="short runs with reverse- and forward-mode gradients (0: skip), for the cost ratio",
-    )
-    parser.add_argument("--reverse-check-samples", type=int, default=10)
-    parser.add_argument("--map-steps", type=int, default=100)
+    parser.add_argument("--variants", default="lawson", help="comma list of lawson, adaptive (full NUTS runs)")
+    parser.add_argument("--map-steps", type=int, default=200)
     parser.add_argument("--map-restarts", type=int, default=1)
     parser.add_argument("--no-stan", action="store_true")
+    parser.add_argument("--stan-json", help="output of an earlier stan_reference.py run (skips sampling Stan)")
+    parser.add_argument("--stan-job", help="with --stan-json: the input JSON that run was given")
     parser.add_argument("--stan-python", default=str(ROOT / ".venv-bench-stan" / "bin" / "python"))
     parser.add_argument("--stan-rtol", type=float, default=1e-6)
     parser.add_argument("--stan-atol", type=float, default=1e-6)
     parser.add_argument("--stan-cached-build", action="store_true", help="reuse httpstan's cached build")
-    parser.add_argument(
-        "--stan-parallel-chains", type=int, default=1, help="Stan worker processes (1: one core, like ours)"
-    )
+    parser.add_argument("--stan-parallel-chains", type=int, default=1, help="Stan worker processes")
     parser.add_argument("--no-profile", action="store_true")
     args = parser.parse_args()
+    if bool(args.stan_json) != bool(args.stan_job):
+        parser.error("--stan-json and --stan-job go together")
 
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(parents=True, exist_ok=True)
+    (ROOT / "benchmarks" / "results").mkdir(parents=True, exist_ok=True)
     df, obs = observations()
     truth_volumes = df.true_volume_mm3.to_numpy(float)
     adaptive = m.SolverOptions(rtol=args.rtol, atol=args.atol, max_steps=args.max_steps, checkpoints=args.max_steps)
-    grid = m.SolverOptions(grid=GRID)
-    variants = {"adaptive": adaptive, "grid": grid}
+    variants = {"lawson": m.SolverOptions(grid=LAWSON), "adaptive": adaptive}
     chosen = [v for v in args.variants.split(",") if v]
-    methods = [c for c in args.chain_methods.split(",") if c]
     result = {
         "problem": "shared/bench reference: NUTS, 7 unknowns, 2 clones + 1-cpt oral PK, 180 daily doses, 20 obs",
         "machine": {
@@ -483,21 +429,23 @@ def main():
             "warmup": args.warmup,
             "samples": args.samples,
             "target_accept": args.target_accept,
+            "lawson": repr(LAWSON),
             "adaptive": {"rtol": args.rtol, "atol_mm3": args.atol, "max_steps": args.max_steps, "solver": "Tsit5"},
-            "grid": repr(GRID),
         },
     }
 
-    # MAP of the exact model: the initial point of every chain (ours and Stan's)
-    exact = make_model(adaptive, obs)
+    # MAP (Lawson grid: the same model to ~4e-6): the initial point of every chain (ours and Stan's)
     t = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", inference.CalibrationWarning)
-        fit = inference.map_estimate(exact, jax.random.key(args.seed), steps=args.map_steps, restarts=args.map_restarts)
+        fit = inference.map_estimate(
+            make_model(variants["lawson"], obs),
+            jax.random.key(args.seed),
+            steps=args.map_steps,
+            restarts=args.map_restarts,
+        )
     result["map"] = {
         "wall_s": time.perf_counter() - t,
-        "steps": args.map_steps,
-        "restarts": args.map_restarts,
         "params": {k: float(v) for k, v in fit.params.items()},
         "grad_norm": fit.grad_norm,
         "converged": fit.converged,
@@ -505,95 +453,41 @@ def main():
     }
     print(json.dumps({"map": result["map"]}), flush=True)
 
-    # the same model? log densities at the truth, the MAP and two points around it
-    check_points = [TRUTH, fit.params]
-    check_points += [
-        {k: float(v) * np.exp(s * 0.05 * (i % 3 - 1)) for i, (k, v) in enumerate(fit.params.items())} for s in (1, -1)
-    ]
+    stan_reused = None
+    if args.stan_json and not args.no_stan:
+        stan_reused = json.loads(Path(args.stan_json).read_text())
+        check_points = [c["point"] for c in stan_reused["log_density_checks"]]
+    else:
+        check_points = [TRUTH, fit.params]
+        check_points += [
+            {k: float(v) * np.exp(s * 0.05 * (i % 3 - 1)) for i, (k, v) in enumerate(fit.params.items())}
+            for s in (1, -1)
+        ]
     tight = m.SolverOptions(rtol=1e-11, atol=1e-11, max_steps=20_000, checkpoints=20_000)
     result["log_density_check"] = {
         "points": [{k: float(v) for k, v in p.items()} for p in check_points],
         "ours_tight_rtol_1e-11": log_density(make_model(tight, obs), check_points),
-        **{f"ours_{v}": log_density(make_model(variants[v], obs), check_points) for v in chosen},
+        **{f"ours_{v}": log_density(make_model(o, obs), check_points) for v, o in variants.items()},
     }
-    result["accuracy_at_truth"] = {v: accuracy(variants[v], obs, truth_volumes) for v in chosen}
+    result["accuracy_at_truth"] = {v: accuracy(o, obs, truth_volumes) for v, o in variants.items()}
+    print(json.dumps({"accuracy_at_truth": result["accuracy_at_truth"]}), flush=True)
 
     if not args.no_profile:
-        configs = [("library_defaults_reverse", m.SolverOptions(), False)]
-        for v in chosen:
-            configs += [(f"{v}_reverse", variants[v], False), (f"{v}_forward", variants[v], True)]
+        configs = [("library_default_adaptive", m.SolverOptions()), *variants.items()]
         result["gradient_profile"] = gradient_profile(obs, configs)
         print(json.dumps({"gradient_profile": result["gradient_profile"]}), flush=True)
-
-    # chain_method: same keys, so the draws agree up to floating point; a short run compares the cost
-    result["chain_method_check"] = {}
-    best = {}
-    for v in chosen:
-        if len(methods) == 1:
-            best[v] = methods[0]
-            continue
-        short = argparse.Namespace(**{**vars(args), "warmup": args.check_warmup, "samples": args.check_samples})
-        check = {}
-        for method in methods:
-            r = run_ours(make_model(variants[v], obs), fit, short, chain_method=method, fwd=True, seed=args.seed)
-            check[method] = {k: r[k] for k in ("first_call_s", "compile_s", "sampling_wall_s", "gradients_total")}
-            check[method]["wall_ms_per_gradient"] = r["wall_ms_per_gradient"]
-        best[v] = min(check, key=lambda c: check[c]["sampling_wall_s"])
-        result["chain_method_check"][v] = {
-            "chains": args.chains,
-            "warmup": args.check_warmup,
-            "samples": args.check_samples,
-            **check,
-            "faster": best[v],
-        }
-        print(json.dumps({f"chain_method_check_{v}": result["chain_method_check"][v]}), flush=True)
-
-    # reverse mode (the library as it is) vs forward mode, same chain method and keys: in-situ cost per gradient
-    result["reverse_mode_check"] = {}
-    for v in chosen if args.reverse_check_warmup > 0 else ():
-        short = argparse.Namespace(
-            **{**vars(args), "warmup": args.reverse_check_warmup, "samples": args.reverse_check_samples}
-        )
-        check = {}
-        for fwd in (True, False):
-            r = run_ours(make_model(variants[v], obs), fit, short, chain_method=best[v], fwd=fwd, seed=args.seed)
-            check["forward" if fwd else "reverse"] = {
-                k: r[k]
-                for k in ("first_call_s", "compile_s", "sampling_wall_s", "gradients_total", "wall_ms_per_gradient")
-            }
-        check["reverse_over_forward_per_gradient"] = (
-            check["reverse"]["wall_ms_per_gradient"] / check["forward"]["wall_ms_per_gradient"]
-        )
-        result["reverse_mode_check"][v] = {
-            "chains": args.chains,
-            "chain_method": best[v],
-            "warmup": args.reverse_check_warmup,
-            "samples": args.reverse_check_samples,
-            **check,
-        }
-        print(json.dumps({f"reverse_mode_check_{v}": result["reverse_mode_check"][v]}), flush=True)
-
-    result["ours"] = {}
-    for v in chosen:
-        name = f"{v}_{best[v]}_forward"
-        r = run_ours(make_model(variants[v], obs), fit, args, chain_method=best[v], fwd=True, seed=args.seed)
-        r["solver"] = "adaptive Tsit5 (exact model)" if v == "adaptive" else "fixed grid RK4 (approximate)"
-        r.update(result["accuracy_at_truth"][v])
-        if v in result["reverse_mode_check"]:  # the library as it is samples the same draws, slower per gradient
-            slow = result["reverse_mode_check"][v]["reverse_over_forward_per_gradient"]
-            r["projected_reverse_mode"] = {
-                "per_gradient_cost_ratio": slow,
-                "sampling_wall_s": r["sampling_wall_s"] * slow,
-                "ess_per_s": r["ess_per_s"] / slow,
-            }
-        result["ours"][name] = r
-        print(json.dumps({name: {k: r[k] for k in HEADLINE}}), flush=True)
+    save(result)
 
     if not args.no_stan:
-        stan = run_stan(args, df, fit.params, check_points)
-        result["stan"] = stan
-        if stan["available"]:
+        if stan_reused is not None:
+            job = json.loads(Path(args.stan_job).read_text())
+            result["stan"] = stan_summary(stan_reused, job, reused=args.stan_json)
+        else:
+            result["stan"] = run_stan(args, df, fit.params, check_points)
+        if result["stan"]["available"]:
+            stan = result["stan"]
             result["log_density_check"]["stan"] = stan.pop("log_density_checks")
+            stan.pop("log_density_points")
             for tol, vals in stan.pop("log_density_by_tolerance").items():
                 result["log_density_check"][f"stan_rtol_atol_{tol}"] = vals
             ref = np.asarray(result["log_density_check"]["ours_tight_rtol_1e-11"])
@@ -602,28 +496,34 @@ def main():
                 for k, vals in result["log_density_check"].items()
                 if k not in ("points", "ours_tight_rtol_1e-11")
             }
-            result["comparison"] = {
-                name: {
-                    "ess_per_s_ratio_ours_over_stan": r["ess_per_s"] / stan["ess_per_s"],
-                    "ess_per_cpu_s_ratio_ours_over_stan": r["ess_per_cpu_s"] / stan["ess_per_cpu_s"],
-                    "target_3x_on_exact_model_met": bool(r["ess_per_s"] >= 3 * stan["ess_per_s"])
-                    if name.startswith("adaptive")
-                    else None,
-                    **(
-                        {
-                            "projected_reverse_mode_ess_per_s_ratio": r["projected_reverse_mode"]["ess_per_s"]
-                            / stan["ess_per_s"]
-                        }
-                        if "projected_reverse_mode" in r
-                        else {}
-                    ),
-                }
-                for name, r in result["ours"].items()
-            }
-            print(json.dumps({"stan": {k: stan[k] for k in HEADLINE}, "comparison": result["comparison"]}), flush=True)
+            print(json.dumps({"stan": {k: stan[k] for k in HEADLINE}}), flush=True)
+        save(result)
 
-    (out / "reference_nuts.json").write_text(json.dumps(result, indent=2))
+    result["ours"] = {}
+    for v in chosen:
+        r = run_ours(make_model(variants[v], obs), fit, args, seed=args.seed)
+        r["solver"] = repr(LAWSON) if v == "lawson" else "adaptive Tsit5"
+        r.update(result["accuracy_at_truth"][v])
+        result["ours"][v] = r
+        print(json.dumps({v: {k: r[k] for k in HEADLINE}}), flush=True)
+        save(result)
+
+    stan = result.get("stan", {})
+    if stan.get("available"):
+        result["comparison"] = {
+            v: {
+                "ess_per_s_ratio_ours_over_stan": r["ess_per_s"] / stan["ess_per_s"],
+                "ess_per_cpu_s_ratio_ours_over_stan": r["ess_per_cpu_s"] / stan["ess_per_cpu_s"],
+                "target_3x_met": bool(r["ess_per_s"] >= 3 * stan["ess_per_s"]),
+            }
+            for v, r in result["ours"].items()
+        }
+    save(result)
     print(json.dumps(result, indent=2))
+
+
+def save(result):
+    (ROOT / "benchmarks" / "results" / "reference_nuts.json").write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
