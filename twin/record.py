@@ -1,0 +1,477 @@
+"""What is known about one patient: observations, doses given, covariates and mutations.
+
+A :class:`PatientRecord` holds everything in canonical units, so code downstream never
+converts: time in days (day 0 = start of treatment; scans before it have negative times),
+doses in mg, observables in the units of :data:`OBSERVABLES` (the units of
+``mechanistic.simulate``), covariates in the units of :data:`COVARIATE_UNITS`. Files in
+other units are converted on reading by :mod:`twin.io`.
+
+Censoring: an :class:`Observation` has a ``status``: ``"measured"``; ``"below_detection"``
+(clinical "TOO SMALL TO MEASURE", left-censored; ``value`` is the detection limit where the
+report gives it, else None); ``"not_evaluable"`` (clinical "NOT EVALUABLE", missing;
+``value`` None).
+
+Every row validates itself and the record checks the rows together (times sorted, no
+duplicates); errors are :class:`PatientRecordError` naming the field, row, attribute and bad
+value. Importing this module does not import JAX; the conversions to ``mechanistic`` and
+``inference`` objects import them when called.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from inference.observations import Observations
+    from mechanistic.dosing import DoseTable
+    from mechanistic.mutations import Mutation
+
+OBSERVABLES: Mapping[str, str] = {
+    "diameter": "mm",  # longest diameter, or sum of longest diameters (RECIST)
+    "volume": "mm^3",  # tumour volume
+    "concentration": "mg/L",  # plasma drug concentration
+    "resistant_fraction": "1",  # resistant fraction of the burden (e.g. ctDNA allele fraction)
+}
+"""Observable name -> the unit a record holds it in."""
+
+ROUTES: tuple[str, ...] = ("iv_bolus", "infusion", "oral")
+"""Dose routes (the same as ``mechanistic.ROUTES``)."""
+
+STATUSES: tuple[str, ...] = ("measured", "below_detection", "not_evaluable")
+"""Observation statuses: a number, left-censored below a detection limit, missing."""
+
+COVARIATE_UNITS: Mapping[str, str] = {"body_weight": "kg", "age": "year", "height": "cm"}
+"""Covariates with a known unit (others may have any unit, or none for categories)."""
+
+# Unit spellings accepted at the boundary: quantity -> spelling -> (numerator, denominator) of the
+# exact factor to the canonical unit. The factors are those of mechanistic.units.convert (a test
+# checks it); they live here as exact fractions, and because importing mechanistic imports JAX.
+_FACTORS: dict[str, dict[str, tuple[int, int]]] = {
+    "time": {
+        "day": (1, 1),
+        "days": (1, 1),
+        "d": (1, 1),
+        "week": (7, 1),
+        "weeks": (7, 1),
+        "h": (1, 24),
+        "hour": (1, 24),
+        "hours": (1, 24),
+    },
+    "length": {"mm": (1, 1), "cm": (10, 1)},
+    "tumour_volume": {"mm^3": (1, 1), "mm3": (1, 1), "cm^3": (1000, 1), "cm3": (1000, 1), "mL": (1000, 1)},
+    "concentration": {"mg/L": (1, 1), "ug/mL": (1, 1), "ng/mL": (1, 1000)},
+    "fraction": {"1": (1, 1), "fraction": (1, 1), "%": (1, 100)},
+    "amount": {"mg": (1, 1), "g": (1000, 1), "ug": (1, 1000)},
+}
+_QUANTITY = {
+    "diameter": "length",
+    "volume": "tumour_volume",
+    "concentration": "concentration",
+    "resistant_fraction": "fraction",
+}
+
+
+def units_of(quantity: str) -> tuple[str, ...]:
+    """The unit spellings accepted for ``quantity`` ("time", "amount" or an observable name)."""
+    return tuple(_FACTORS[_QUANTITY.get(quantity, quantity)])
+
+
+def unit_factor(unit: str, quantity: str) -> Fraction:
+    """The exact factor from ``unit`` to the canonical unit of ``quantity`` ("time", "amount" or
+    an observable name). Raises ``KeyError`` for a unit not in :func:`units_of`."""
+    return Fraction(*_FACTORS[_QUANTITY.get(quantity, quantity)][unit])
+
+
+def to_canonical(value: float | str | Fraction, unit: str, quantity: str) -> float:
+    """``value`` (a number or its text) in ``unit``, in the canonical unit of ``quantity``,
+    computed exactly and rounded once (so ``from_canonical`` texts read back bit for bit)."""
+    return float(Fraction(value) * unit_factor(unit, quantity))
+
+
+def from_canonical(value: float | Fraction, unit: str, quantity: str) -> float:
+    """The inverse of :func:`to_canonical` (rounded once)."""
+    return float(Fraction(value) / unit_factor(unit, quantity))
+
+
+class PatientRecordError(ValueError):
+    """A record or one of its rows is invalid.
+
+    ``field``: "observations", "doses", "covariates" or "mutations"; ``index``: the row (its
+    position, or the covariate name; None while the row is built on its own); ``attribute``:
+    the offending attribute; ``value``: its value; ``problem``: what is wrong and what is valid;
+    ``other``: the earlier row a duplicate or out-of-order row clashes with."""
+
+    def __init__(self, field, index, attribute, value, problem, *, other=None, patient=None):
+        self.field, self.index, self.attribute, self.value = field, index, attribute, value
+        self.problem, self.other, self.patient = problem, other, patient
+        where = f"{field}[{index!r}]" if index is not None else field
+        who = f"patient {patient!r}: " if patient is not None else ""
+        see = f" (see {field}[{other!r}])" if other is not None else ""
+        super().__init__(f"{who}{where}.{attribute}={value!r}: {problem}{see}")
+
+
+def _number(owner: str, attribute: str, value) -> float:
+    """``value`` as a finite built-in float, or a PatientRecordError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise PatientRecordError(owner, None, attribute, value, "is not a number")
+    value = float(value)
+    if not math.isfinite(value):
+        raise PatientRecordError(owner, None, attribute, value, "must be finite")
+    return value
+
+
+def _name(owner: str, attribute: str, value, what: str) -> str:
+    if not (isinstance(value, str) and value.strip()):
+        raise PatientRecordError(owner, None, attribute, value, f"must be a non-empty name ({what})")
+    return value
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One measurement: ``time`` (day), ``observable`` (a key of :data:`OBSERVABLES`),
+    ``value`` (in ``unit``, which must be the observable's unit in :data:`OBSERVABLES`),
+    ``status`` (one of :data:`STATUSES`; see the module docstring for ``value`` then)."""
+
+    time: float
+    observable: str
+    value: float | None
+    unit: str
+    status: str = "measured"
+
+    def __post_init__(self):
+        f = "observations"
+        object.__setattr__(self, "time", _number(f, "time", self.time))
+        if self.observable not in OBSERVABLES:
+            raise PatientRecordError(f, None, "observable", self.observable, f"is not one of {tuple(OBSERVABLES)}")
+        unit = OBSERVABLES[self.observable]
+        if self.unit != unit:
+            raise PatientRecordError(
+                f,
+                None,
+                "unit",
+                self.unit,
+                f"a record holds {self.observable} in {unit!r}; convert on reading (twin.io does)",
+            )
+        if self.status not in STATUSES:
+            raise PatientRecordError(f, None, "status", self.status, f"is not one of {STATUSES}")
+        if self.status == "not_evaluable":
+            if self.value is not None:
+                raise PatientRecordError(f, None, "value", self.value, "must be None when not evaluable")
+            return
+        if self.value is None:
+            if self.status == "measured":
+                raise PatientRecordError(f, None, "value", None, "a measured observation needs a value")
+            return
+        value = _number(f, "value", self.value)
+        upper = 1.0 if self.observable == "resistant_fraction" else math.inf
+        if not 0 <= value <= upper or (self.status == "below_detection" and value == 0):
+            valid = "in [0, 1]" if upper == 1.0 else ">= 0"
+            if self.status == "below_detection":
+                valid = "a detection limit > 0" + (" and <= 1" if upper == 1.0 else "")
+            raise PatientRecordError(f, None, "value", self.value, f"must be {valid} ({self.observable} in {unit!r})")
+        object.__setattr__(self, "value", value)
+
+
+@dataclass(frozen=True)
+class Dose:
+    """One dose given: ``time`` (day, >= 0), ``drug``, ``amount`` (mg, >= 0), ``route`` (one of
+    :data:`ROUTES`), ``duration`` (day; > 0 for an infusion, 0 otherwise)."""
+
+    time: float
+    drug: str
+    amount: float
+    route: str = "oral"
+    duration: float = 0.0
+
+    def __post_init__(self):
+        f = "doses"
+        time = _number(f, "time", self.time)
+        if time < 0:
+            raise PatientRecordError(f, None, "time", self.time, "must be >= 0 (day 0 is the start of treatment)")
+        object.__setattr__(self, "time", time)
+        _name(f, "drug", self.drug, "a dose needs the drug given")
+        amount = _number(f, "amount", self.amount)
+        if amount < 0:
+            raise PatientRecordError(f, None, "amount", self.amount, "must be >= 0 (mg)")
+        object.__setattr__(self, "amount", amount)
+        if self.route not in ROUTES:
+            raise PatientRecordError(f, None, "route", self.route, f"is not one of {ROUTES}")
+        duration = _number(f, "duration", self.duration)
+        if self.route == "infusion" and not duration > 0:
+            raise PatientRecordError(f, None, "duration", self.duration, "an infusion needs a duration > 0 (day)")
+        if self.route != "infusion" and duration != 0:
+            raise PatientRecordError(f, None, "duration", self.duration, f"must be 0 for route {self.route!r}")
+        object.__setattr__(self, "duration", duration)
+
+
+@dataclass(frozen=True)
+class Covariate:
+    """A covariate value: a number with its ``unit`` ("1" if dimensionless), or a category
+    (text, ``unit`` "")."""
+
+    value: float | str
+    unit: str = ""
+
+    def __post_init__(self):
+        f = "covariates"
+        if not isinstance(self.unit, str):
+            raise PatientRecordError(f, None, "unit", self.unit, "must be a string")
+        if isinstance(self.value, str):
+            if not self.value.strip():
+                raise PatientRecordError(f, None, "value", self.value, "must be a number or a non-empty category")
+            if self.unit:
+                raise PatientRecordError(f, None, "unit", self.unit, "a category has no unit (use '')")
+            try:
+                float(self.value)
+            except ValueError:
+                return
+            raise PatientRecordError(f, None, "value", self.value, "reads as a number: give it as a number")
+        object.__setattr__(self, "value", _number(f, "value", self.value))
+
+
+@dataclass(frozen=True)
+class VariantCall:
+    """A sequenced variant: ``gene``, ``variant`` (e.g. "L858R", "T790M", "amplification"),
+    ``vaf`` variant allele fraction in [0, 1] (0: tested and not detected)."""
+
+    gene: str
+    variant: str
+    vaf: float
+
+    def __post_init__(self):
+        f = "mutations"
+        _name(f, "gene", self.gene, "e.g. 'EGFR'")
+        _name(f, "variant", self.variant, "e.g. 'T790M'")
+        vaf = _number(f, "vaf", self.vaf)
+        if not 0 <= vaf <= 1:
+            raise PatientRecordError(f, None, "vaf", self.vaf, "must be a fraction in [0, 1] (35% is 0.35)")
+        object.__setattr__(self, "vaf", vaf)
+
+    def to_mutation(self) -> Mutation:
+        """As a ``mechanistic.Mutation`` (needs ``vaf > 0``)."""
+        from mechanistic.mutations import Mutation
+
+        return Mutation(self.gene, self.variant, self.vaf)
+
+
+def _check_known_covariate(name: str, cov: Covariate) -> None:
+    unit = COVARIATE_UNITS.get(name)
+    if unit is None:
+        return
+    if cov.unit != unit:
+        raise PatientRecordError("covariates", name, "unit", cov.unit, f"{name} is held in {unit!r}")
+    if isinstance(cov.value, str) or cov.value < 0 or (cov.value == 0 and name != "age"):
+        raise PatientRecordError("covariates", name, "value", cov.value, f"{name} must be a number > 0 ({unit})")
+
+
+def _first_clash(keys: list, field_name: str, attribute: str, values: list, what: str) -> None:
+    """Raise on the first row whose key equals an earlier row's key."""
+    seen: dict = {}
+    for i, key in enumerate(keys):
+        if key in seen:
+            raise PatientRecordError(field_name, i, attribute, values[i], f"duplicates {what}", other=seen[key])
+        seen[key] = i
+
+
+def _first_unsorted(times: list[float], field_name: str) -> None:
+    for i in range(1, len(times)):
+        if times[i] < times[i - 1]:
+            raise PatientRecordError(
+                field_name,
+                i,
+                "time",
+                times[i],
+                f"is earlier than the previous row's time {times[i - 1]!r} (day); sort the rows by time",
+                other=i - 1,
+            )
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    """One patient: ``observations`` and ``doses`` (tuples sorted by time, no duplicates),
+    ``covariates`` (name -> :class:`Covariate`), ``mutations`` (tuple of :class:`VariantCall`).
+
+    Lists are accepted and stored as tuples; covariates may be given as ``(value, unit)``
+    pairs and mutations as ``mechanistic.Mutation``.
+    """
+
+    patient_id: str
+    observations: tuple[Observation, ...] = ()
+    doses: tuple[Dose, ...] = ()
+    covariates: Mapping[str, Covariate] = field(default_factory=dict, hash=False)
+    mutations: tuple[VariantCall, ...] = ()
+
+    def __post_init__(self):
+        pid = self.patient_id
+        if not (isinstance(pid, str) and pid.strip()):
+            raise PatientRecordError("patient_id", None, "patient_id", pid, "must be a non-empty string")
+        try:
+            self._normalise_and_check()
+        except PatientRecordError as e:
+            if e.patient is None:
+                raise PatientRecordError(
+                    e.field, e.index, e.attribute, e.value, e.problem, other=e.other, patient=pid
+                ) from None
+            raise
+
+    def _normalise_and_check(self) -> None:
+        for name, cls in (("observations", Observation), ("doses", Dose)):
+            rows = tuple(getattr(self, name))
+            for i, row in enumerate(rows):
+                if not isinstance(row, cls):
+                    raise PatientRecordError(name, i, "type", type(row).__name__, f"must be a {cls.__name__}")
+            object.__setattr__(self, name, rows)
+        calls = []
+        for i, m in enumerate(self.mutations):
+            if not isinstance(m, VariantCall):
+                try:
+                    m = VariantCall(m.gene, m.variant, m.vaf)
+                except AttributeError:
+                    raise PatientRecordError(
+                        "mutations", i, "type", type(m).__name__, "must be a VariantCall (gene, variant, vaf)"
+                    ) from None
+            calls.append(m)
+        object.__setattr__(self, "mutations", tuple(calls))
+        covariates = {}
+        for name, cov in dict(self.covariates).items():
+            if not (isinstance(name, str) and name.strip()):
+                raise PatientRecordError("covariates", name, "name", name, "must be a non-empty string")
+            if not isinstance(cov, Covariate):
+                try:
+                    cov = Covariate(*cov) if isinstance(cov, tuple) else Covariate(cov)
+                except PatientRecordError as e:
+                    raise PatientRecordError("covariates", name, e.attribute, e.value, e.problem) from None
+            _check_known_covariate(name, cov)
+            covariates[name] = cov
+        object.__setattr__(self, "covariates", covariates)
+
+        obs, doses = self.observations, self.doses
+        _first_unsorted([o.time for o in obs], "observations")
+        _first_clash(
+            [(o.time, o.observable) for o in obs],
+            "observations",
+            "time",
+            [o.time for o in obs],
+            "an observation of the same observable at the same time",
+        )
+        _first_unsorted([d.time for d in doses], "doses")
+        _first_clash(
+            [(d.time, d.drug, d.route) for d in doses],
+            "doses",
+            "time",
+            [d.time for d in doses],
+            "a dose of the same drug by the same route at the same time",
+        )
+        _first_clash(
+            [(m.gene, m.variant) for m in self.mutations],
+            "mutations",
+            "variant",
+            [m.variant for m in self.mutations],
+            "a call of the same gene and variant",
+        )
+
+    @property
+    def observables(self) -> tuple[str, ...]:
+        """Observables present, in first-seen order."""
+        return tuple(dict.fromkeys(o.observable for o in self.observations))
+
+    @property
+    def drugs(self) -> tuple[str, ...]:
+        """Drugs given, in first-seen order."""
+        return tuple(dict.fromkeys(d.drug for d in self.doses))
+
+    def to_observations(
+        self,
+        *,
+        observables: Iterable[str] | None = None,
+        detection_limit: Mapping[str, float] | None = None,
+        units: Mapping[str, str] | None = None,
+    ) -> Observations:
+        """The observations as ``inference.Observations`` (for calibration).
+
+        ``observables``: which to keep (default all present). ``units``: observable -> unit to
+        express values in (default the record's units, :data:`OBSERVABLES`). Rows below
+        detection are censored at ``detection_limit[observable]`` (in the output unit) where
+        given, else at the row's own limit; rows not evaluable are dropped and counted in
+        ``n_missing``.
+        """
+        import numpy as np
+
+        from inference.observations import Observations
+
+        keep = tuple(self.observables if observables is None else observables)
+        for name in keep:
+            if name not in OBSERVABLES:
+                raise ValueError(f"patient {self.patient_id!r}: observables has {name!r}; known: {tuple(OBSERVABLES)}")
+        units = dict(units or {})
+        for name, unit in units.items():
+            if name not in OBSERVABLES or unit not in units_of(name):
+                valid = units_of(name) if name in OBSERVABLES else tuple(OBSERVABLES)
+                raise ValueError(f"patient {self.patient_id!r}: units[{name!r}]={unit!r} is not valid; use {valid}")
+        out_unit = {name: units.get(name, OBSERVABLES[name]) for name in keep}
+        limits = dict(detection_limit or {})
+        times, values, names, censored, missing = [], [], [], [], 0
+        for i, o in enumerate(self.observations):
+            if o.observable not in out_unit:
+                continue
+            if o.status == "not_evaluable":
+                missing += 1
+                continue
+            if o.status == "below_detection" and o.observable in limits:
+                value = float(limits[o.observable])
+            elif o.value is None:
+                raise ValueError(
+                    f"patient {self.patient_id!r}: observations[{i}] ({o.observable} at day {o.time!r}) is below "
+                    f"detection with no limit given; pass detection_limit={{{o.observable!r}: ...}}"
+                )
+            else:
+                value = from_canonical(o.value, out_unit[o.observable], o.observable)
+            times.append(o.time)
+            values.append(value)
+            names.append(o.observable)
+            censored.append(o.status == "below_detection")
+        if not times:
+            raise ValueError(f"patient {self.patient_id!r}: no evaluable observations of {keep} ({missing} missing)")
+        if all(censored):
+            raise ValueError(f"patient {self.patient_id!r}: every observation is below detection; nothing to fit")
+        return Observations(
+            self.patient_id,
+            np.asarray(times, dtype=float),
+            np.asarray(values, dtype=float),
+            tuple(names),
+            np.asarray(censored, dtype=bool),
+            out_unit,
+            missing,
+        )
+
+    def to_dose_table(self) -> DoseTable:
+        """The doses given as a ``mechanistic.DoseTable`` (bioavailability 1 and no lag: those
+        belong to the PK model)."""
+        import jax.numpy as jnp
+
+        from mechanistic.dosing import ROUTES as MECHANISTIC_ROUTES
+        from mechanistic.dosing import DoseTable
+
+        if not self.doses:
+            raise ValueError(f"patient {self.patient_id!r} has no doses")
+        drugs = self.drugs
+        n = len(self.doses)
+        return DoseTable(
+            time=jnp.asarray([d.time for d in self.doses], dtype=float),
+            amount=jnp.asarray([d.amount for d in self.doses], dtype=float),
+            drug=jnp.asarray([drugs.index(d.drug) for d in self.doses], dtype=int),
+            route=jnp.asarray([MECHANISTIC_ROUTES.index(d.route) for d in self.doses], dtype=int),
+            duration=jnp.asarray([d.duration for d in self.doses], dtype=float),
+            bioavailability=jnp.ones((n,), dtype=float),
+            lag=jnp.zeros((n,), dtype=float),
+            drugs=drugs,
+        )
+
+    def to_mutations(self, *, min_vaf: float = 0.0) -> tuple[Mutation, ...]:
+        """The variants detected (``vaf > min_vaf``) as ``mechanistic.Mutation`` objects."""
+        return tuple(m.to_mutation() for m in self.mutations if m.vaf > min_vaf)
