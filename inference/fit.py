@@ -58,13 +58,18 @@ def map_estimate(model: Callable, key, *, steps: int = 500, tol: float = 1e-4, r
 
     @jax.jit
     def run(x):
-        def step(carry, _):
+        def step(carry):
             x, state = carry
             value, grad = value_and_grad(x, state=state)
             updates, state = opt.update(grad, state, x, value=value, grad=grad, value_fn=f)
-            return (optax.apply_updates(x, updates), state), None
+            return optax.apply_updates(x, updates), state
 
-        (x, _), _ = jax.lax.scan(step, (x, opt.init(x)), None, length=steps)
+        def going(carry):  # stop at the step limit or once the gradient is small (optax's L-BFGS recipe)
+            count = optax.tree_utils.tree_get(carry[1], "count")
+            gnorm = optax.tree_utils.tree_l2_norm(optax.tree_utils.tree_get(carry[1], "grad"))
+            return (count == 0) | ((count < steps) & (gnorm >= tol / 10))
+
+        x, _ = jax.lax.while_loop(going, step, (x, opt.init(x)))
         value, grad = jax.value_and_grad(f)(x)
         return x, value, jnp.linalg.norm(grad)
 
@@ -153,10 +158,12 @@ def update(
     return mcmc
 
 
-def to_inference_data(mcmc: MCMC, units: Mapping[str, str] | None = None):
-    """ArviZ ``InferenceData`` (dims chain, draw) with each parameter's unit in its ``attrs``."""
+def to_inference_data(mcmc: MCMC, units: Mapping[str, str] | None = None, *, log_likelihood: bool = True):
+    """ArviZ ``InferenceData`` (dims chain, draw) with each parameter's unit in its ``attrs``.
+    ``log_likelihood=False`` skips the pointwise log-likelihood group (needed for LOO/WAIC only):
+    ArviZ computes it by re-running the model per draw, minutes for a large cohort."""
     az = _arviz()
-    idata = az.from_numpyro(mcmc)
+    idata = az.from_numpyro(mcmc, log_likelihood=log_likelihood)
     for name, unit in (units or {}).items():
         if name in idata.posterior:
             idata.posterior[name].attrs["units"] = unit
