@@ -66,7 +66,7 @@ def map_estimate(model: Callable, key, *, steps: int = 500, tol: float = 1e-4, r
 
         def going(carry):  # stop at the step limit or once the gradient is small (optax's L-BFGS recipe)
             count = optax.tree_utils.tree_get(carry[1], "count")
-            gnorm = optax.tree_utils.tree_l2_norm(optax.tree_utils.tree_get(carry[1], "grad"))
+            gnorm = optax.tree_utils.tree_norm(optax.tree_utils.tree_get(carry[1], "grad"))
             return (count == 0) | ((count < steps) & (gnorm >= tol / 10))
 
         x, _ = jax.lax.while_loop(going, step, (x, opt.init(x)))

@@ -8,7 +8,8 @@ identity for real), patient ``i`` has
     T(p_i) = T(p_typical) + sum_c beta_{p,c} (x_{i,c} - mean_c) + omega_p * eta_{p,i},  eta ~ N(0, 1)
 
 (non-centred, which keeps NUTS free of funnels when patients have few scans; ``centred=True``
-samples ``T(p_i)`` directly, better when each has many). ``p_typical`` is drawn from ``p``'s prior,
+samples ``T(p_i)`` directly, better when each has many; ``centred=("p", ...)`` does so for the
+named parameters only, for those the data pin down in every patient). ``p_typical`` is drawn from ``p``'s prior,
 ``omega_p`` from its ``omega`` prior, each ``beta`` from Normal(0, 1). ``population``
 parameters (e.g. the residual SD) are shared. Sample sites: ``p`` (typical value),
 ``omega_p``, ``beta_p_c``, ``eta_p`` or ``z_p`` (patient plate) and the deterministic ``p_individual``
@@ -18,7 +19,7 @@ parameters (e.g. the residual SD) are shared. Sample sites: ``p`` (typical value
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import jax
@@ -113,7 +114,7 @@ def population_model(
     effects: Mapping[str, Sequence[str]] | None = None,
     *,
     inputs=None,
-    centred: bool = False,
+    centred: bool | Collection[str] = False,
 ) -> Callable[[], None]:
     """The numpyro model of a cohort. ``predict(params, times) -> {observable: (T,)}`` is the
     same single-patient function as for :func:`~inference.patient_model`; it is vmapped over
@@ -122,7 +123,9 @@ def population_model(
     pytree of arrays with leading axis ``n`` in ``Cohort.patients`` order; ``predict`` is then
     called as ``predict(params, times, inputs_i)``.
     ``centred``: sample ``T(p_i)`` directly (site ``z_p``) instead of ``eta``; better for NUTS when
-    every patient has many informative measurements, worse (funnels) when they have few."""
+    every patient has many informative measurements, worse (funnels) when they have few. ``True``:
+    every individual parameter; a collection of names: those only (the others non-centred), e.g.
+    a baseline size pinned by each patient's first scan centred, a weakly informed rate not."""
     check_error_models(spec, cohort.units, errors, "the cohort")
     for name, (index, value, censored, mask) in cohort.groups.items():
         for i in range(len(cohort)):
@@ -142,6 +145,15 @@ def population_model(
         unknown = [c for c in covs if c not in cohort.covariates]
         if unknown:
             raise ValueError(f"covariate(s) {unknown} on {name!r} are not in the cohort's {sorted(cohort.covariates)}")
+    if isinstance(centred, bool):
+        centred = set(spec.individual) if centred else set()
+    else:
+        if isinstance(centred, str):
+            raise TypeError(f"centred: give True/False or a collection of parameter names, not the string {centred!r}")
+        centred = set(centred)
+        wrong = sorted(centred - set(spec.individual))
+        if wrong:
+            raise ValueError(f"centred: {wrong} are not individual parameters; those are {spec.individual}")
     if not spec.individual:
         warnings.warn("no parameter has level='individual': every patient shares all parameters", stacklevel=2)
     n = len(cohort)
@@ -167,7 +179,7 @@ def population_model(
                 mean = mean + numpyro.sample(f"beta_{p.name}_{c}", dist.Normal(0.0, 1.0)) * covariates[c]
             omega = numpyro.sample(f"omega_{p.name}", p.omega_prior)
             with numpyro.plate("patient", n):
-                if centred:
+                if p.name in centred:
                     z = numpyro.sample(f"z_{p.name}", dist.Normal(mean, omega))
                 else:
                     z = mean + omega * numpyro.sample(f"eta_{p.name}", dist.Normal(0.0, 1.0))
