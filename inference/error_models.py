@@ -2,7 +2,8 @@
 
 Each model names the parameters (of the :class:`~inference.parameters.ParameterSpec`) that hold
 its standard deviations, and gives per-row log-likelihoods; a left-censored row (value below
-detection) contributes ``log P(Y < limit)``.
+detection) contributes ``log P(Y < limit)``. ``censored=None`` says that no row is censored and
+skips that branch (its log-CDF costs more than the rest of the likelihood's gradient).
 
 - :class:`Proportional`: ``log y ~ Normal(log f, sigma)`` (log-normal; ``sigma`` ~ the CV).
 - :class:`Combined`: ``y ~ Normal(f, sqrt(additive^2 + (proportional f)^2))``.
@@ -29,12 +30,14 @@ class Proportional(eqx.Module):
     def parameters(self) -> tuple[str, ...]:
         return (self.sigma,)
 
-    def log_likelihood(self, params: Mapping, pred: jax.Array, value: jax.Array, censored: jax.Array) -> jax.Array:
+    def log_likelihood(
+        self, params: Mapping, pred: jax.Array, value: jax.Array, censored: jax.Array | None
+    ) -> jax.Array:
         s = params[self.sigma]
         mu = jnp.log(jnp.maximum(pred, _TINY))
         z = (jnp.log(jnp.maximum(value, _TINY)) - mu) / s
         observed = norm.logpdf(z) - jnp.log(s) - jnp.log(jnp.maximum(value, _TINY))
-        return jnp.where(censored, norm.logcdf(z), observed)
+        return observed if censored is None else jnp.where(censored, norm.logcdf(z), observed)
 
     def sample(self, key, params: Mapping, pred: jax.Array) -> jax.Array:
         return pred * jnp.exp(params[self.sigma] * jax.random.normal(key, jnp.shape(pred)))
@@ -53,10 +56,13 @@ class Combined(eqx.Module):
     def _sd(self, params, pred):
         return jnp.sqrt(params[self.additive] ** 2 + (params[self.proportional] * pred) ** 2)
 
-    def log_likelihood(self, params: Mapping, pred: jax.Array, value: jax.Array, censored: jax.Array) -> jax.Array:
+    def log_likelihood(
+        self, params: Mapping, pred: jax.Array, value: jax.Array, censored: jax.Array | None
+    ) -> jax.Array:
         sd = self._sd(params, pred)
         z = (value - pred) / sd
-        return jnp.where(censored, norm.logcdf(z), norm.logpdf(z) - jnp.log(sd))
+        observed = norm.logpdf(z) - jnp.log(sd)
+        return observed if censored is None else jnp.where(censored, norm.logcdf(z), observed)
 
     def sample(self, key, params: Mapping, pred: jax.Array) -> jax.Array:
         return pred + self._sd(params, pred) * jax.random.normal(key, jnp.shape(pred))

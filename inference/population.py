@@ -164,6 +164,9 @@ def population_model(
             )
     times = jnp.asarray(cohort.times)
     groups = {k: tuple(jnp.asarray(a) for a in v) for k, v in cohort.groups.items()}
+    # None where no row is censored: the error model then skips its log-CDF
+    groups = {k: (i, v, c if np.any(cohort.groups[k][2] & cohort.groups[k][3]) else None, m)
+              for k, (i, v, c, m) in groups.items()}  # fmt: skip
     covariates = {k: jnp.asarray(v) for k, v in cohort.covariates.items()}
 
     def model():
