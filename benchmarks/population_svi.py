@@ -71,6 +71,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import numpyro.distributions as dist  # noqa: E402
 import pandas as pd  # noqa: E402
+from compile_clock import CompileClock  # noqa: E402
 from numpyro import handlers  # noqa: E402
 from numpyro.infer import Trace_ELBO  # noqa: E402
 
@@ -105,41 +106,15 @@ POPULATION = ("v0", "a", "b", "omega_v0", "omega_a", "omega_b", "sd_add", "cv")
 BELOW = "TOO SMALL TO MEASURE"
 REAL = {"b"}  # the only parameter on the real line; every other is positive (compared on the log scale)
 
-# --- compile-time accounting (as in reference_nuts.py) -----------------------------------------
-
-_COMPILE_EVENTS = (
-    "/jax/core/compile/jaxpr_trace_duration",
-    "/jax/core/compile/jaxpr_to_mlir_module_duration",
-    "/jax/core/compile/backend_compile_duration",
-)
-_intervals: list[tuple[float, float]] = []
-
-
-def _listener(event, duration, **_):
-    if event in _COMPILE_EVENTS:
-        end = time.perf_counter()
-        _intervals.append((end - duration, end))
-
-
-jax.monitoring.register_event_duration_secs_listener(_listener)
-
-
-def compile_seconds(t0: float, t1: float) -> float:
-    """Seconds within [t0, t1] spent tracing, lowering or compiling (nested events counted once)."""
-    spans = sorted((max(a, t0), min(b, t1)) for a, b in _intervals if b > t0 and a < t1)
-    total, end = 0.0, -np.inf
-    for a, b in spans:
-        if b > end:
-            total += b - max(a, end)
-            end = b
-    return total
+COMPILES = CompileClock()  # compile spans from here on
 
 
 def timed(fn):
     t0 = time.perf_counter()
     out = jax.block_until_ready(fn())
     t1 = time.perf_counter()
-    return out, {"wall_s": t1 - t0, "compile_s": compile_seconds(t0, t1), "run_s": t1 - t0 - compile_seconds(t0, t1)}
+    compile_s = COMPILES.seconds(t0, t1)
+    return out, {"wall_s": t1 - t0, "compile_s": compile_s, "run_s": t1 - t0 - compile_s}
 
 
 # --- data ---------------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import numpyro.distributions as dist  # noqa: E402
 import pandas as pd  # noqa: E402
+from compile_clock import CompileClock  # noqa: E402
 from numpyro.infer import MCMC  # noqa: E402
 from numpyro.infer.util import initialize_model  # noqa: E402
 from reference_problem import DATA, DOSE, EC50, KA, NAMES, TRUE, VD, K, forward  # noqa: E402
@@ -70,34 +71,7 @@ TRUTH = {**TRUE, "sigma": 0.10}
 LAWSON = m.LawsonGrid(substeps=1, absorption_offsets=(1.2, 3.6), nodes=5)  # steps at 0, 0.1, 0.3 day after each dose
 
 
-# --- compile-time accounting -------------------------------------------------------------------
-
-_COMPILE_EVENTS = (
-    "/jax/core/compile/jaxpr_trace_duration",
-    "/jax/core/compile/jaxpr_to_mlir_module_duration",
-    "/jax/core/compile/backend_compile_duration",
-)
-_intervals: list[tuple[float, float]] = []
-
-
-def _listener(event, duration, **_):
-    if event in _COMPILE_EVENTS:
-        end = time.perf_counter()
-        _intervals.append((end - duration, end))
-
-
-jax.monitoring.register_event_duration_secs_listener(_listener)
-
-
-def compile_seconds(t0: float, t1: float) -> float:
-    """Seconds within [t0, t1] spent tracing, lowering or compiling (nested events counted once)."""
-    spans = sorted((max(a, t0), min(b, t1)) for a, b in _intervals if b > t0 and a < t1)
-    total, end = 0.0, -np.inf
-    for a, b in spans:
-        if b > end:
-            total += b - max(a, end)
-            end = b
-    return total
+COMPILES = CompileClock()  # compile spans from here on
 
 
 # --- our model ---------------------------------------------------------------------------------
@@ -219,7 +193,7 @@ def run_ours(model, init, args, *, seed: int) -> dict:
     finally:
         FIT.MCMC = saved_mcmc
     t1, cpu1 = time.perf_counter(), time.process_time()
-    phase = {k: (b - a) - compile_seconds(a, b) for k, (a, b) in mcmc.phases.items()}
+    phase = {k: (b - a) - COMPILES.seconds(a, b) for k, (a, b) in mcmc.phases.items()}
     sample_fields = {k: np.asarray(v) for k, v in mcmc.get_extra_fields(group_by_chain=True).items()}
     steps_w, steps_s = mcmc.warmup_fields["num_steps"], sample_fields["num_steps"]
     idata = inference.to_inference_data(mcmc, UNITS)
@@ -231,7 +205,7 @@ def run_ours(model, init, args, *, seed: int) -> dict:
         "gradients": "reverse mode",
         "load_average_1min_before": load,
         "first_call_s": t1 - t0,  # the whole inference.nuts call: compile + warm-up + draws
-        "compile_s": compile_seconds(t0, t1),
+        "compile_s": COMPILES.seconds(t0, t1),
         "warmup_s": phase["warmup"],
         "draws_s": phase["sample"],
         **summarise(idata, wall, cpu, steps_w.sum(axis=1) + steps_s.sum(axis=1)),
