@@ -86,7 +86,8 @@ def compare(
 
     Returns dims ``(regimen, draw, time)`` for trajectories (``volume`` mm^3, ``sum_of_diameters``
     mm, ``resistant_fraction``) stored every ``store_every`` days, and ``(regimen, draw)`` for
-    endpoints: RECIST ``time_to_progression`` on scans every ``scan_every`` days (with
+    endpoints, and ``dose`` (regimen, draw, time, drug; mg given in the ``store_every`` days from
+    each stored time: what adaptive policies actually gave). Endpoints: RECIST ``time_to_progression`` on scans every ``scan_every`` days (with
     ``progressed``: False = censored), ``best_response`` (code into ``RESPONSE_NAMES``),
     ``time_to_1.2x_baseline`` (with ``exceeded``), ``days_on_drug``, ``days_off_drug``, ``cumulative_dose`` (per
     drug) and ``final_resistant_fraction``. Measurement noise of adaptive decisions uses
@@ -137,6 +138,11 @@ def compare(
         "best_response": (end_dims, stack("best_response"), {"codes": ",".join(RESPONSE_NAMES)}),
         "exceeded": (end_dims, stack("exceeded"), {"long_name": "burden exceeded 1.2x baseline (False: censored)"}),
         "cumulative_dose": (("regimen", "draw", "drug"), stack("cumulative_dose"), {"units": "mg"}),
+        "dose": (
+            ("regimen", "draw", "time", "drug"),
+            stack("dose"),
+            {"units": "mg", "long_name": f"dose given in the {store_every} days from each stored time"},
+        ),
     }
     for name, unit in ENDPOINT_UNITS.items():
         data[name] = (end_dims, stack(name), {"units": unit})
@@ -170,7 +176,10 @@ def _simulate_draws(build, regimen, codes, batch, keys, days, scan_every, store_
         thr = time_to_threshold(tr.times, vol, 1.2)
         rf = m.resistant_fraction(tr.clones, model.tumour.resistant)
         on_drug = days_on_drug(regimen.doses.time, tr.doses_given, days)
+        bin_of_dose = jnp.clip(jnp.floor(regimen.doses.time).astype(int) // store_every, 0, len(store_idx) - 1)
+        dose = jnp.zeros((len(store_idx), len(model.drugs))).at[bin_of_dose, codes].add(tr.doses_given)
         return {
+            "dose": dose,
             "volume": vol[store_idx],
             "sum_of_diameters": sld[store_idx],
             "resistant_fraction": rf[store_idx],

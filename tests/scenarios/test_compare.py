@@ -45,6 +45,16 @@ def test_endpoints_are_consistent(result):
     assert (result.time_to_progression.values[~result.progressed.values] == DAYS).all()
 
 
+def test_dose_given_per_stored_interval_adds_up_to_the_cumulative_dose(result):
+    assert result.dose.dims == ("regimen", "draw", "time", "drug")
+    np.testing.assert_allclose(result.dose.sum("time"), result.cumulative_dose)
+    weekly = result.dose.sel(regimen=str(CONT), drug="erlotinib").values
+    assert (weekly[:, :-1] == 7 * 150.0).all()  # every full week of continuous dosing
+    # the adaptive regimen's weekly doses are all-or-nothing per decision period (28 days = 4 weeks)
+    at = result.dose.isel(regimen=2, drug=0).values[:, :-1].reshape(len(DRAWS["growth_rate"]), -1, 4)
+    assert np.all(at.min(axis=2) == at.max(axis=2))
+
+
 def test_same_key_same_numbers(result):
     again = compare(build, DRAWS, REGIMENS, DAYS, key=jax.random.key(1), scan_every=28, noise_sd=0.1)
     np.testing.assert_array_equal(again.volume.values, result.volume.values)
