@@ -18,7 +18,9 @@ from inference.fit import (
     map_estimate,
     nuts,
     to_inference_data,
+    WarmStart,
     update,
+    warm_start,
 )
 from inference.least_squares import FitResult, Metrics, aic, aic_laleh, fit_curve, metrics
 from inference.least_squares import predict as predict_curve
@@ -43,6 +45,7 @@ __all__ = [
     "Proportional",
     "SviResult",
     "TRANSFORMS",
+    "WarmStart",
     "aic",
     "aic_laleh",
     "diagnose",
@@ -60,4 +63,5 @@ __all__ = [
     "svi",
     "to_inference_data",
     "update",
+    "warm_start",
 ]

@@ -137,24 +137,54 @@ def nuts(
     return mcmc
 
 
+class WarmStart(NamedTuple):
+    """Where a NUTS run ended, as plain arrays (saved with a twin): unconstrained positions
+    ``z`` {site: (chains,)}, adapted ``step_size`` (chains,), the chains' mean diagonal
+    ``inverse_mass_matrix`` {tuple of sites: (n,)}, and the run's ``samples`` per chain."""
+
+    z: dict
+    step_size: np.ndarray
+    inverse_mass_matrix: dict
+    samples: int
+
+
+def warm_start(mcmc: MCMC) -> WarmStart:
+    """The :class:`WarmStart` of a finished run."""
+    state = mcmc.last_state
+    batched = mcmc.num_chains > 1
+    imm = {
+        k: np.asarray(v).mean(axis=0) if batched else np.asarray(v)
+        for k, v in state.adapt_state.inverse_mass_matrix.items()
+    }
+    step = np.atleast_1d(np.asarray(state.adapt_state.step_size, dtype=float))
+    z = {k: np.atleast_1d(np.asarray(v)) if batched else np.asarray(v)[None] for k, v in state.z.items()}
+    return WarmStart(z, step, imm, int(mcmc.num_samples))
+
+
 def update(
-    model: Callable, previous: MCMC, key, *, warmup: int = 200, samples: int | None = None, target_accept: float = 0.8
+    model: Callable,
+    previous: MCMC | WarmStart,
+    key,
+    *,
+    warmup: int = 200,
+    samples: int | None = None,
+    target_accept: float = 0.8,
 ) -> MCMC:
     """Sequential updating: NUTS on ``model`` (the same parameters, more data — e.g. a new scan)
-    warm-started from ``previous``: each chain starts where it ended, with its adapted step size
-    and the chains' mean mass matrix (kept fixed), so a short ``warmup`` re-tunes only the step
-    size. Check the result with :func:`diagnose` as usual."""
-    state = previous.last_state
-    chains = previous.num_chains
-    batched = chains > 1
-    step = float(np.mean(np.asarray(state.adapt_state.step_size)))
-    imm = state.adapt_state.inverse_mass_matrix
-    imm = jax.tree.map(lambda a: jnp.mean(a, axis=0) if batched else a, imm)
+    warm-started from ``previous`` (a finished run or its :class:`WarmStart`): each chain starts
+    where it ended, with the chains' mean step size and mass matrix (kept fixed), so a short
+    ``warmup`` re-tunes only the step size. ``samples`` per chain default to the previous run's.
+    Check the result with :func:`diagnose` as usual."""
+    ws = warm_start(previous) if isinstance(previous, MCMC) else previous
+    chains = len(ws.step_size)
+    step = float(np.mean(ws.step_size))
+    imm = {k: jnp.asarray(v) for k, v in ws.inverse_mass_matrix.items()}
     kernel = NUTS(model, step_size=step, inverse_mass_matrix=imm, adapt_mass_matrix=False,
                   target_accept_prob=target_accept)  # fmt: skip
-    mcmc = MCMC(kernel, num_warmup=warmup, num_samples=samples or previous.num_samples, num_chains=chains,
-                chain_method=previous.chain_method, progress_bar=False)  # fmt: skip
-    mcmc.run(key, init_params=state.z, extra_fields=("diverging",))
+    mcmc = MCMC(kernel, num_warmup=warmup, num_samples=samples or ws.samples, num_chains=chains,
+                chain_method="vectorized", progress_bar=False)  # fmt: skip
+    z = {k: jnp.asarray(v) if chains > 1 else jnp.asarray(v)[0] for k, v in ws.z.items()}
+    mcmc.run(key, init_params=z, extra_fields=("diverging",))
     return mcmc
 
 

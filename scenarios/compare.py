@@ -35,6 +35,7 @@ Builder = Callable[[Mapping[str, jax.Array]], tuple[m.DiseaseModel, jax.Array]]
 ENDPOINT_UNITS = {
     "time_to_progression": "day",
     "time_to_1.2x_baseline": "day",
+    "time_to_2x_baseline": "day",
     "days_on_drug": "day",
     "days_off_drug": "day",
     "final_resistant_fraction": "1",
@@ -87,9 +88,12 @@ def compare(
     Returns dims ``(regimen, draw, time)`` for trajectories (``volume`` mm^3, ``sum_of_diameters``
     mm, ``resistant_fraction``) stored every ``store_every`` days, and ``(regimen, draw)`` for
     endpoints, and ``dose`` (regimen, draw, time, drug; mg given in the ``store_every`` days from
-    each stored time: what adaptive policies actually gave). Endpoints: RECIST ``time_to_progression`` on scans every ``scan_every`` days (with
+    each stored time: what adaptive policies actually gave). Endpoints: RECIST
+    ``time_to_progression`` on scans every ``scan_every`` days (with
     ``progressed``: False = censored), ``best_response`` (code into ``RESPONSE_NAMES``),
-    ``time_to_1.2x_baseline`` (with ``exceeded``), ``days_on_drug``, ``days_off_drug``, ``cumulative_dose`` (per
+    ``time_to_1.2x_baseline`` (with ``exceeded``), ``time_to_2x_baseline`` (volume doubling from
+    day 0, with ``doubled``; unlike RECIST progression it also measures a switch strategy's second
+    line), ``days_on_drug``, ``days_off_drug``, ``cumulative_dose`` (per
     drug) and ``final_resistant_fraction``. Measurement noise of adaptive decisions uses
     ``key``; the same key gives the same numbers. The default tolerance (rtol 1e-4) keeps
     volumes within about 5e-4 relative of a tight solve on the flagship model: ample for
@@ -137,6 +141,7 @@ def compare(
         "progressed": (end_dims, stack("progressed"), {"long_name": "RECIST PD observed (False: censored)"}),
         "best_response": (end_dims, stack("best_response"), {"codes": ",".join(RESPONSE_NAMES)}),
         "exceeded": (end_dims, stack("exceeded"), {"long_name": "burden exceeded 1.2x baseline (False: censored)"}),
+        "doubled": (end_dims, stack("doubled"), {"long_name": "burden exceeded 2x baseline (False: censored)"}),
         "cumulative_dose": (("regimen", "draw", "drug"), stack("cumulative_dose"), {"units": "mg"}),
         "dose": (
             ("regimen", "draw", "time", "drug"),
@@ -174,6 +179,7 @@ def _simulate_draws(build, regimen, codes, batch, keys, days, scan_every, store_
         cats = recist(sld[scan_idx])
         ttp = time_to_progression(grid[scan_idx], cats)
         thr = time_to_threshold(tr.times, vol, 1.2)
+        doubling = time_to_threshold(tr.times, vol, 2.0)
         rf = m.resistant_fraction(tr.clones, model.tumour.resistant)
         on_drug = days_on_drug(regimen.doses.time, tr.doses_given, days)
         bin_of_dose = jnp.clip(jnp.floor(regimen.doses.time).astype(int) // store_every, 0, len(store_idx) - 1)
@@ -188,6 +194,8 @@ def _simulate_draws(build, regimen, codes, batch, keys, days, scan_every, store_
             "best_response": best_overall_response(cats),
             "time_to_1.2x_baseline": thr.time,
             "exceeded": thr.observed,
+            "time_to_2x_baseline": doubling.time,
+            "doubled": doubling.observed,
             "days_on_drug": on_drug,
             "days_off_drug": days - on_drug,
             "cumulative_dose": cumulative_dose(tr.doses_given, codes, len(model.drugs)),

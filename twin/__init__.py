@@ -1,4 +1,10 @@
-"""The digital twin: patient records, the flagship model and the ``twin`` command line."""
+"""The digital twin: patient records, the flagship model and the ``twin`` command line.
+
+``DigitalTwin``, ``TwinModel`` and the regimen helpers import JAX; they load on first use, so
+``import twin.io`` (files only) stays light.
+"""
+
+from importlib import import_module
 
 from twin.io import (
     PatientFileError,
@@ -22,8 +28,38 @@ from twin.record import (
     VariantCall,
 )
 
+_LAZY = {
+    "Comparison": "twin.digital_twin",
+    "DigitalTwin": "twin.digital_twin",
+    "Settings": "twin.digital_twin",
+    "Update": "twin.digital_twin",
+    "Prior": "twin.flagship",
+    "TwinModel": "twin.flagship",
+    "TwinModelError": "twin.flagship",
+    "parse_regimen": "twin.regimens",
+    "standard_regimens": "twin.regimens",
+    "example_patient": "twin.examples_data",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'twin' has no attribute {name!r}")
+
+
 __all__ = [
     "COVARIATE_UNITS",
+    "Comparison",
+    "DigitalTwin",
+    "Prior",
+    "Settings",
+    "TwinModel",
+    "TwinModelError",
+    "Update",
+    "example_patient",
+    "parse_regimen",
+    "standard_regimens",
     "OBSERVABLES",
     "STATUSES",
     "Covariate",

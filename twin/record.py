@@ -278,6 +278,10 @@ def _first_clash(keys: list, field_name: str, attribute: str, values: list, what
         seen[key] = i
 
 
+def _time(row) -> float:
+    return row.time
+
+
 def _first_unsorted(times: list[float], field_name: str) -> None:
     for i in range(1, len(times)):
         if times[i] < times[i - 1]:
@@ -471,6 +475,54 @@ class PatientRecord:
             lag=jnp.zeros((n,), dtype=float),
             drugs=drugs,
         )
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able data (floats round-trip exactly through ``json``)."""
+        return {
+            "patient_id": self.patient_id,
+            "observations": [vars(o).copy() for o in self.observations],
+            "doses": [vars(d).copy() for d in self.doses],
+            "covariates": {k: vars(c).copy() for k, c in self.covariates.items()},
+            "mutations": [vars(m).copy() for m in self.mutations],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> PatientRecord:
+        """The inverse of :meth:`to_dict` (validated like any record)."""
+        return cls(
+            data["patient_id"],
+            [Observation(**o) for o in data["observations"]],
+            [Dose(**d) for d in data["doses"]],
+            {k: Covariate(**c) for k, c in data["covariates"].items()},
+            [VariantCall(**m) for m in data["mutations"]],
+        )
+
+    def merge(self, new: PatientRecord) -> PatientRecord:
+        """This record with ``new``'s rows added (e.g. the next scan). Rows present in both must
+        be identical; ``new`` must be the same patient. Covariates and mutations of ``new``
+        replace those of the same name (a later report supersedes)."""
+        if new.patient_id != self.patient_id:
+            raise PatientRecordError(
+                "patient_id", None, "patient_id", new.patient_id, f"the new record is not patient {self.patient_id!r}"
+            )
+        old_obs = {(o.time, o.observable): o for o in self.observations}
+        old_doses = {(d.time, d.drug, d.route): d for d in self.doses}
+        for i, o in enumerate(new.observations):
+            same = old_obs.get((o.time, o.observable))
+            if same is not None and same != o:
+                problem = (
+                    f"contradicts the record's {same.observable} at day {o.time:g} ({same.value!r}, {same.status})"
+                )
+                raise PatientRecordError("observations", i, "value", o.value, problem, patient=self.patient_id)
+        for i, d in enumerate(new.doses):
+            same = old_doses.get((d.time, d.drug, d.route))
+            if same is not None and same != d:
+                problem = f"contradicts the record's {d.drug} dose at day {d.time:g} ({same.amount!r} mg)"
+                raise PatientRecordError("doses", i, "amount", d.amount, problem, patient=self.patient_id)
+        obs = sorted({**old_obs, **{(o.time, o.observable): o for o in new.observations}}.values(), key=_time)
+        doses = sorted({**old_doses, **{(d.time, d.drug, d.route): d for d in new.doses}}.values(), key=_time)
+        calls = {(m.gene, m.variant): m for m in (*self.mutations, *new.mutations)}
+        return PatientRecord(self.patient_id, obs, doses, {**self.covariates, **new.covariates}, list(calls.values()))
 
     def to_mutations(self, *, min_vaf: float = 0.0) -> tuple[Mutation, ...]:
         """The variants detected (``vaf > min_vaf``) as ``mechanistic.Mutation`` objects."""

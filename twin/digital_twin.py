@@ -1,0 +1,532 @@
+"""The DigitalTwin: one patient's record, their personalised model and its posterior.
+
+>>> twin = DigitalTwin.from_record(record).calibrate(seed=0)
+>>> result = twin.compare()            # the standard regimens from the decision day, ranked
+>>> twin.save("patient.twin.nc"); DigitalTwin.load("patient.twin.nc")
+>>> step = twin.update(next_scan)      # was the scan a surprise? refit; then step.twin.compare()
+
+Time is in patient days (day 0 = start of treatment). The *decision day* (``twin.now``) is the
+last observation: what-if regimens start there (regimen day 0), from each posterior draw's clone
+volumes that day. Drug given before the decision day is not carried into the what-if (erlotinib
+and osimertinib wash out within days of the last dose).
+
+A twin is immutable: ``calibrate`` and ``update`` return new twins. Everything it holds saves to
+one NetCDF file and loads back bit for bit: the record, the model specification, the posterior
+and sampler statistics, the sampler's warm-start state, the seed and settings, the versions of
+the packages that produced it, and the log of earlier updates.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from twin.flagship import TwinModel
+from twin.record import PatientRecord
+
+FORMAT_VERSION = 1
+FIT_OBSERVABLES = ("diameter", "resistant_fraction")
+PREDICTIVE_LEVEL = 0.90
+PRIMARY = "time_to_2x_baseline"  # the ranking endpoint of compare (scenarios.compare endpoints)
+
+
+METHODS = ("nuts", "laplace")
+
+
+class Settings(NamedTuple):
+    """Calibration settings. ``method``: ``"nuts"`` (``chains`` x (``warmup`` + ``samples``) draws
+    of the exact posterior) or ``"laplace"`` (a Gaussian on the unconstrained scale at the MAP,
+    ``chains`` x ``samples`` independent draws: seconds instead of minutes, approximate);
+    ``seed`` of every PRNG key the twin makes; ``target_accept`` of NUTS."""
+
+    method: str = "nuts"
+    seed: int = 0
+    chains: int = 4
+    warmup: int = 300
+    samples: int = 300
+    target_accept: float = 0.8
+
+
+class Comparison(NamedTuple):
+    """``dataset``: ``scenarios.compare`` output (dims regimen, draw, time; ``time`` in days from the
+    decision day, ``attrs['start_day']`` the decision day); ``table``: ``scenarios.summarise``,
+    best first."""
+
+    dataset: xr.Dataset
+    table: pd.DataFrame
+
+
+class Update(NamedTuple):
+    """``twin``: refitted with the new rows; ``checks``: one row per new observation with the
+    previous twin's 90% predictive interval and whether the value fell outside it;
+    ``surprised``: any did (the twin and the patient diverged: reconsider the treatment)."""
+
+    twin: DigitalTwin
+    checks: pd.DataFrame
+    surprised: bool
+
+
+def _versions() -> dict[str, str]:
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for name in ("patient-twin", "jax", "numpyro", "diffrax", "equinox", "xarray", "numpy"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+@dataclass(frozen=True)
+class DigitalTwin:
+    """A patient's twin (see the module docstring). Build with :meth:`from_record`."""
+
+    record: PatientRecord
+    model: TwinModel
+    settings: Settings = Settings()
+    posterior: xr.Dataset | None = None  # dims (chain, draw): free parameters, 'diverging'
+    warm: dict | None = field(default=None, repr=False)  # inference.WarmStart as plain arrays
+    diagnostics: tuple[str, ...] = ()  # failed sampler checks (empty: all passed)
+    log: tuple[dict, ...] = ()  # earlier updates: day, checks
+    versions: Mapping[str, str] = field(default_factory=_versions)
+
+    # --- construction ---------------------------------------------------------------------------
+    @classmethod
+    def from_record(cls, record: PatientRecord, model: TwinModel | None = None) -> DigitalTwin:
+        """The twin of ``record`` with the flagship model personalised by its mutations (or ``model``)."""
+        if not isinstance(record, PatientRecord):
+            raise TypeError(f"record must be a twin.PatientRecord, got {type(record).__name__}")
+        model = TwinModel.from_mutations(record.mutations) if model is None else model
+        unknown = [d for d in record.drugs if d not in model.drugs]
+        if unknown:
+            raise ValueError(f"patient {record.patient_id!r} was given {unknown}; the twin models {model.drugs}")
+        return cls(record, model)
+
+    @property
+    def calibrated(self) -> bool:
+        return self.posterior is not None
+
+    @property
+    def observables(self) -> tuple[str, ...]:
+        return tuple(o for o in FIT_OBSERVABLES if o in self.record.observables)
+
+    @property
+    def t0(self) -> float:
+        """Day of the first observation: the model starts there (``volume0`` is the burden then)."""
+        return min(o.time for o in self.record.observations)
+
+    @property
+    def now(self) -> float:
+        """The decision day: the last observation (day)."""
+        return max(o.time for o in self.record.observations)
+
+    # --- calibration ----------------------------------------------------------------------------
+    def _numpyro_model(self):
+        from inference.patient_model import patient_model
+
+        if not self.observables:
+            raise ValueError(
+                f"patient {self.record.patient_id!r} has no {' or '.join(FIT_OBSERVABLES)} observations to fit"
+            )
+        obs = self.record.to_observations(observables=self.observables)
+        doses = self.record.to_dose_table()
+        spec = self.model.spec()
+        return patient_model(self.model.predict(doses, t0=self.t0), spec, obs, self.model.errors(self.observables))
+
+    def calibrate(
+        self, *, method: str | None = None, seed: int | None = None, chains: int | None = None,
+        warmup: int | None = None, samples: int | None = None, target_accept: float | None = None,
+    ) -> DigitalTwin:  # fmt: skip
+        """Bayesian calibration (:class:`Settings`; unset arguments keep the twin's). NUTS problems
+        (R-hat > 1.01, bulk or tail ESS < 100 per chain, divergences; :func:`inference.diagnose`)
+        and a MAP that did not converge warn and are kept in ``diagnostics``."""
+        from inference.fit import nuts, warm_start
+
+        given = {"method": method, "seed": seed, "chains": chains, "warmup": warmup, "samples": samples,
+                 "target_accept": target_accept}  # fmt: skip
+        settings = self.settings._replace(**{k: v for k, v in given.items() if v is not None})
+        _check_settings(settings)
+        model = self._numpyro_model()
+        if settings.method == "laplace":
+            return self._laplace(model, settings)
+        mcmc = nuts(
+            model,
+            jax.random.key(settings.seed),
+            chains=settings.chains,
+            warmup=settings.warmup,
+            samples=settings.samples,
+            target_accept=settings.target_accept,
+        )
+        return self._with_run(mcmc, settings, warm_start(mcmc))
+
+    def _laplace(self, model, settings: Settings) -> DigitalTwin:
+        from inference.fit import CalibrationWarning, laplace, map_estimate
+
+        key = jax.random.key(settings.seed)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", CalibrationWarning)
+            fit = map_estimate(model, key, restarts=2)
+        problems = [str(w.message) for w in caught if issubclass(w.category, CalibrationWarning)]
+        for p in problems:
+            warnings.warn(p, CalibrationWarning, stacklevel=3)
+        draws = laplace(model, fit, jax.random.fold_in(key, 1), num_samples=settings.chains * settings.samples)
+        units = self.model.units()
+        data = {
+            k: (
+                ("chain", "draw"),
+                np.asarray(v).reshape(settings.chains, settings.samples),
+                {"units": units.get(k, "")},
+            )
+            for k, v in draws.items()
+            if k in self.model.priors
+        }
+        posterior = xr.Dataset(data, coords={"chain": np.arange(settings.chains), "draw": np.arange(settings.samples)})
+        return replace(self, settings=settings, posterior=posterior, warm=None, diagnostics=tuple(problems))
+
+    def _with_run(self, mcmc, settings: Settings, ws) -> DigitalTwin:
+        from inference.fit import diagnose
+
+        units = self.model.units()
+        samples = mcmc.get_samples(group_by_chain=True)
+        data = {k: (("chain", "draw"), np.asarray(v), {"units": units.get(k, "")}) for k, v in samples.items()}
+        diverging = np.asarray(mcmc.get_extra_fields(group_by_chain=True)["diverging"], dtype=bool)
+        data["diverging"] = (("chain", "draw"), diverging)
+        posterior = xr.Dataset(
+            data, coords={"chain": np.arange(diverging.shape[0]), "draw": np.arange(diverging.shape[1])}
+        )
+        problems = diagnose(_as_inference_data(posterior), min_ess=100.0 * settings.chains, warn=True).problems
+        warm = {
+            "z": ws.z,
+            "step_size": ws.step_size,
+            "inverse_mass_matrix": ws.inverse_mass_matrix,
+            "samples": ws.samples,
+        }
+        return replace(self, settings=settings, posterior=posterior, warm=warm, diagnostics=tuple(problems))
+
+    def _require_posterior(self) -> xr.Dataset:
+        if self.posterior is None:
+            raise ValueError(
+                f"the twin of patient {self.record.patient_id!r} is not calibrated: call .calibrate() first"
+            )
+        return self.posterior
+
+    # --- draws and predictions ------------------------------------------------------------------
+    @property
+    def free_parameters(self) -> tuple[str, ...]:
+        return tuple(str(v) for v in self._require_posterior().data_vars if v != "diverging")
+
+    def draws(self, n: int = 200) -> dict[str, np.ndarray]:
+        """``n`` posterior draws (evenly spaced over chains and draws: deterministic), with the fixed
+        parameters broadcast: ``{name: (n,)}``."""
+        post = self._require_posterior()
+        total = post.sizes["chain"] * post.sizes["draw"]
+        if not (isinstance(n, (int, np.integer)) and 1 <= n <= total):
+            raise ValueError(f"n={n!r} draws: must be a whole number in [1, {total}] (the posterior's draws)")
+        idx = np.linspace(0, total - 1, n).round().astype(int)
+        out = {k: post[k].values.reshape(-1)[idx] for k in self.free_parameters}
+        out.update({k: np.full(n, float(v)) for k, v in self.model.fixed.items()})
+        return out
+
+    def _solve(self, draws: Mapping[str, np.ndarray], times: np.ndarray):
+        """Clone volumes ``(n, T, n_clones)`` at ``times`` under the doses given, per draw."""
+        import jax.numpy as jnp
+
+        batch = {k: jnp.asarray(v, dtype=float) for k, v in draws.items()}
+        clones, ok = _solve_history(self.model, batch, self.record.to_dose_table(), jnp.asarray(times), self.t0)
+        ok = np.asarray(ok)
+        if not ok.all():
+            import mechanistic as m
+
+            raise m.SolveError(f"{(~ok).sum()} of {len(ok)} posterior draws failed to solve the patient's history")
+        return np.asarray(clones)
+
+    def history(self, n_draws: int = 200, points: int = 121) -> xr.Dataset:
+        """Posterior predictive fit of the past: ``diameter`` (mm), ``volume`` (mm^3) and
+        ``resistant_fraction`` (1), dims ``(draw, time)`` on ``points`` days from the first
+        observation to the decision day (no residual noise: the model's trajectory)."""
+        times = np.linspace(self.t0, self.now, points)
+        clones = self._solve(self.draws(n_draws), times)
+        obs = self.model.observe(clones)
+        units = {"diameter": "mm", "volume": "mm^3", "resistant_fraction": "1"}
+        data = {k: (("draw", "time"), np.asarray(v), {"units": units[k]}) for k, v in obs.items()}
+        return xr.Dataset(data, coords={"time": ("time", times, {"units": "day"})})
+
+    def predictive_interval(self, times: Sequence[float], level: float = PREDICTIVE_LEVEL, n_draws: int = 400):
+        """Posterior predictive interval (with residual error) of each fitted observable at
+        ``times`` (days after the first observation; doses beyond the record are not assumed:
+        for days after the last dose, the drug is off): DataFrame with ``time, observable, lo,
+        median, hi``."""
+        post = self._require_posterior()
+        n = min(n_draws, post.sizes["chain"] * post.sizes["draw"])
+        times = np.asarray(sorted(times), dtype=float)
+        if times.size == 0 or times[0] < self.t0:
+            raise ValueError(f"times={times.tolist()} must be non-empty and >= the first observation day {self.t0:g}")
+        draws = self.draws(n)
+        preds = self.model.observe(self._solve(draws, times))
+        errors = self.model.errors(self.observables)
+        key = jax.random.key(self.settings.seed + 7)
+        rows = []
+        q = [(1 - level) / 2, 0.5, (1 + level) / 2]
+        for k, name in enumerate(self.observables):
+            noisy = np.asarray(
+                jax.vmap(lambda p, f, kk: errors[name].sample(kk, p, f), in_axes=(0, 0, 0))(  # noqa: B023
+                    draws, np.asarray(preds[name]), jax.random.split(jax.random.fold_in(key, k), n)
+                )
+            )
+            lo, mid, hi = np.quantile(noisy, q, axis=0)
+            rows += [(t, name, a, b, c) for t, a, b, c in zip(times, lo, mid, hi, strict=True)]
+        return pd.DataFrame(rows, columns=["time", "observable", "lo", "median", "hi"])
+
+    # --- what-if --------------------------------------------------------------------------------
+    def compare(
+        self, regimens: Sequence | None = None, *, days: int = 728, n_draws: int = 200, seed: int | None = None,
+        primary: str = PRIMARY, dose_penalty_per_g: float = 0.0,
+    ) -> Comparison:  # fmt: skip
+        """Simulate ``regimens`` (default the standard five, :mod:`twin.regimens`) from the decision
+        day for ``days`` days on ``n_draws`` posterior draws; rank them by ``primary``
+        (``scenarios.summarise``). The default, the time until the tumour volume doubles from the
+        decision day (+26% in diameter), measures a switch strategy's second line too (RECIST
+        ``time_to_progression`` on 8-weekly scans stops a switch regimen at its first
+        progression, the switch itself)."""
+        import jax.numpy as jnp
+
+        import scenarios as sc
+        from twin.flagship import solver_options
+        from twin.regimens import SCAN_EVERY, standard_regimens
+
+        if not (isinstance(days, (int, np.integer)) and days > 0 and days % SCAN_EVERY == 0):
+            raise ValueError(f"days={days!r} must be a positive multiple of {SCAN_EVERY} (the scan interval, days)")
+        regimens = standard_regimens(days) if regimens is None else list(regimens)
+        draws = self.draws(n_draws)
+        now = self._solve(draws, np.asarray([self.now]))[:, 0, :]  # (n, n_clones)
+        for i in range(now.shape[1]):
+            draws[f"now_volume_{i}"] = now[:, i]
+        model = self.model
+        n_clones = now.shape[1]
+
+        def build(p):
+            return model.disease_model(p), jnp.stack([p[f"now_volume_{i}"] for i in range(n_clones)])
+
+        seed = self.settings.seed if seed is None else seed
+        ds = sc.compare(
+            build, draws, regimens, days, key=jax.random.key(seed), scan_every=SCAN_EVERY, options=solver_options()
+        )
+        ds.attrs["start_day"] = float(self.now)
+        ds.attrs["patient_id"] = self.record.patient_id
+        return Comparison(ds, sc.summarise(ds, primary=primary, dose_penalty_per_g=dose_penalty_per_g))
+
+    def simulate(self, regimen, *, days: int = 728, n_draws: int = 200, seed: int | None = None) -> xr.Dataset:
+        """One regimen from the decision day: :meth:`compare` of one (dims regimen, draw, time)."""
+        return self.compare([regimen], days=days, n_draws=n_draws, seed=seed).dataset
+
+    # --- the living twin ------------------------------------------------------------------------
+    def check(self, new: PatientRecord, level: float = PREDICTIVE_LEVEL) -> pd.DataFrame:
+        """Each of ``new``'s observations after the decision day against this twin's predictive
+        interval: columns ``time, observable, value, censored, lo, median, hi, outside``. A value
+        below detection is outside when even the interval's lower end is above its limit."""
+        rows = [o for o in new.observations if o.time > self.now and o.observable in self.observables]
+        rows = [o for o in rows if o.status != "not_evaluable"]
+        columns = ["time", "observable", "value", "censored", "lo", "median", "hi", "outside"]
+        if not rows:
+            return pd.DataFrame(columns=columns)
+        pi = self.predictive_interval(sorted({o.time for o in rows}), level).set_index(["time", "observable"])
+        out = []
+        for o in rows:
+            lo, mid, hi = pi.loc[(o.time, o.observable), ["lo", "median", "hi"]]
+            censored = o.status == "below_detection"
+            outside = bool(lo > o.value) if censored else bool(o.value < lo or o.value > hi)
+            out.append((o.time, o.observable, o.value, censored, lo, mid, hi, outside))
+        return pd.DataFrame(out, columns=columns)
+
+    def update(self, new: PatientRecord, *, warmup: int = 200) -> Update:
+        """Add ``new``'s rows (e.g. the next scan; :meth:`PatientRecord.merge`), check them against
+        this twin's 90% predictive interval, and refit, warm-started from this posterior."""
+        from inference.fit import WarmStart, update, warm_start
+
+        self._require_posterior()
+        checks = self.check(new)
+        merged = self.record.merge(new)
+        twin = replace(self, record=merged)
+        unknown = [d for d in merged.drugs if d not in self.model.drugs]
+        if unknown:
+            raise ValueError(f"the new rows give {unknown}; the twin models {self.model.drugs}")
+        key = jax.random.fold_in(jax.random.key(self.settings.seed), len(self.log) + 1)
+        if self.warm is None:  # Laplace: a new MAP and Laplace fit
+            twin = twin.calibrate()
+        else:
+            w = self.warm
+            previous = WarmStart(w["z"], w["step_size"], w["inverse_mass_matrix"], int(w["samples"]))
+            mcmc = update(twin._numpyro_model(), previous, key, warmup=warmup, samples=self.settings.samples,
+                          target_accept=self.settings.target_accept)  # fmt: skip
+            twin = twin._with_run(mcmc, self.settings, warm_start(mcmc))
+        entry = {"day": float(self.now), "new_day": float(twin.now), "checks": checks.to_dict(orient="list")}
+        twin = replace(twin, log=(*self.log, entry))
+        return Update(twin, checks, bool(checks["outside"].any()) if len(checks) else False)
+
+    # --- persistence ----------------------------------------------------------------------------
+    def to_dataset(self) -> xr.Dataset:
+        """Everything the twin holds as one ``xarray.Dataset`` (what :meth:`save` writes)."""
+        ds = self.posterior.copy() if self.posterior is not None else xr.Dataset()
+        attrs = {
+            "twin_format_version": FORMAT_VERSION,
+            "patient_id": self.record.patient_id,
+            "record": json.dumps(self.record.to_dict()),
+            "model": self.model.to_json(),
+            "settings": json.dumps(self.settings._asdict()),
+            "diagnostics": json.dumps(list(self.diagnostics)),
+            "log": json.dumps(list(self.log)),
+            "versions": json.dumps(dict(self.versions)),
+        }
+        if self.warm is not None:
+            w = self.warm
+            for site, z in w["z"].items():
+                ds[f"warm_z__{site}"] = (("warm_chain",), np.asarray(z))
+            ds["warm_step_size"] = (("warm_chain",), np.asarray(w["step_size"]))
+            (sites, imm), *more = w["inverse_mass_matrix"].items()
+            if more:
+                raise ValueError("saving a twin supports one diagonal mass-matrix block")
+            ds["warm_inverse_mass_matrix"] = (("warm_site",), np.asarray(imm))
+            attrs["warm_sites"] = json.dumps(list(sites))
+            attrs["warm_samples"] = int(w["samples"])
+        ds.attrs = attrs
+        return ds
+
+    @classmethod
+    def from_dataset(cls, ds: xr.Dataset) -> DigitalTwin:
+        version = ds.attrs.get("twin_format_version")
+        if version != FORMAT_VERSION:
+            raise ValueError(f"twin_format_version={version!r}: this version of twin reads version {FORMAT_VERSION}")
+        record = PatientRecord.from_dict(json.loads(ds.attrs["record"]))
+        posterior_vars = [v for v in ds.data_vars if not str(v).startswith("warm_")]
+        posterior = ds[posterior_vars].drop_vars([c for c in ds.coords if c not in ("chain", "draw")])
+        posterior.attrs = {}
+        if "diverging" in posterior:
+            posterior["diverging"] = posterior["diverging"].astype(bool)
+        warm = None
+        if "warm_step_size" in ds:
+            sites = tuple(json.loads(ds.attrs["warm_sites"]))
+            warm = {
+                "z": {str(v)[len("warm_z__") :]: ds[v].values for v in ds.data_vars if str(v).startswith("warm_z__")},
+                "step_size": ds["warm_step_size"].values,
+                "inverse_mass_matrix": {sites: ds["warm_inverse_mass_matrix"].values},
+                "samples": int(ds.attrs["warm_samples"]),
+            }
+        return cls(
+            record=record,
+            model=TwinModel.from_json(ds.attrs["model"]),
+            settings=Settings(**json.loads(ds.attrs["settings"])),
+            posterior=posterior if posterior_vars else None,
+            warm=warm,
+            diagnostics=tuple(json.loads(ds.attrs["diagnostics"])),
+            log=tuple(json.loads(ds.attrs["log"])),
+            versions=json.loads(ds.attrs["versions"]),
+        )
+
+    def save(self, path: str | Path) -> Path:
+        """Write the twin to a NetCDF-4 file (h5netcdf); :meth:`load` reads it back exactly."""
+        path = Path(path)
+        self.to_dataset().to_netcdf(path, engine="h5netcdf")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> DigitalTwin:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no twin file at {path}")
+        try:
+            with xr.open_dataset(path, engine="h5netcdf") as ds:
+                ds = ds.load()
+        except OSError as e:
+            raise ValueError(f"{path} is not a twin file (NetCDF-4 written by DigitalTwin.save): {e}") from None
+        if "twin_format_version" not in ds.attrs:
+            raise ValueError(f"{path} is a NetCDF file but not a saved twin (no twin_format_version attribute)")
+        return cls.from_dataset(ds)
+
+    # --- reading --------------------------------------------------------------------------------
+    def summary(self) -> pd.DataFrame:
+        """Posterior median and 90% interval of each free parameter, with units."""
+        post = self._require_posterior()
+        rows = []
+        for k in self.free_parameters:
+            lo, mid, hi = np.quantile(post[k].values, [0.05, 0.5, 0.95])
+            rows.append({"parameter": k, "units": post[k].attrs.get("units", ""), "median": mid, "lo": lo, "hi": hi})
+        return pd.DataFrame(rows)
+
+    def __repr__(self) -> str:
+        r = self.record
+        kinds = {}
+        for o in r.observations:
+            kinds[o.observable] = kinds.get(o.observable, 0) + 1
+        obs = ", ".join(f"{n} {k}" for k, n in kinds.items()) or "no observations"
+        drugs = ", ".join(f"{sum(d.drug == name for d in r.doses)} {name} doses" for name in r.drugs) or "no doses"
+        calls = ", ".join(f"{m.gene} {m.variant} {m.vaf:.1%}" for m in r.mutations) or "no mutations"
+        lines = [
+            f"DigitalTwin of patient {r.patient_id!r} ({calls})",
+            f"  record: {obs} (days {self.t0:g} to {self.now:g}); {drugs}",
+            f"  model: clones {', '.join(self.model.clones)}; drugs {', '.join(self.model.drugs)}",
+        ]
+        if self.model.ignored:
+            lines.append(f"  not modelled: {'; '.join(self.model.ignored)}")
+        if self.posterior is None:
+            lines.append("  not calibrated: call .calibrate()")
+        else:
+            s = self.settings
+            how = f"NUTS, {s.chains} chains x {s.samples} draws" if s.method == "nuts" else (
+                f"Laplace approximation at the MAP, {s.chains * s.samples} draws")  # fmt: skip
+            lines.append(
+                f"  posterior: {how} (seed {s.seed}); "
+                + ("diagnostics passed" if not self.diagnostics else f"DIAGNOSTICS FAILED: {self.diagnostics[0]}")
+            )
+            for row in self.summary().itertuples():
+                lines.append(
+                    f"    {row.parameter} = {row.median:.3g} {row.units} (90% CI {row.lo:.3g} to {row.hi:.3g})"
+                )
+        lines.append(f"  decision day: {self.now:g}" + (f"; {len(self.log)} update(s)" if self.log else ""))
+        return "\n".join(lines)
+
+
+def _check_settings(s: Settings) -> None:
+    if s.method not in METHODS:
+        raise ValueError(f"method={s.method!r} is not one of {METHODS}")
+    for name in ("chains", "warmup", "samples"):
+        v = getattr(s, name)
+        if not (isinstance(v, (int, np.integer)) and v >= 1):
+            raise ValueError(f"{name}={v!r} must be a whole number >= 1")
+    if not (isinstance(s.seed, (int, np.integer)) and s.seed >= 0):
+        raise ValueError(f"seed={s.seed!r} must be a whole number >= 0")
+    if not 0 < s.target_accept < 1:
+        raise ValueError(f"target_accept={s.target_accept!r} must be in (0, 1)")
+
+
+def _as_inference_data(posterior: xr.Dataset):
+    from inference.fit import _arviz
+
+    az = _arviz()
+    params = posterior.drop_vars("diverging")
+    return az.InferenceData(posterior=params, sample_stats=posterior[["diverging"]])
+
+
+@eqx.filter_jit
+def _solve_history(model: TwinModel, batch, doses, times, t0):
+    """Clone volumes ``(n, T, n_clones)`` and success flags ``(n,)`` per draw (compiled once per
+    model, number of draws, dose count and times count)."""
+    import mechanistic as m
+    from twin.flagship import solver_options
+
+    def one(p):
+        sol = m.solve(model.disease_model(p), model.initial_volumes(p), doses, times, t0=t0, options=solver_options())
+        return sol.clones, sol.ok
+
+    return jax.vmap(one)(batch)

@@ -1,0 +1,344 @@
+"""The twin's disease model: the flagship EGFR-TKI multi-clone model personalised by the tumour's mutations.
+
+:meth:`TwinModel.from_mutations` reads a sequencing report and builds the clones the twin tracks:
+
+- a drug-sensitive truncal clone carrying the sensitising EGFR mutation (L858R or ex19del; a
+  report without one is not the flagship's disease and is an error);
+- a T790M clone, always (pre-existing below detection in most tumours; Hata et al. Nat Med 2016):
+  its share at the first scan is a free parameter whose prior is centred on the report's T790M
+  allele fraction relative to the truncal one when detected, else on 1e-3;
+- one clone per other subclonal variant with a known effect in the shipped EGFR network (e.g.
+  MET amplification, EGFR C797S), at the fixed share its allele fraction gives.
+
+Each clone's response to each drug comes from its personalised network
+(:mod:`mechanistic.egfr_network`): the potency (EC50, mg/L) from the drug table's cellular IC50
+for the clone's variants, scaled to plasma by the one factor that maps erlotinib on L858R (20 nM)
+to the catalogue's 0.1 mg/L (so all drugs share erlotinib's plasma-to-cell shift: an assumption);
+the efficacy from the network's quasi-steady state at a saturating concentration, relative to
+erlotinib on the truncal clone (1 = as killable; 0 = bypassed, e.g. MET amplification under an
+EGFR TKI). Kill of clone c by drug d = ``max_kill * efficacy[c, d] * C / (C + ec50[c, d])``
+(effects add across drugs), Gompertz growth with a shared capacity, fitness cost of resistance.
+
+Priors and fixed values are those of :func:`inference.egfr_two_clone_spec` (sources there); they
+are stored as plain numbers (:class:`Prior`) so that a twin saves and loads exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from twin.record import VariantCall
+
+DRUGS: tuple[str, ...] = ("erlotinib", "osimertinib")
+SENSITISING: tuple[str, ...] = ("L858R", "ex19del")
+ERLOTINIB_EC50_L858R = 0.1  # mg/L, mechanistic.catalogue.egfr_two_clone
+SUBCLONAL_BELOW = 0.5  # a call with VAF < 0.5 x the truncal VAF is subclonal
+PRIOR_FAMILIES = ("lognormal", "logitnormal", "halfnormal")
+
+
+def solver_options():
+    """The twin's solver: one dose-aligned Lawson step a day, 5-node quadrature of the kill. On the
+    example patient's year of daily erlotinib, clone volumes within 1e-4 (relative) of a tight
+    adaptive solve at half the gradient cost of ``inference.FLAGSHIP_GRID`` (three steps a day)."""
+    import mechanistic as m
+
+    return m.SolverOptions(grid=m.LawsonGrid(substeps=1, absorption_offsets=(), nodes=5))
+
+
+class TwinModelError(ValueError):
+    """The mutations or settings cannot make a flagship twin model."""
+
+
+@dataclass(frozen=True)
+class Prior:
+    """A prior as plain numbers: ``lognormal`` / ``logitnormal`` (``location`` = median, ``scale`` =
+    SD on the log / logit scale) or ``halfnormal`` (``scale``; ``location`` 0)."""
+
+    family: str
+    location: float
+    scale: float
+
+    def __post_init__(self):
+        if self.family not in PRIOR_FAMILIES:
+            raise TwinModelError(f"Prior family {self.family!r} is not one of {PRIOR_FAMILIES}")
+        if not (np.isfinite(self.scale) and self.scale > 0):
+            raise TwinModelError(f"Prior scale={self.scale!r} must be > 0")
+        lo, hi = {"lognormal": (0, np.inf), "logitnormal": (0, 1), "halfnormal": (-np.inf, np.inf)}[self.family]
+        if self.family != "halfnormal" and not lo < self.location < hi:
+            raise TwinModelError(f"{self.family} prior: median {self.location!r} must be in ({lo}, {hi})")
+
+    def distribution(self):
+        import numpyro.distributions as dist
+
+        if self.family == "lognormal":
+            return dist.LogNormal(float(np.log(self.location)), self.scale)
+        if self.family == "halfnormal":
+            return dist.HalfNormal(self.scale)
+        logit = float(np.log(self.location / (1 - self.location)))
+        return dist.TransformedDistribution(dist.Normal(logit, self.scale), dist.transforms.SigmoidTransform())
+
+    def __str__(self) -> str:
+        if self.family == "halfnormal":
+            return f"HalfNormal({self.scale:g})"
+        return f"{self.family}(median {self.location:g}, sd {self.scale:g})"
+
+
+# name -> (unit, prior, source); see inference.egfr_two_clone for the reasoning behind each
+DEFAULT_PRIORS: dict[str, tuple[str, Prior, str]] = {
+    "volume0": ("mm^3", Prior("lognormal", 3e4, 1.5), "RECIST lesion sizes"),
+    "resistant_fraction0": ("1", Prior("logitnormal", 1e-3, 2.0), "Hata et al. Nat Med 2016; Oxnard et al. JCO 2016"),
+    "growth_rate": ("1/day", Prior("lognormal", 0.01, 0.7), "Detterbeck & Gibson 2008"),
+    "max_kill": ("1/day", Prior("lognormal", 0.06, 0.7), "mechanistic.catalogue.egfr_two_clone"),
+    "sd_add": ("mm", Prior("halfnormal", 0.0, 2.0), "RECIST inter-reader variability"),
+}
+FIXED: dict[str, tuple[float, str, str]] = {
+    # a handful of scans cannot separate an additive from a proportional error SD (a ridge that
+    # NUTS crossed slowly): the proportional part is fixed at a typical repeat-CT variability
+    "cv": (0.05, "1", "repeat-CT measurement variability (illustrative)"),
+    # two or three ctDNA samples cannot identify their own noise (a free SD diverged in testing)
+    "sd_ctdna": (0.3, "1", "ctDNA allele-fraction replicate noise, log scale (illustrative)"),
+    "fitness_cost": (0.25, "1", "Chmielecki et al. Sci Transl Med 2011"),
+    "capacity": (2.0e5, "mm^3", "mechanistic.catalogue.egfr_two_clone"),
+}
+
+
+def _label(gene: str, variant: str) -> str:
+    return variant if gene == "EGFR" else f"{gene} {variant}"
+
+
+@dataclass(frozen=True)
+class TwinModel:
+    """The twin's disease model (see the module docstring). Shapes: ``ec50`` and ``efficacy``
+    ``(n_clones, n_drugs)``; ``fixed_fractions`` the initial shares of clones 3.. (clone 1 is the
+    sensitive one, clone 2 T790M with a free share). ``ignored`` lists calls left out and why."""
+
+    clones: tuple[str, ...]
+    clone_variants: tuple[tuple[str, ...], ...]
+    drugs: tuple[str, ...]
+    ec50: tuple[tuple[float, ...], ...]
+    efficacy: tuple[tuple[float, ...], ...]
+    fixed_fractions: tuple[float, ...] = ()
+    priors: Mapping[str, Prior] = field(default_factory=dict, hash=False)
+    fixed: Mapping[str, float] = field(default_factory=lambda: {k: v[0] for k, v in FIXED.items()}, hash=False)
+    ignored: tuple[str, ...] = ()
+
+    @classmethod
+    def from_mutations(cls, calls: Iterable[VariantCall], drugs: Iterable[str] = DRUGS) -> TwinModel:
+        """The model for a tumour with these variant calls (``twin.VariantCall``; VAF 0 = tested,
+        not detected)."""
+        from mechanistic.egfr_network import EGFR_DRUGS, EGFR_VARIANTS
+
+        calls = list(calls)
+        drugs = tuple(drugs)
+        known_drugs = [d.name for d in EGFR_DRUGS]
+        if not drugs or any(d not in known_drugs for d in drugs):
+            raise TwinModelError(f"drugs={drugs!r}: each must be one of the shipped panel {known_drugs}")
+        detected = [c for c in calls if c.vaf > 0]
+        sensitising = [c for c in detected if c.gene == "EGFR" and c.variant in SENSITISING]
+        if not sensitising:
+            listed = ", ".join(f"{c.gene} {c.variant} (VAF {c.vaf:g})" for c in calls) or "no calls"
+            raise TwinModelError(
+                f"the flagship twin models EGFR-mutant NSCLC and needs a detected sensitising EGFR mutation "
+                f"({' or '.join(SENSITISING)}); the record has {listed}"
+            )
+        truncal_vaf = max(c.vaf for c in sensitising)
+        truncal = [c for c in detected if c.vaf >= SUBCLONAL_BELOW * truncal_vaf and c.variant != "T790M"]
+        effects = {(e.gene, e.variant) for e in EGFR_VARIANTS}
+        drug_variants = {(t, v) for d in EGFR_DRUGS for (t, v) in d.table()}
+        known = effects | drug_variants
+        ignored = [
+            f"{c.gene} {c.variant}: no effect in the EGFR network (not modelled)"
+            for c in detected
+            if (c.gene, c.variant) not in known
+        ]
+        truncal_known = tuple(f"{c.gene} {c.variant}" for c in truncal if (c.gene, c.variant) in known)
+        t790m = next((c for c in calls if c.gene == "EGFR" and c.variant == "T790M"), None)
+        clones = {"sensitive": truncal_known, "T790M": (*truncal_known, "EGFR T790M")}
+        fractions = []
+        for c in detected:
+            if c in truncal or (c.gene, c.variant) not in known or c is t790m:
+                continue
+            clones[_label(c.gene, c.variant)] = (*truncal_known, f"{c.gene} {c.variant}")
+            fractions.append(min(c.vaf / truncal_vaf, 1.0))
+        if sum(fractions) >= 0.5:
+            raise TwinModelError(
+                f"the subclonal resistance variants make up {sum(fractions):.0%} of the tumour by allele fraction "
+                f"({list(clones)[2:]}); the flagship twin expects a mostly drug-sensitive tumour"
+            )
+        priors = {name: prior for name, (_, prior, _) in DEFAULT_PRIORS.items()}
+        if t790m is not None and t790m.vaf > 0:
+            priors["resistant_fraction0"] = Prior("logitnormal", min(t790m.vaf / truncal_vaf, 0.5), 1.0)
+        ec50, efficacy = _network_response(clones, drugs)
+        return cls(
+            clones=tuple(clones),
+            clone_variants=tuple(clones.values()),
+            drugs=drugs,
+            ec50=tuple(map(tuple, ec50.tolist())),
+            efficacy=tuple(map(tuple, efficacy.tolist())),
+            fixed_fractions=tuple(fractions),
+            priors=priors,
+            ignored=tuple(ignored),
+        )
+
+    # --- serialisation --------------------------------------------------------------------------
+    def to_json(self) -> str:
+        d = asdict(self)
+        d["priors"] = {k: asdict(v) for k, v in self.priors.items()}
+        return json.dumps(d)
+
+    @classmethod
+    def from_json(cls, text: str) -> TwinModel:
+        d = json.loads(text)
+        tup = lambda rows: tuple(tuple(r) for r in rows)  # noqa: E731
+        return cls(
+            clones=tuple(d["clones"]),
+            clone_variants=tup(d["clone_variants"]),
+            drugs=tuple(d["drugs"]),
+            ec50=tup(d["ec50"]),
+            efficacy=tup(d["efficacy"]),
+            fixed_fractions=tuple(d["fixed_fractions"]),
+            priors={k: Prior(**v) for k, v in d["priors"].items()},
+            fixed=dict(d["fixed"]),
+            ignored=tuple(d["ignored"]),
+        )
+
+    # --- what inference and scenarios need ------------------------------------------------------
+    @property
+    def resistant(self) -> tuple[bool, ...]:
+        return tuple(i > 0 for i in range(len(self.clones)))
+
+    def units(self) -> dict[str, str]:
+        return {**{k: v[0] for k, v in DEFAULT_PRIORS.items()}, **{k: v[1] for k, v in FIXED.items()}}
+
+    def spec(self):
+        """The ``inference.ParameterSpec``: the free parameters with their priors and the fixed ones."""
+        from inference.parameters import Parameter, ParameterSpec
+
+        params = []
+        for name, (unit, _, source) in DEFAULT_PRIORS.items():
+            constraint = "unit_interval" if name == "resistant_fraction0" else "positive"
+            params.append(Parameter(name, unit, self.priors[name].distribution(), constraint=constraint, source=source))
+        for name, (_, unit, source) in FIXED.items():
+            constraint = "unit_interval" if name == "fitness_cost" else "positive"  # sd_ctdna: a log-scale SD > 0
+            params.append(Parameter(name, unit, value=float(self.fixed[name]), constraint=constraint, source=source))
+        return ParameterSpec(params)
+
+    def errors(self, observables: Iterable[str]) -> dict:
+        """Residual error per observable: a diameter ~ Normal(f, sqrt(sd_add^2 + (cv f)^2)); a
+        resistant fraction log-normal with log-SD ``sd_ctdna``."""
+        from inference.error_models import Combined, Proportional
+
+        table = {"diameter": Combined("sd_add", "cv"), "resistant_fraction": Proportional("sd_ctdna")}
+        unknown = [o for o in observables if o not in table]
+        if unknown:
+            raise TwinModelError(f"the flagship twin cannot fit observables {unknown}; it fits {tuple(table)}")
+        return {o: table[o] for o in observables}
+
+    def disease_model(self, params: Mapping):
+        """The ``mechanistic.DiseaseModel`` for one parameter set (jit/vmap-able in ``params``)."""
+        import jax.numpy as jnp
+
+        import mechanistic as m
+        from mechanistic.catalogue import erlotinib_pk
+        from mechanistic.egfr_network import egfr_drug_pk
+
+        n = len(self.clones)
+        cost = jnp.asarray(params["fitness_cost"], dtype=float)
+        tumour = m.TumourModel(
+            self.clones,
+            "gompertz",
+            growth_rate=params["growth_rate"],
+            capacity=params["capacity"],
+            fitness_cost=jnp.concatenate([jnp.zeros(1), jnp.full(n - 1, cost)]),
+            kill=m.EmaxEffect(emax=params["max_kill"] * jnp.asarray(self.efficacy), ec50=jnp.asarray(self.ec50)),
+            resistant=self.resistant,
+        )
+        pk = {d: erlotinib_pk() if d == "erlotinib" else egfr_drug_pk(d) for d in self.drugs}
+        return m.DiseaseModel(pk, tumour)
+
+    def initial_volumes(self, params: Mapping):
+        """Clone volumes (mm^3) at the first scan, shape ``(n_clones,)``."""
+        import jax.numpy as jnp
+
+        v0, f_t790m = params["volume0"], params["resistant_fraction0"]
+        other = jnp.asarray(self.fixed_fractions, dtype=float)
+        sensitive = 1.0 - f_t790m - jnp.sum(other)
+        return v0 * jnp.concatenate([jnp.stack([sensitive, f_t790m]), other])
+
+    def observe(self, clones):
+        """Observables of clone volumes ``(..., n_clones)`` mm^3: diameter (mm, sphere), volume
+        (mm^3), resistant fraction (1)."""
+        import mechanistic as m
+
+        volume = m.total_volume(clones)
+        return {
+            "diameter": m.longest_diameter(volume),
+            "volume": volume,
+            "resistant_fraction": m.resistant_fraction(clones, self.resistant),
+        }
+
+    def predict(self, doses, *, t0: float):
+        """``predict(params, times) -> {observable: (T,)}`` for ``inference.patient_model``: the
+        doses given from the burden at ``t0`` (day, the first scan); NaN where a solve fails."""
+        import jax.numpy as jnp
+
+        import mechanistic as m
+
+        def predict(params, times):
+            sol = m.solve(
+                self.disease_model(params), self.initial_volumes(params), doses, times, t0=t0, options=solver_options()
+            )
+            return {k: jnp.where(sol.ok, v, jnp.nan) for k, v in self.observe(sol.clones).items()}
+
+        return predict
+
+    def describe(self) -> list[str]:
+        """One line per clone: its variants and the drugs that act on it."""
+        lines = []
+        for i, (name, variants) in enumerate(zip(self.clones, self.clone_variants, strict=True)):
+            acts = ", ".join(
+                f"{d} EC50 {self.ec50[i][j]:.3g} mg/L x{self.efficacy[i][j]:.2f}" for j, d in enumerate(self.drugs)
+            )
+            lines.append(f"{name} [{'; '.join(variants)}]: {acts}")
+        return lines
+
+
+def _network_response(clones: Mapping[str, tuple[str, ...]], drugs: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """EC50 (mg/L) and efficacy, each ``(n_clones, n_drugs)``, from each clone's personalised network."""
+    from mechanistic.egfr_network import EGFR_DRUGS, EGFR_VARIANTS, egfr_drug_panel, egfr_network
+    from mechanistic.mutations import Mutation, personalise
+    from mechanistic.network_phenotype import NetworkPhenotype
+    from mechanistic.tumour import TumourModel
+    from scenarios.drug_screen import screen
+
+    net = egfr_network()
+    by_name = {d.name: d for d in EGFR_DRUGS}
+    panel = egfr_drug_panel(net, [by_name[d] for d in drugs])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # calls without a network effect are listed in TwinModel.ignored
+        per_clone = [
+            personalise(net, panel, [Mutation(*v.split(" ", 1)) for v in variants], EGFR_VARIANTS, allow_unknown=True)
+            for variants in clones.values()
+        ]
+    cellular = np.zeros((len(clones), len(drugs)))  # IC50 on each drug's target, mg/L
+    for j, d in enumerate(drugs):
+        target = net.index(next(iter(by_name[d].ic50)))
+        cellular[:, j] = [float(np.asarray(p.ic50)[j, target]) / float(panel.nM_per_mg_per_L[j]) for p in per_clone]
+    erlotinib_l858r = 20.0 * by_name["erlotinib"].molecular_weight * 1e-6  # mg/L (20 nM)
+    ec50 = cellular * (ERLOTINIB_EC50_L858R / erlotinib_l858r)
+    # efficacy: kill at a saturating concentration (100x the largest IC50) relative to the truncal clone
+    phen = NetworkPhenotype(net, panel, per_clone, apoptosis_rate=0.06)
+    tumour = TumourModel(tuple(clones), "gompertz", growth_rate=0.01, capacity=2e5, network=phen)
+    saturating = {d: 100.0 * float(cellular[:, j].max()) for j, d in enumerate(drugs)}
+    out = screen(tumour, saturating, [(), *((d,) for d in drugs)])
+    rate = out.net_growth_rate.values  # (treatment, clone), 1/day
+    kill = rate[0][None, :] - rate[1:]  # (drug, clone)
+    reference = kill[drugs.index("erlotinib") if "erlotinib" in drugs else 0, 0]
+    if not (np.isfinite(kill).all() and reference > 0):
+        raise TwinModelError(f"the network screen gave no kill of the sensitive clone (kill rates {kill.T} 1/day)")
+    return ec50, np.clip(kill.T / reference, 0.0, None)
