@@ -13,12 +13,12 @@ from inference.fit import (
     CalibrationWarning,
     Diagnostics,
     MapResult,
+    WarmStart,
     diagnose,
     laplace,
     map_estimate,
     nuts,
     to_inference_data,
-    WarmStart,
     update,
     warm_start,
 )

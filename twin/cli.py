@@ -1,67 +1,412 @@
-"""The ``twin`` command line."""
+"""The ``twin`` command line: calibrate a patient's twin, ask what-ifs, update it with each scan.
+
+Exit codes: 0 success; 1 bad input (a file, a value; the message names it); 2 command-line
+usage; 3 calibration finished but its diagnostics failed (results written, problems printed);
+4 ``update``: a new observation fell outside the twin's 90% predictive interval; 5 ``validate``:
+a reference validation failed.
+"""
 
 from __future__ import annotations
 
 import json
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 
+EXIT_INPUT, EXIT_DIAGNOSTICS, EXIT_SURPRISE, EXIT_VALIDATION = 1, 3, 4, 5
+
 app = typer.Typer(
-    help="Patient digital twins for oncology: simulate, calibrate and compare regimens.",
+    help="Patient digital twins for EGFR-mutant lung cancer: calibrate a twin to a patient's scans, compare "
+    "regimens from today, update it with each new scan.\n\nStart with `twin demo`. Exit codes: 0 ok, 1 bad input, "
+    "2 usage, 3 calibration diagnostics failed, 4 new scan outside the 90% predictive interval, 5 validation failed.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
 
 
-def _enable_x64() -> None:
+def _setup() -> None:
+    """Float64, and JAX's persistent compilation cache (``$TWIN_CACHE_DIR``, default
+    ``~/.cache/patient-twin/jax``; ``TWIN_CACHE_DIR=off`` disables it): a second run skips most
+    compilation."""
+    import os
+
     import jax
 
     jax.config.update("jax_enable_x64", True)
+    cache = os.environ.get("TWIN_CACHE_DIR", str(Path.home() / ".cache" / "patient-twin" / "jax"))
+    if cache.lower() != "off":
+        jax.config.update("jax_compilation_cache_dir", cache)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
-@app.callback()
-def main() -> None:
-    """Patient digital twins for oncology."""
+def _short(regimen: str) -> str:
+    """A regimen's description without its parenthesised details."""
+    import re
+
+    return re.sub(r" \([^)]*\)", "", regimen)
+
+
+def _console(as_json: bool):
+    from rich.console import Console
+
+    console = Console(stderr=as_json)  # with --json, stdout carries only the JSON
+    if not console.is_terminal:
+        console.width = max(console.width, 150)  # files and pipes: wide enough for the tables
+    return console
+
+
+@contextmanager
+def _stage(console, text: str):
+    """A spinner while a stage runs, then its wall time."""
+    start = time.perf_counter()
+    with console.status(f"{text}..."):
+        yield
+    console.print(f"[green]done[/green] {text} ({time.perf_counter() - start:.1f} s)")
+
+
+def _fail(message: str, code: int = EXIT_INPUT):
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _guarded(run: Callable[[], int | None]) -> None:
+    """Run a command body; known input errors exit 1 with their one-line message."""
+    from twin.flagship import TwinModelError
+    from twin.io import PatientFileError
+    from twin.record import PatientRecordError
+
+    try:
+        code = run()
+    except (PatientFileError, PatientRecordError, TwinModelError, FileNotFoundError) as e:
+        _fail(str(e))
+    except ValueError as e:
+        _fail(str(e))
+    if code:
+        raise typer.Exit(code)
+
+
+def _table(console, table, title: str, primary: str = "time_to_2x_baseline") -> None:
+    from rich.table import Table
+
+    out = Table(title=title)
+    out.add_column("rank")
+    out.add_column("regimen", min_width=28)
+    for col in ("volume doubling (median, 90% CI)", "RECIST PD (median)", "P(best)", "final T790M share",
+                "dose (g)"):  # fmt: skip
+        out.add_column(col)
+    for i, row in enumerate(table.itertuples(index=False)):
+        r = dict(zip(table.columns, row, strict=True))
+        lo, hi = r[f"{primary} 90% CI"]
+        out.add_row(
+            str(i + 1),
+            _short(r["regimen"]),
+            f"{r[f'{primary} median']:.0f} d ({lo:.0f}-{hi:.0f})",
+            f"{r['time_to_progression median']:.0f} d",
+            f"{100 * r[f'P(best on {primary})']:.0f}%",
+            f"{r['final_resistant_fraction median']:.2f}",
+            f"{r['cumulative dose g (median)']:.0f}",
+        )
+    console.print(out)
+
+
+def _rows(table) -> list[dict]:
+    rows = []
+    for rec in table.to_dict(orient="records"):
+        rows.append({k: list(v) if isinstance(v, tuple) else v for k, v in rec.items()})
+    return rows
+
+
+def _calibrate(twin, console, **settings):
+    from inference.fit import CalibrationWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CalibrationWarning)  # kept in twin.diagnostics, printed below
+        with _stage(console, f"calibrating ({settings.get('method') or twin.settings.method})"):
+            twin = twin.calibrate(**settings)
+    for problem in twin.diagnostics:
+        console.print(f"[bold red]diagnostics:[/bold red] {problem}")
+    return twin
+
+
+METHOD_HELP = "nuts: exact posterior (minutes); laplace: Gaussian at the MAP (under a minute, approximate)."
 
 
 @app.command()
 def demo(
-    out: Path = typer.Option(Path("twin-demo"), help="Folder for the figure (created if missing)."),
-    days: int = typer.Option(730, min=28, max=3650, help="Simulated horizon (day)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON instead of a table."),
+    out: Path = typer.Option(Path("twin-demo"), help="Folder for the report, figures and saved twin."),
+    method: str = typer.Option("laplace", help=METHOD_HELP),
+    draws: int = typer.Option(200, min=10, max=2000, help="Posterior draws simulated per regimen."),
+    days: int = typer.Option(728, min=56, max=3640, help="What-if horizon (days; a multiple of 56)."),
+    seed: int = typer.Option(0, min=0, help="Seed of every random number."),
+    as_json: bool = typer.Option(False, "--json", help="Print the ranked table as JSON."),
 ) -> None:
-    """Simulate the flagship EGFR-mutant NSCLC model under continuous and pulsed erlotinib.
+    """The what-if for the shipped example patient EX-001 (synthetic; EGFR L858R with a T790M subclone, on
+    erlotinib, responding, ctDNA T790M rising at day 154).
 
-    Per regimen: deepest diameter change; progression, i.e. time to 20% diameter growth over the nadir
-    (censored at the horizon if not reached); final T790M fraction; cumulative dose. Writes OUT/demo.png.
+    Calibrates their twin, compares the standard regimens from the decision day (continuous erlotinib; pulsed
+    erlotinib; adaptive AT50; erlotinib then osimertinib at progression; osimertinib now), prints them ranked by
+    the time until the tumour volume doubles, with 90% credible intervals, and writes OUT/index.html with the
+    figures and OUT/EX-001.twin.nc (the twin, for `twin whatif` and `twin update`).
     """
-    _enable_x64()
-    from twin import demo as d
+    _setup()
+    from twin.examples_data import example_files
 
+    paths = example_files()
+    _guarded(lambda: _calibrate_and_compare(paths["record"], paths["mutations"], None, out, method, draws, days,
+                                            seed, as_json, "twin demo"))  # fmt: skip
+
+
+def _calibrate_and_compare(file, mutations, patient_id, out, method, draws, days, seed, as_json, what) -> int:
+    from twin.digital_twin import DigitalTwin
+    from twin.io import read_patient
+    from twin.report import write_twin_report
+
+    console = _console(as_json)
+    start = time.perf_counter()
+    record = read_patient(file, patient_id, mutations=mutations)
+    with _stage(console, f"building the twin of {record.patient_id}"):
+        twin = DigitalTwin.from_record(record)
+    twin = _calibrate(twin, console, method=method, seed=seed)
+    with _stage(console, f"simulating the standard regimens on {draws} posterior draws"):
+        result = twin.compare(days=days, n_draws=draws)
     out.mkdir(parents=True, exist_ok=True)
-    ds, summary = d.run(days)
-    png = d.plot(ds, summary, out / "demo.png")
+    with _stage(console, "writing the report"):
+        page = write_twin_report(twin, result, out, n_draws=draws)
+        saved = twin.save(out / f"{record.patient_id}.twin.nc")
+    elapsed = time.perf_counter() - start
     if as_json:
-        typer.echo(
-            json.dumps({"horizon_days": days, "regimens": d.summary_rows(summary), "figure": str(png)}, indent=2)
-        )
-        return
-    from rich.console import Console
-    from rich.table import Table
+        typer.echo(json.dumps(_summary(twin, result, page, saved, elapsed), indent=2, default=float))
+    else:
+        console.print(repr(twin))
+        _table(console, result.table, f"{what}: patient {record.patient_id}, {days} days from day {twin.now:g}")
+        console.print(f"Report: {page}\nTwin: {saved}\nTotal {elapsed:.0f} s")
+    return EXIT_DIAGNOSTICS if twin.diagnostics else 0
 
-    table = Table(title=f"Flagship EGFR-TKI two-clone model, {days} days (illustrative parameters)")
-    for col in ("regimen", "best diameter change", "time to progression", "final T790M fraction", "cumulative dose"):
-        table.add_column(col)
-    for s in summary:
-        ttp = "not reached (censored)" if s.time_to_progression_days is None else f"{s.time_to_progression_days:.0f} d"
-        table.add_row(
-            s.regimen,
-            f"{s.nadir_change_percent:+.0f}%",
-            ttp,
-            f"{s.final_resistant_fraction:.3f}",
-            f"{s.cumulative_dose_mg / 1000:.1f} g",
-        )
-    console = Console()
-    console.print(table)
-    console.print(f"Figure: {png}")
+
+def _summary(twin, result, page, saved, elapsed) -> dict:
+    return {
+        "patient_id": twin.record.patient_id,
+        "decision_day": twin.now,
+        "method": twin.settings.method,
+        "diagnostics": list(twin.diagnostics),
+        "parameters": twin.summary().to_dict(orient="records"),
+        "regimens": _rows(result.table),
+        "report": str(page) if page else None,
+        "twin": str(saved) if saved else None,
+        "seconds": round(elapsed, 1),
+    }
+
+
+@app.command()
+def calibrate(
+    file: Path = typer.Argument(..., help="Patient file: long CSV or NONMEM-style CSV (see twin.io)."),
+    mutations: Path = typer.Option(None, help="Mutations CSV (id, gene, variant, vaf)."),
+    patient: str = typer.Option(None, "--id", help="Patient id, when the file has several."),
+    out: Path = typer.Option(None, help="Where to save the twin (default ID.twin.nc here)."),
+    method: str = typer.Option("nuts", help=METHOD_HELP),
+    chains: int = typer.Option(4, min=1, help="NUTS chains."),
+    warmup: int = typer.Option(300, min=1, help="NUTS warm-up iterations per chain."),
+    samples: int = typer.Option(300, min=1, help="Draws per chain."),
+    seed: int = typer.Option(0, min=0, help="Seed of every random number."),
+    as_json: bool = typer.Option(False, "--json", help="Print the posterior summary as JSON."),
+) -> None:
+    """Build and calibrate a patient's twin from their files; save it (NetCDF) for whatif and update."""
+    _setup()
+
+    def run() -> int:
+        from twin.digital_twin import DigitalTwin
+        from twin.io import read_patient
+
+        console = _console(as_json)
+        record = read_patient(file, patient, mutations=mutations)
+        twin = DigitalTwin.from_record(record)
+        twin = _calibrate(twin, console, method=method, chains=chains, warmup=warmup, samples=samples, seed=seed)
+        saved = twin.save(out or Path(f"{record.patient_id}.twin.nc"))
+        if as_json:
+            typer.echo(json.dumps({"twin": str(saved), "diagnostics": list(twin.diagnostics),
+                                   "parameters": twin.summary().to_dict(orient="records")}, default=float))  # fmt: skip
+        else:
+            console.print(repr(twin))
+            console.print(f"Twin: {saved}")
+        return EXIT_DIAGNOSTICS if twin.diagnostics else 0
+
+    _guarded(run)
+
+
+@app.command()
+def whatif(
+    twin_file: Path = typer.Argument(..., metavar="TWIN", help="A saved twin (.twin.nc)."),
+    regimen: list[str] = typer.Option(
+        None,
+        help="A regimen (repeat for several): continuous, pulsed, at50, switch, osimertinib, or DRUG:MG (daily), "
+        "DRUG:MG:ON:OFF, DRUG:MG:at50, DRUG:MG>DRUG2:MG2. Default: the five standard ones.",
+    ),
+    days: int = typer.Option(728, min=56, max=3640, help="Horizon (days; a multiple of 56)."),
+    draws: int = typer.Option(200, min=10, max=4000, help="Posterior draws simulated per regimen."),
+    report: Path = typer.Option(None, help="Also write an HTML report with figures into this folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print the ranked table as JSON."),
+) -> None:
+    """Compare regimens from the twin's decision day, ranked by the time until the tumour volume doubles."""
+    _setup()
+
+    def run() -> int:
+        from twin.digital_twin import DigitalTwin
+        from twin.regimens import parse_regimen
+        from twin.report import write_twin_report
+
+        console = _console(as_json)
+        twin = DigitalTwin.load(twin_file)
+        regimens = [parse_regimen(r, days) for r in regimen] if regimen else None
+        start = time.perf_counter()
+        with _stage(console, f"simulating on {draws} posterior draws"):
+            result = twin.compare(regimens, days=days, n_draws=draws)
+        page = write_twin_report(twin, result, report, n_draws=draws) if report else None
+        if as_json:
+            typer.echo(json.dumps(_summary(twin, result, page, None, time.perf_counter() - start), default=float))
+        else:
+            _table(console, result.table, f"patient {twin.record.patient_id}: {days} days from day {twin.now:g}")
+            if page:
+                console.print(f"Report: {page}")
+        return 0
+
+    _guarded(run)
+
+
+@app.command()
+def update(
+    twin_file: Path = typer.Argument(..., metavar="TWIN", help="A saved twin (.twin.nc)."),
+    new_file: Path = typer.Argument(..., metavar="NEWFILE", help="The new rows (scans, doses) as a patient file."),
+    out: Path = typer.Option(None, help="Where to save the updated twin (default: overwrite TWIN)."),
+    days: int = typer.Option(728, min=56, max=3640, help="Horizon of the re-ranking (days; a multiple of 56)."),
+    draws: int = typer.Option(200, min=10, max=4000, help="Posterior draws simulated per regimen."),
+    as_json: bool = typer.Option(False, "--json", help="Print the checks and rankings as JSON."),
+) -> None:
+    """Add a new scan: check it against the twin's 90% predictive interval, refit, re-rank the regimens.
+
+    Exit code 4 when a new observation fell outside the interval: the patient and the twin diverged, time to
+    reconsider the treatment (and the model).
+    """
+    _setup()
+
+    def run() -> int:
+        from twin.digital_twin import DigitalTwin
+        from twin.io import read_patient
+
+        console = _console(as_json)
+        twin = DigitalTwin.load(twin_file)
+        new = read_patient(new_file, twin.record.patient_id)
+        before = twin.compare(days=days, n_draws=draws).table
+        with _stage(console, "checking the new rows and refitting"):
+            step = twin.update(new)
+        after = step.twin.compare(days=days, n_draws=draws).table
+        saved = step.twin.save(out or twin_file)
+        if as_json:
+            payload = {"surprised": step.surprised, "checks": step.checks.to_dict(orient="records"),
+                       "before": _rows(before), "after": _rows(after), "twin": str(saved),
+                       "diagnostics": list(step.twin.diagnostics)}  # fmt: skip
+            typer.echo(json.dumps(payload, default=float))
+        else:
+            for c in step.checks.itertuples():
+                verdict = "[bold red]OUTSIDE[/bold red]" if c.outside else "inside"
+                console.print(
+                    f"day {c.time:g} {c.observable} = {c.value:g}: {verdict} the 90% predictive interval "
+                    f"{c.lo:.3g} to {c.hi:.3g} (median {c.median:.3g})"
+                )
+            if step.surprised:
+                console.print("[bold red]The patient diverged from the twin's prediction: reconsider the treatment.")
+            _table(console, before, f"before: from day {twin.now:g}")
+            _table(console, after, f"after: from day {step.twin.now:g}")
+            console.print(f"Twin: {saved}")
+        if step.twin.diagnostics:
+            return EXIT_DIAGNOSTICS
+        return EXIT_SURPRISE if step.surprised else 0
+
+    _guarded(run)
+
+
+@app.command()
+def screen(
+    twin_file: Path = typer.Argument(..., metavar="TWIN", help="A saved twin (.twin.nc)."),
+    pairs: bool = typer.Option(True, help="Screen every pair of drugs too."),
+    as_json: bool = typer.Option(False, "--json", help="Print the screen as JSON."),
+) -> None:
+    """In-silico drug screen on the twin's clones: every EGFR-panel drug and pair at its standard dose, on each
+    clone's personalised network, ranked by the net growth rate of the tumour mix on the decision day."""
+    _setup()
+
+    def run() -> int:
+        from twin.digital_twin import DigitalTwin
+        from twin.screen import screen_twin
+
+        console = _console(as_json)
+        twin = DigitalTwin.load(twin_file)
+        with _stage(console, "screening"):
+            ds = screen_twin(twin, pairs=pairs)
+        order = ds["rank"].values.argsort()
+        rows = [
+            {"treatment": str(ds.treatment.values[i]), "rank": int(ds["rank"].values[i]),
+             "mixed_net_growth_rate_per_day": float(ds.mixed_net_growth_rate.values[i]),
+             "worst_clone_net_growth_rate_per_day": float(ds.worst_clone_net_growth_rate.values[i])}
+            for i in order
+        ]  # fmt: skip
+        if as_json:
+            typer.echo(json.dumps({"clones": list(ds.clone.values), "fractions": ds.fraction.values.tolist(),
+                                   "treatments": rows}))  # fmt: skip
+            return 0
+        from rich.table import Table
+
+        table = Table(title=f"Drug screen, patient {twin.record.patient_id} (clone shares on day {twin.now:g}: "
+                      + ", ".join(f"{c} {f:.2f}" for c, f in zip(ds.clone.values, ds.fraction.values, strict=True))
+                      + ")")  # fmt: skip
+        for col in ("rank", "treatment", "tumour net growth (1/day)", "worst clone (1/day)"):
+            table.add_column(col)
+        for r in rows[:15]:
+            table.add_row(str(r["rank"]), r["treatment"], f"{r['mixed_net_growth_rate_per_day']:+.4f}",
+                          f"{r['worst_clone_net_growth_rate_per_day']:+.4f}")  # fmt: skip
+        console.print(table)
+        return 0
+
+    _guarded(run)
+
+
+@app.command()
+def validate(
+    path: Path = typer.Argument(Path("../shared/refdata"), help="The reference-data folder."),
+    only: list[str] = typer.Option(None, help="Run only these validations (repeat)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+) -> None:
+    """Run the reference validations (published data and numbers) and say which pass, with the source, metric
+    and tolerance of each."""
+    _setup()
+
+    def run() -> int:
+        from dataclasses import asdict
+
+        from twin.validate import run_validations
+
+        console = _console(as_json)
+        results = run_validations(path, only or None, progress=lambda name: console.print(f"running {name}..."))
+        if as_json:
+            typer.echo(json.dumps([asdict(r) for r in results], default=float))
+        else:
+            for r in results:
+                verdict = "[green]PASS[/green]" if r.passed else "[bold red]FAIL[/bold red]"
+                console.print(f"{verdict} {r.name}: {r.claim} — {r.metric} {r.value:g} (tolerance {r.tolerance}); "
+                              f"{r.source} ({r.seconds:.1f} s) {r.detail}")  # fmt: skip
+        return 0 if all(r.passed for r in results) else EXIT_VALIDATION
+
+    _guarded(run)
+
+
+def main() -> None:  # pragma: no cover - the console script
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -476,6 +476,18 @@ class PatientRecord:
             drugs=drugs,
         )
 
+    def observations_frame(self):
+        """The observations as a ``pandas.DataFrame``: ``time`` (day), ``observable``, ``value`` (the
+        record's unit; the detection limit where censored, NaN where not evaluable), ``unit``,
+        ``censored`` (bool)."""
+        import pandas as pd
+
+        rows = [
+            (o.time, o.observable, math.nan if o.value is None else o.value, o.unit, o.status == "below_detection")
+            for o in self.observations
+        ]
+        return pd.DataFrame(rows, columns=["time", "observable", "value", "unit", "censored"])
+
     def to_dict(self) -> dict:
         """Plain JSON-able data (floats round-trip exactly through ``json``)."""
         return {

@@ -17,19 +17,11 @@ import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure
 
+from scenarios.compare import ENDPOINT_UNITS
 from twin import plots
 from twin.network_plots import plot_screen_heatmap
 
 DPI = 110
-
-# units of the summarise() endpoints, where the comparison does not carry them
-_ENDPOINT_UNITS = {
-    "time_to_progression": "day",
-    "time_to_1.2x_baseline": "day",
-    "days_on_drug": "day",
-    "days_off_drug": "day",
-    "final_resistant_fraction": "1",
-}
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1a1a1a;
@@ -55,7 +47,7 @@ def _units(name: str, comparison) -> str:
         unit = comparison[name].attrs.get("units")
         if unit is not None:
             return str(unit)
-    return _ENDPOINT_UNITS.get(name, "")
+    return ENDPOINT_UNITS.get(name, "")
 
 
 def _finite(x) -> bool:
@@ -299,3 +291,44 @@ def write_report(
 
 
 __all__ = ["format_interval", "table_html", "write_report"]
+
+
+def twin_notes(twin) -> list[str]:
+    """The assumptions a reader of a twin's comparison must know (one line each)."""
+    s = twin.settings
+    how = (
+        f"NUTS, {s.chains} chains x {s.samples} draws"
+        if s.method == "nuts"
+        else f"Laplace approximation at the MAP ({s.chains * s.samples} draws; approximate — use NUTS to confirm)"
+    )
+    return [
+        f"Calibrated to the patient's {len(twin.record.observations)} observations (days {twin.t0:g} to "
+        f"{twin.now:g}) by {how}; seed {s.seed}.",
+        f"What-ifs start on the decision day (day {twin.now:g}) from each posterior draw's clone volumes; drug given "
+        "before it is not carried over.",
+        "Clones and drug responses come from the tumour's mutations through the EGFR network: "
+        + "; ".join(twin.model.describe())
+        + ".",
+        "Osimertinib's potency is the drug table's cellular IC50 scaled by erlotinib's plasma-to-cell factor, and its "
+        "maximal kill equals erlotinib's: neither is informed by this patient's data.",
+        "Ranking: time until the tumour volume doubles from the decision day (+26% in diameter); RECIST progression "
+        "on 8-weekly scans (PD: +20% and +5 mm over the nadir) is shown alongside.",
+        *(f"Not modelled: {x}" for x in twin.model.ignored),
+        "Research software with a synthetic example patient: not a medical device and not for clinical decisions.",
+    ]
+
+
+def write_twin_report(twin, comparison, out_dir: Path, *, n_draws: int = 200, screen: xr.Dataset | None = None) -> Path:
+    """:func:`write_report` for a calibrated ``twin`` and its :meth:`~twin.DigitalTwin.compare` result."""
+    return write_report(
+        out_dir,
+        title=f"Digital twin of patient {twin.record.patient_id}: regimens from day {twin.now:g}",
+        table=comparison.table,
+        comparison=comparison.dataset,
+        observed=twin.record.observations_frame(),
+        history=twin.history(n_draws=min(n_draws, comparison.dataset.sizes["draw"])),
+        posterior=twin.posterior.drop_vars("diverging", errors="ignore"),
+        notes=twin_notes(twin),
+        screen=screen,
+        diagnostics_lines=list(twin.diagnostics) or ["All sampler checks passed."],
+    )

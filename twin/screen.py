@@ -1,0 +1,40 @@
+"""The drug screen of a twin: the shipped EGFR panel on the twin's clones, weighted by their shares today."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+
+def clone_shares(twin, n_draws: int = 200) -> np.ndarray:
+    """Posterior median share of each clone on the decision day, normalised to sum to 1 ``(n_clones,)``."""
+    clones = twin._solve(twin.draws(min(n_draws, _total(twin))), np.asarray([twin.now]))[:, 0, :]
+    shares = np.median(clones / clones.sum(axis=1, keepdims=True), axis=0)
+    return shares / shares.sum()
+
+
+def _total(twin) -> int:
+    post = twin._require_posterior()
+    return post.sizes["chain"] * post.sizes["draw"]
+
+
+def screen_twin(twin, *, pairs: bool = True, drugs=None) -> xr.Dataset:
+    """``scenarios.screen`` of every panel drug (and pair) at its standard dose (label doses in
+    ``mechanistic.egfr_network.EGFR_DRUG_PK``) on the twin's clones' personalised networks, mixed by
+    :func:`clone_shares`."""
+    from mechanistic.egfr_network import EGFR_DRUG_PK, EGFR_DRUGS, egfr_network_model
+    from mechanistic.mutations import Mutation
+    from scenarios.drug_screen import screen_model, treatments
+
+    drugs = tuple(d.name for d in EGFR_DRUGS) if drugs is None else tuple(drugs)
+    clones = {
+        name: tuple(Mutation(*v.split(" ", 1)) for v in variants)
+        for name, variants in zip(twin.model.clones, twin.model.clone_variants, strict=True)
+    }
+    model = egfr_network_model(clones, drugs)
+    return screen_model(
+        model,
+        {d: EGFR_DRUG_PK[d][:2] for d in drugs},
+        combinations=treatments(drugs, pairs=pairs),
+        fractions=clone_shares(twin),
+    )

@@ -1,0 +1,351 @@
+"""Reference validations behind ``twin validate [PATH]``: quick re-runs of the published-data checks of the test
+suite against the shared reference-data folder (``../shared/refdata`` from the project root; its README.md lists
+the folders).
+
+Each validation reproduces (a subset of the assertions of) one validation test, with the test's thresholds; the
+tests remain the authority and say where the numbers come from:
+
+- ``strobl2021_mtd_time_to_failure`` and ``strobl2021_continuous_crossing_times``:
+  ``tests/mechanistic/test_strobl2021_reference.py`` (Strobl et al. 2021, 2-population Lotka-Volterra model under
+  continuous therapy);
+- ``laleh2022_gompertz_fit_quality``: the Gompertz and exponential part of ``test_all_laws_fit_well`` on the
+  192-series subsample in ``tests/inference/test_laleh2022.py`` (the six-law fits of that test take ~40 s, mostly
+  compilation, so only the two laws that Gompertz needs are fitted here, with the test's options and nested start);
+- ``laleh2022_series_counts``: the series counts of the authors' preprocessing
+  (``test_loader_reproduces_the_authors_preprocessing`` there).
+
+Usage::
+
+    from twin.validate import run_validations
+    for r in run_validations(Path("../shared/refdata")):
+        print(r.name, r.passed, r.value, r.tolerance)
+
+:func:`run_validations` switches JAX to float64 (entry-point style; the library never does at import).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache, wraps
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_REFDATA = Path("../shared/refdata")
+"""Where ``twin validate`` looks without a PATH: relative to the current directory (the project root)."""
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """One reference validation: what was compared (``claim``) against which published data or number
+    (``source``: paper and file in the refdata folder), the measured ``metric`` and its ``value``, the
+    ``tolerance`` (as the corresponding test states it), whether it ``passed``, its wall time in ``seconds``
+    (compilation included) and a ``detail`` (mismatching rows, a missing file, an error)."""
+
+    name: str
+    source: str
+    claim: str
+    metric: str
+    value: float
+    tolerance: str
+    passed: bool
+    seconds: float
+    detail: str = ""
+
+
+VALIDATIONS: dict[str, Callable[[Path], ValidationResult]] = {}
+"""Name -> function of the refdata root, in the order :func:`run_validations` runs them."""
+
+
+def _enable_x64() -> None:
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+
+
+def _validation(name: str, *, source: str, claim: str, metric: str, tolerance: str, files: Sequence[str]):
+    """Register ``fn(refdata) -> (value, passed, detail)`` as validation ``name``. The wrapper returns a failed
+    result naming the first missing file of ``files`` (paths relative to the refdata root) instead of calling
+    ``fn``, turns an exception in ``fn`` into a failed result with the error as detail, and times the call."""
+
+    def register(fn: Callable[[Path], tuple[float, bool, str]]) -> Callable[[Path], ValidationResult]:
+        @wraps(fn)
+        def run(refdata: Path) -> ValidationResult:
+            start = time.perf_counter()
+            refdata = Path(refdata)
+            missing = [f for f in files if not (refdata / f).is_file()]
+            if missing:
+                value, passed, detail = math.nan, False, f"skipped: missing file {refdata / missing[0]}"
+            else:
+                _enable_x64()
+                try:
+                    value, passed, detail = fn(refdata)
+                except Exception as e:  # a validation reports its failure, it does not stop the others
+                    value, passed, detail = math.nan, False, f"error: {type(e).__name__}: {e}"
+            return ValidationResult(
+                name, source, claim, metric, float(value), tolerance, bool(passed), time.perf_counter() - start, detail
+            )
+
+        VALIDATIONS[name] = run
+        return run
+
+    return register
+
+
+def run_validations(
+    refdata: Path, names: Sequence[str] | None = None, *, progress: Callable[[str], None] | None = None
+) -> list[ValidationResult]:
+    """Run the validations ``names`` (default: all of :data:`VALIDATIONS`, in its order) on the refdata folder
+    ``refdata``; ``progress(name)`` is called before each one starts. Switches JAX to float64.
+
+    Raises ``FileNotFoundError`` when ``refdata`` is not a folder and ``ValueError`` for an unknown name. A
+    validation whose data file is missing, or that raises, comes back failed (``passed=False``) with the reason
+    in ``detail``; the others still run."""
+    refdata = Path(refdata)
+    if not refdata.is_dir():
+        raise FileNotFoundError(
+            f"reference-data folder {refdata} not found (resolved: {refdata.resolve()}); it should contain "
+            "the shared refdata subfolders (strobl2021_at_lv/, laleh2022_sld/, ...; see its README.md)"
+        )
+    names = list(VALIDATIONS) if names is None else list(names)
+    unknown = [n for n in names if n not in VALIDATIONS]
+    if unknown:
+        raise ValueError(
+            f"unknown validation(s) {', '.join(map(repr, unknown))}; valid names: {', '.join(VALIDATIONS)}"
+        )
+    _enable_x64()
+    results = []
+    for name in names:
+        if progress is not None:
+            progress(name)
+        results.append(VALIDATIONS[name](refdata))
+    return results
+
+
+# --- Strobl et al. 2021: 2-population Lotka-Volterra model under continuous therapy (MTD) ---------------------
+
+STROBL = "strobl2021_at_lv"
+STROBL_FILES = ("ttpComparison_n0fR.csv", "ttpComparison_cost_noTurnover.csv")
+STROBL_HORIZON = 1500  # days; the largest TimeToFailure in the files is 1235
+# (n0, fR, continuous MTD crossing time of 1.2 n0 in days) from strobl2021_at_lv/README.md, given to 0.1 day
+STROBL_CROSSINGS = ((0.75, 0.001, 451.6), (0.25, 0.1, 105.5), (0.25, 0.001, 295.6), (0.45, 0.001, 334.2),
+                    (0.75, 0.01, 368.7))  # fmt: skip
+
+
+@cache
+def _strobl_burden() -> Callable:
+    """Jitted, vmapped ``(n0, fR, cost, turnover) (B,) -> (total burden on days 0..HORIZON (B, H+1), ok (B,))``
+    under continuous therapy, with the test's solver tolerances."""
+    import jax
+    import jax.numpy as jnp
+
+    import mechanistic as m
+    from mechanistic.catalogue import strobl2021, strobl2021_continuous
+
+    days = np.arange(STROBL_HORIZON + 1, dtype=float)
+    options = m.SolverOptions(rtol=1e-10, atol=1e-12)
+
+    def burden(n0, f_r, cost, turnover):
+        y0 = jnp.stack([n0 * (1 - f_r), n0 * f_r])
+        sol = m.solve(strobl2021(cost=cost, turnover=turnover), y0, strobl2021_continuous(STROBL_HORIZON), days,
+                      options=options)  # fmt: skip
+        return m.total_volume(sol.clones), sol.ok
+
+    return jax.jit(jax.vmap(burden))
+
+
+@_validation(
+    "strobl2021_mtd_time_to_failure",
+    source=f"Strobl et al. Cancer Res 2021;81:1135; {STROBL}/ttpComparison/{' and '.join(STROBL_FILES)}",
+    claim="TimeToFailure (first day with burden > 1.2 n0) of every MTD row, continuous therapy",
+    metric="rows reproduced",
+    tolerance="all 42 rows exactly (18 + 24)",
+    files=[f"{STROBL}/ttpComparison/{f}" for f in STROBL_FILES],
+)
+def strobl2021_mtd_time_to_failure(refdata: Path) -> tuple[float, bool, str]:
+    import pandas as pd
+
+    tables = []
+    for file in STROBL_FILES:
+        t = pd.read_csv(refdata / STROBL / "ttpComparison" / file)
+        t = t[t.TreatmentBranch.astype(str) == "MTD"]
+        cost = t.Cost.to_numpy() / 100.0 if "Cost" in t else np.zeros(len(t))  # Cost is in percent
+        tables.append(t.assign(file=file, cost=cost)[["file", "InitialTumourSize", "RFrac", "cost", "TimeToFailure"]])
+    rows = pd.concat(tables, ignore_index=True)
+    n0 = rows.InitialTumourSize.to_numpy(float)
+    burden, ok = _strobl_burden()(n0, rows.RFrac.to_numpy(float), rows.cost.to_numpy(float), np.zeros(len(rows)))
+    failed = np.asarray(burden) > 1.2 * n0[:, None]
+    rows["ours"] = np.where(failed.any(1), np.argmax(failed, 1).astype(float), np.inf)
+    bad = rows[(rows.ours != rows.TimeToFailure) | ~np.asarray(ok)]
+    counts = [int((rows.file == f).sum()) for f in STROBL_FILES]
+    detail = f"{len(rows) - len(bad)} of {len(rows)} rows ({' + '.join(map(str, counts))})"
+    if len(bad):
+        detail += f"; not reproduced (first 5):\n{bad.head().to_string(index=False)}"
+    return len(rows) - len(bad), bad.empty and counts == [18, 24], detail
+
+
+@_validation(
+    "strobl2021_continuous_crossing_times",
+    source=f"Strobl et al. Cancer Res 2021;81:1135; {STROBL}/README.md (continuous MTD failure times, DOP853)",
+    claim="continuous (not day-rounded) MTD crossing times of 1.2 n0 for 5 (n0, fR) cases",
+    metric="max |error| (day)",
+    tolerance="<= 0.05 day (README values given to 0.1 day)",
+    files=[f"{STROBL}/README.md"],
+)
+def strobl2021_continuous_crossing_times(refdata: Path) -> tuple[float, bool, str]:
+    n0, f_r, expected = (np.array(c, dtype=float) for c in zip(*STROBL_CROSSINGS, strict=True))
+    burden, ok = _strobl_burden()(n0, f_r, np.zeros(len(n0)), np.zeros(len(n0)))
+    excess = np.asarray(burden) - 1.2 * n0[:, None]
+    day = np.argmax(excess > 0, axis=1)
+    rows = np.arange(len(n0))
+    before, after = excess[rows, day - 1], excess[rows, day]
+    crossing = day - 1 + (-before) / (after - before)  # linear within the day
+    error = np.abs(crossing - expected)
+    worst = float(error.max())
+    detail = ", ".join(
+        f"n0={a:g} fR={b:g}: {c:.2f} vs {e:.1f}" for a, b, c, e in zip(n0, f_r, crossing, expected, strict=True)
+    )
+    return worst, worst <= 0.05 and bool(np.all(ok)) and bool(np.all(day > 0)), detail
+
+
+# --- Ghaffari Laleh et al. 2022: growth laws on clinical tumour diameters -----------------------------------------
+
+LALEH_FILE = "laleh2022_sld/laleh2022_s1_studies1to4_long.csv"
+LALEH_SOURCE = f"Ghaffari Laleh et al. PLOS Comput Biol 2022;18:e1009822 (S1 Dataset); {LALEH_FILE}"
+LALEH_SUBSAMPLE = 192  # series, drawn with np.random.default_rng(2022) as in the test
+LALEH_FIT_OPTIONS = {"n_starts": 8, "n_candidates": 1024}  # the test's, for both laws fitted here
+
+
+def _laleh_rows(refdata: Path, non_numeric: str = "drop"):
+    """Rows of the Laleh file with a numeric ``diameter`` (``non_numeric="zero"``: strings count as 0, as in the
+    authors' Fit.py), sorted by (Sheet, patient id as a string, day)."""
+    import pandas as pd
+
+    raw = pd.read_csv(refdata / LALEH_FILE, dtype={"Sheet": str, "Patient_Anonmyized": str, "Study_Arm": str})
+    diameter = pd.to_numeric(raw["TargetLesionLongDiam_mm"], errors="coerce")
+    data = raw.assign(diameter=diameter if non_numeric == "drop" else diameter.fillna(0.0))
+    data = data.dropna(subset=["diameter", "Treatment_Day"])
+    return data.sort_values(["Sheet", "Patient_Anonmyized", "Treatment_Day"], kind="stable"), float(diameter.max())
+
+
+def _trend(values) -> str:
+    """The authors' ``Detect_Trend_Of_Data`` (Utils.py), as ``tests/inference/laleh_data.py::trend``."""
+    steps = np.diff(np.asarray(values, dtype=float))
+    rises, falls = steps[steps > 0].sum(), -steps[steps < 0].sum()
+    if np.all(steps >= 0):
+        return "Up"
+    if np.all(steps <= 0):
+        return "Down"
+    if steps[0] > 0 and not falls >= rises / 2:
+        return "Up"
+    if steps[0] < 0 and not rises >= falls / 2:
+        return "Down"
+    return "Fluctuate"
+
+
+def _laleh_series(refdata: Path, min_points: int = 6) -> dict[str, np.ndarray]:
+    """Padded ``(S, N)`` arrays ``time_weeks``, ``volume`` (0.52 LD^3 over 0.52 max(LD)^3), ``mask`` and ``trend
+    (S,)`` of the series with >= ``min_points`` numeric diameters: the preprocessing of
+    ``tests/inference/laleh_data.py::load_laleh`` (the authors': t = ceil(day / 7) weeks, t <= 0 -> 0.1)."""
+    data, max_ld = _laleh_rows(refdata)
+    groups = [g for _, g in data.groupby(["Sheet", "Patient_Anonmyized"], sort=True) if len(g) >= min_points]
+    n_max = max(len(g) for g in groups)
+    day, diameter = np.zeros((len(groups), n_max)), np.zeros((len(groups), n_max))
+    mask = np.zeros((len(groups), n_max), dtype=bool)
+    for i, g in enumerate(groups):
+        n = len(g)
+        day[i, :n], diameter[i, :n], mask[i, :n] = g.Treatment_Day.to_numpy(float), g.diameter.to_numpy(float), True
+        day[i, n:] = day[i, n - 1]
+    weeks = np.ceil(day / 7.0)
+    return {
+        "time_weeks": np.where(weeks <= 0, 0.1, weeks),
+        "volume": np.where(mask, 0.52 * diameter**3 / (0.52 * max_ld**3), 0.0),  # as the test, to the ulp
+        "mask": mask,
+        "trend": np.array([_trend(diameter[i, : mask[i].sum()]) for i in range(len(groups))]),
+    }
+
+
+@_validation(
+    "laleh2022_gompertz_fit_quality",
+    source=LALEH_SOURCE,
+    claim=(
+        f"Gompertz and exponential laws fit the {LALEH_SUBSAMPLE}-series subsample of studies 1-4 well "
+        "(per-series R^2; the paper's 'several models provide a good fit')"
+    ),
+    metric="Gompertz median R^2, Up/Down series",
+    tolerance=(
+        ">= 0.9 (exponential >= 0.8); all series >= 0.65 for both; exponential median R^2 the lower; "
+        "Gompertz SSE <= exponential SSE (1 + 1e-6) + 1e-25 per series"
+    ),
+    files=[LALEH_FILE],
+)
+def laleh2022_gompertz_fit_quality(refdata: Path) -> tuple[float, bool, str]:
+    from inference.least_squares import fit_curve, metrics, predict
+    from mechanistic.growth_curves import GROWTH_CURVES
+
+    everything = _laleh_series(refdata)
+    pick = np.sort(np.random.default_rng(2022).choice(len(everything["mask"]), LALEH_SUBSAMPLE, replace=False))
+    d = {k: v[pick] for k, v in everything.items()}
+    t, y, mask = d["time_weeks"], d["volume"], d["mask"]
+    exp_law, gomp_law = GROWTH_CURVES["exponential"], GROWTH_CURVES["gompertz"]
+    exp_fit = fit_curve(exp_law, t, y, mask, **LALEH_FIT_OPTIONS)
+    e = np.asarray(exp_fit.params)  # Gompertz with a = 0 is the exponential: its fit is a Gompertz start
+    nested = np.stack([np.zeros(len(e)), e[:, 0] - e[:, 1], e[:, 2]], -1)[:, None]
+    gomp_fit = fit_curve(gomp_law, t, y, mask, init=nested, **LALEH_FIT_OPTIONS)
+    r2 = {
+        law: np.asarray(metrics(predict(GROWTH_CURVES[law], f, t), y, mask, GROWTH_CURVES[law].n_parameters).r2)
+        for law, f in (("exponential", exp_fit), ("gompertz", gomp_fit))
+    }
+    monotone = d["trend"] != "Fluctuate"
+    mono = {law: float(np.median(v[monotone])) for law, v in r2.items()}
+    overall = {law: float(np.median(v)) for law, v in r2.items()}
+    excess = np.asarray(gomp_fit.sse) - np.asarray(exp_fit.sse) * (1 + 1e-6) - 1e-25
+    checks = {
+        "Gompertz Up/Down >= 0.9": mono["gompertz"] >= 0.9,
+        "exponential Up/Down >= 0.8": mono["exponential"] >= 0.8,
+        "all series >= 0.65": min(overall.values()) >= 0.65,
+        "exponential lower": overall["exponential"] < overall["gompertz"],
+        "Gompertz never worse than exponential": bool(np.all(excess <= 0)),
+    }
+    detail = (
+        f"median R^2 Up/Down ({int(monotone.sum())} series): Gompertz {mono['gompertz']:.3f}, exponential "
+        f"{mono['exponential']:.3f}; all series: Gompertz {overall['gompertz']:.3f}, exponential "
+        f"{overall['exponential']:.3f}"
+    )
+    failed = [k for k, ok in checks.items() if not ok]
+    if failed:
+        detail += f"; failed: {', '.join(failed)}"
+    return mono["gompertz"], not failed, detail
+
+
+LALEH_COUNTS = {"series (>= 1 numeric)": 1329, "series >= 6, strings as 0 (Fit.py)": 590, "series >= 6": 580,
+                "Study1 >= 6": 38, "Study2 >= 6": 70, "Study3 >= 6": 199, "Study4 >= 6": 273}  # fmt: skip
+
+
+@_validation(
+    "laleh2022_series_counts",
+    source=LALEH_SOURCE + " and its README.md",
+    claim="the authors' preprocessing (Fit.py) gives the README's 1,329 series and 580 (590 with strings as 0) "
+    "series with >= 6 diameters, max diameter 228 mm",
+    metric="counts reproduced",
+    tolerance=f"all {len(LALEH_COUNTS)} counts exactly, max diameter 228 mm",
+    files=[LALEH_FILE],
+)
+def laleh2022_series_counts(refdata: Path) -> tuple[float, bool, str]:
+    def sizes(non_numeric):
+        data, max_ld = _laleh_rows(refdata, non_numeric)
+        return data.groupby(["Sheet", "Patient_Anonmyized"]).size(), max_ld
+
+    drop, max_ld = sizes("drop")
+    zero, _ = sizes("zero")
+    kept = drop[drop >= 6]
+    ours = {"series (>= 1 numeric)": len(drop), "series >= 6, strings as 0 (Fit.py)": int((zero >= 6).sum()),
+            "series >= 6": len(kept)}  # fmt: skip
+    ours |= {f"{s} >= 6": int(n) for s, n in kept.groupby(level="Sheet").size().items()}
+    matched = sum(ours.get(k) == v for k, v in LALEH_COUNTS.items())
+    bad = {k: (ours.get(k), v) for k, v in LALEH_COUNTS.items() if ours.get(k) != v}
+    detail = f"max diameter {max_ld:g} mm" + (f"; (ours, expected): {bad}" if bad else "")
+    return matched, not bad and max_ld == 228.0, detail
