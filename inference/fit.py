@@ -95,7 +95,7 @@ def laplace(model: Callable, fit: MapResult, key, *, num_samples: int = 1000) ->
     the inverse Hessian of the negative log joint as covariance), returned constrained."""
     _, potential, post = _setup(model, jax.random.key(0))
     flat, unravel = ravel_pytree(fit.unconstrained)
-    hess = jax.hessian(lambda x: potential(unravel(x)))(flat)
+    hess = jax.jit(jax.hessian(lambda x: potential(unravel(x))))(flat)
     cov = jnp.linalg.inv(0.5 * (hess + hess.T))
     eig = jnp.linalg.eigvalsh(cov)
     if not bool(jnp.all(eig > 0)):

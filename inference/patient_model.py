@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Mapping
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro
@@ -78,9 +79,13 @@ def patient_model(
         rows = np.flatnonzero(np.asarray(observations.observable) == name)
         groups[name] = (index[rows], jnp.asarray(observations.value[rows]), jnp.asarray(observations.censored[rows]))
 
+    # jitted so that numpyro's eager passes (initialisation, predictive draws, ArviZ's pointwise
+    # log-likelihood) run one compiled solve instead of dispatching the solver op by op
+    predict_compiled = jax.jit(predict)
+
     def model():
         params = spec.sample()
-        preds = predict(params, times)
+        preds = predict_compiled(params, times)
         for name, (idx, value, censored) in groups.items():
             if name not in preds:
                 raise ValueError(f"predict returned {sorted(preds)} but the observations need {name!r}")

@@ -1,11 +1,19 @@
-"""Test configuration: float64 on (the library never flips it at import time)."""
+"""Test configuration: float64 on (the library never flips it at import time), and JAX's persistent
+compilation cache in ``.pytest_cache/jax`` (``$TWIN_TEST_JAX_CACHE`` overrides; ``off`` disables):
+programs compiled once — also by a different closure with the same computation, or by a CLI
+subprocess pointed at the same folder — load from disk instead of recompiling."""
 
+import os
 from pathlib import Path
 
 import jax
 import pytest
 
 jax.config.update("jax_enable_x64", True)
+JAX_CACHE = os.environ.get("TWIN_TEST_JAX_CACHE", str(Path(__file__).resolve().parents[1] / ".pytest_cache" / "jax"))
+if JAX_CACHE != "off":
+    jax.config.update("jax_compilation_cache_dir", JAX_CACHE)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 
 REFDATA = Path(__file__).resolve().parents[1].parent / "shared" / "refdata"
 

@@ -334,14 +334,16 @@ class DigitalTwin:
     # --- the living twin ------------------------------------------------------------------------
     def check(self, new: PatientRecord, level: float = PREDICTIVE_LEVEL) -> pd.DataFrame:
         """Each of ``new``'s observations after the decision day against this twin's predictive
-        interval: columns ``time, observable, value, censored, lo, median, hi, outside``. A value
+        interval (this posterior, under the doses given up to then, ``new``'s included): columns
+        ``time, observable, value, censored, lo, median, hi, outside``. A value
         below detection is outside when even the interval's lower end is above its limit."""
         rows = [o for o in new.observations if o.time > self.now and o.observable in self.observables]
         rows = [o for o in rows if o.status != "not_evaluable"]
         columns = ["time", "observable", "value", "censored", "lo", "median", "hi", "outside"]
         if not rows:
             return pd.DataFrame(columns=columns)
-        pi = self.predictive_interval(sorted({o.time for o in rows}), level).set_index(["time", "observable"])
+        given = replace(self, record=self.record.merge(new))  # this posterior, the doses actually given since
+        pi = given.predictive_interval(sorted({o.time for o in rows}), level).set_index(["time", "observable"])
         out = []
         for o in rows:
             lo, mid, hi = pi.loc[(o.time, o.observable), ["lo", "median", "hi"]]

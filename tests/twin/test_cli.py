@@ -1,36 +1,94 @@
-"""The `twin` command line: the demo runs end to end and reports sensible numbers."""
+"""The `twin` command line end to end, as a user runs it (subprocesses of the installed console script):
+the demo prints the ranked table and writes the report and the twin; whatif, update and screen read
+that twin; bad files and paths exit 1 with a one-line message; --help teaches."""
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
-from typer.testing import CliRunner
+import pytest
 
-from twin.cli import app
+from tests.conftest import JAX_CACHE
+from twin.examples_data import example_files
+
+TWIN = shutil.which("twin", path=str(Path(sys.executable).parent)) or "twin"
+SMALL = ["--days", "112", "--draws", "20"]
 
 
-def test_demo_json_table_and_figure(tmp_path):
-    result = CliRunner().invoke(app, ["demo", "--json", "--days", "365", "--out", str(tmp_path)])
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
-    assert [r["regimen"] for r in report["regimens"]] == [
-        "erlotinib 150 mg daily",
-        "erlotinib 1200 mg d1-2 + 50 mg d3-7 weekly",
-    ]
-    continuous, pulsed = report["regimens"]
-    assert continuous["cumulative_dose_mg"] == 365 * 150.0
-    assert pulsed["cumulative_dose_mg"] == 105 * 1200.0 + 260 * 50.0  # 52 weeks + 1 day
+def run(*args, cwd=None):
+    env = {**os.environ, "TWIN_CACHE_DIR": JAX_CACHE}  # reuse what the in-process tests compiled
+    return subprocess.run([TWIN, *map(str, args)], capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    result = run("demo", "--out", out, "--json", *SMALL)
+    assert result.returncode == 0, result.stderr
+    return out, json.loads(result.stdout)
+
+
+def test_demo_ranks_the_standard_regimens_and_writes_the_report(demo):
+    out, report = demo
+    assert report["patient_id"] == "EX-001" and report["decision_day"] == 154.0 and report["method"] == "laplace"
+    regimens = [r["regimen"] for r in report["regimens"]]
+    assert len(regimens) == 5 and regimens[0] == "osimertinib 80 mg daily"
+    assert {"erlotinib 150 mg daily", "erlotinib 1200 mg d1-2 + 50 mg d3-7 weekly"} <= set(regimens)
     for r in report["regimens"]:
-        assert r["nadir_change_percent"] < -30  # both respond (PR by diameter)
-        assert 0.0 < r["final_resistant_fraction"] <= 1.0
-    # the pulsed schedule's high peaks hit the T790M clone too, delaying its outgrowth
-    assert pulsed["final_resistant_fraction"] < continuous["final_resistant_fraction"]
-    assert (tmp_path / "demo.png").stat().st_size > 10_000
+        lo, hi = r["time_to_2x_baseline 90% CI"]
+        assert lo <= r["time_to_2x_baseline median"] <= hi <= 112
+    page = Path(report["report"])
+    assert page == out / "index.html" and "EX-001" in page.read_text()
+    for png in ("fan_chart.png", "resistant_fraction.png", "dose_timeline.png", "waterfall.png"):
+        assert (out / png).read_bytes()[:4] == b"\x89PNG"
+    assert Path(report["twin"]).is_file()
+
+
+def test_whatif_update_and_screen_read_the_saved_twin(demo, tmp_path):
+    out, report = demo
+    twin = report["twin"]
+    whatif = run("whatif", twin, "--regimen", "continuous", "--regimen", "erlotinib:100:at50", *SMALL)
+    assert whatif.returncode == 0, whatif.stderr
+    table = " ".join(whatif.stdout.split())  # the table a person reads
+    assert "erlotinib 150 mg daily" in table and "erlotinib 100 mg daily, adaptive AT50" in table
+    assert "volume doubling" in table and "P(best)" in table
+
+    updated = tmp_path / "updated.nc"
+    step = run("update", twin, example_files()["next_scan"], "--out", updated, "--json", *SMALL)
+    assert step.returncode in (0, 4), step.stderr
+    payload = json.loads(step.stdout)
+    assert [c["observable"] for c in payload["checks"]] == ["diameter", "resistant_fraction"]
+    assert (step.returncode == 4) == payload["surprised"] and updated.is_file()
+
+    screen = run("screen", twin, "--no-pairs", "--json")
+    assert screen.returncode == 0, screen.stderr
+    ranked = json.loads(screen.stdout)["treatments"]
+    assert ranked[0]["rank"] == 1 and {t["treatment"] for t in ranked} >= {"no drug", "osimertinib", "erlotinib"}
+
+
+def test_bad_file_exits_1_with_a_one_line_message(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,kind,time,observable,value,unit\nP1,observation,0,diameter,big,mm\n")
+    result = run("calibrate", bad)
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert f"error: {bad}, row 2, column 'value'" in result.stderr and "'big'" in result.stderr
+
+
+def test_missing_twin_and_refdata_exit_1(tmp_path):
+    result = run("whatif", tmp_path / "none.twin.nc")
+    assert result.returncode == 1 and "no twin file at" in result.stderr
+    result = run("validate", tmp_path / "nowhere")
+    assert result.returncode == 1 and "nowhere" in result.stderr
 
 
 def test_help_teaches():
-    result = CliRunner().invoke(app, ["demo", "--help"])
-    assert result.exit_code == 0 and "20% diameter growth over the nadir" in " ".join(result.output.split())
-
-
-def test_bad_option_exits_nonzero():
-    result = CliRunner().invoke(app, ["demo", "--days", "5"])
-    assert result.exit_code != 0
+    result = run("--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    assert "Exit codes: 0 ok, 1 bad input" in text and "demo" in text and "update" in text
+    result = run("whatif", "--help")
+    assert "DRUG:MG:ON:OFF" in " ".join(result.stdout.split())

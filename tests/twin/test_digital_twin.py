@@ -1,0 +1,126 @@
+"""DigitalTwin: calibration recovers the example's truth, save -> load loses nothing, update checks the
+new scan against the predictive interval and narrows the prediction, bad input is named."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+import scenarios as sc
+from twin import DigitalTwin, example_patient
+from twin.examples.generate_example import TRUTH
+from twin.record import Observation, PatientRecord
+
+DAYS = 112  # two 8-weekly scans: small what-ifs for the tests
+REGIMENS = [sc.continuous("erlotinib", 150.0, DAYS), sc.continuous("osimertinib", 80.0, DAYS)]
+
+
+@pytest.fixture(scope="module")
+def twin():
+    return DigitalTwin.from_record(example_patient()).calibrate(method="laplace", chains=2, samples=200, seed=0)
+
+
+@pytest.fixture(scope="module")
+def step(twin):
+    return twin.update(example_patient("next_scan"))
+
+
+def test_calibration_covers_the_truth(twin):
+    summary = twin.summary().set_index("parameter")
+    assert set(summary.index) == {"volume0", "resistant_fraction0", "growth_rate", "max_kill", "sd_add"}
+    for name in ("volume0", "growth_rate", "max_kill", "resistant_fraction0"):
+        row = summary.loc[name]
+        assert row.lo < TRUTH[name] < row.hi, f"{name}: truth {TRUTH[name]} outside the 90% interval {row.lo, row.hi}"
+    assert summary.loc["growth_rate", "units"] == "1/day" and twin.diagnostics == ()
+
+
+def test_repr_reads_like_a_summary(twin):
+    text = repr(twin)
+    assert "DigitalTwin of patient 'EX-001'" in text and "EGFR T790M 0.1%" in text
+    assert "Laplace approximation at the MAP, 400 draws (seed 0)" in text
+    assert "growth_rate = " in text and "1/day (90% CI" in text and "decision day: 154" in text
+    assert "not modelled: TP53 R273H" in text
+
+
+def test_compare_ranks_osimertinib_first_with_t790m_rising(twin):
+    result = twin.compare(REGIMENS, days=DAYS, n_draws=20)
+    assert result.dataset.attrs["start_day"] == 154.0
+    assert result.table.regimen[0] == "osimertinib 80 mg daily"
+    assert result.dataset.sizes == {"regimen": 2, "draw": 20, "time": DAYS // 7 + 1, "drug": 2}
+
+
+def test_save_load_loses_nothing_and_compares_identically(twin, tmp_path):
+    path = twin.save(tmp_path / "ex.twin.nc")
+    back = DigitalTwin.load(path)
+    assert back.record == twin.record and back.model == twin.model and back.settings == twin.settings
+    assert back.versions == twin.versions and back.diagnostics == twin.diagnostics
+    for name in twin.free_parameters:
+        np.testing.assert_array_equal(back.posterior[name].values, twin.posterior[name].values)
+        assert back.posterior[name].attrs["units"] == twin.posterior[name].attrs["units"]
+    a = twin.compare(REGIMENS, days=DAYS, n_draws=20).dataset
+    b = back.compare(REGIMENS, days=DAYS, n_draws=20).dataset
+    for name in ("volume", "time_to_2x_baseline", "resistant_fraction"):
+        np.testing.assert_array_equal(a[name].values, b[name].values)
+
+
+def test_update_checks_the_scan_refits_and_narrows_the_prediction(twin, step):
+    assert list(step.checks.observable) == ["diameter", "resistant_fraction"]
+    row = step.checks.iloc[0]
+    assert row.time == 210.0 and row.value == 23.4 and row["lo"] < row["median"] < row["hi"]
+    assert step.surprised == bool(step.checks.outside.any())
+    new = step.twin
+    assert new.now == 210.0 and len(new.log) == 1 and new.log[0]["new_day"] == 210.0
+    assert max(d.time for d in new.record.doses) == 209.0  # the doses given since the decision day
+    # the same future day, the same doses: the predictive interval narrows with the new scan
+    before = replace(twin, record=new.record).predictive_interval([266.0]).set_index("observable")
+    after = new.predictive_interval([266.0]).set_index("observable")
+    width = lambda pi: pi.loc["diameter", "hi"] - pi.loc["diameter", "lo"]  # noqa: E731
+    assert width(after) < width(before)
+
+
+def test_a_scan_far_from_the_prediction_is_flagged(twin):
+    odd = PatientRecord("EX-001", [Observation(210.0, "diameter", 60.0, "mm")])
+    checks = twin.check(odd)
+    assert checks.outside.tolist() == [True] and checks.hi[0] < 60.0
+
+
+def test_updated_twin_round_trips_with_its_log(step, tmp_path):
+    back = DigitalTwin.load(step.twin.save(tmp_path / "u.nc"))
+    assert back.log == step.twin.log and back.record == step.twin.record
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda t: t.calibrate(method="mcmc"), ValueError, r"method='mcmc' is not one of \('nuts', 'laplace'\)"),
+        (lambda t: t.calibrate(chains=0), ValueError, "chains=0 must be a whole number >= 1"),
+        (lambda t: t.compare(days=100), ValueError, "days=100 must be a positive multiple of 56"),
+        (lambda t: t.draws(10_000), ValueError, r"n=10000 draws: must be a whole number in \[1, 400\]"),
+        (lambda t: t.predictive_interval([-20.0]), ValueError, "must be non-empty and >= the first observation day"),
+        (lambda t: t.update(PatientRecord("P-2", [Observation(300.0, "diameter", 20.0, "mm")])), ValueError,
+         "the new record is not patient 'EX-001'"),
+    ],
+)  # fmt: skip
+def test_bad_requests_are_named(twin, call, error, match):
+    with pytest.raises(error, match=match):
+        call(twin)
+
+
+def test_uncalibrated_twin_says_what_to_do(tmp_path):
+    twin = DigitalTwin.from_record(example_patient())
+    assert "not calibrated: call .calibrate()" in repr(twin)
+    with pytest.raises(ValueError, match=r"not calibrated: call \.calibrate\(\) first"):
+        twin.compare()
+    assert DigitalTwin.load(twin.save(tmp_path / "bare.nc")).record == twin.record
+    record = example_patient()
+    doses = [*record.doses[:1], replace(record.doses[1], drug="gefitinib")]
+    with pytest.raises(ValueError, match=r"patient 'X' was given \['gefitinib'\]; the twin models"):
+        DigitalTwin.from_record(PatientRecord("X", record.observations, doses, mutations=record.mutations))
+
+
+def test_load_rejects_other_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no twin file at"):
+        DigitalTwin.load(tmp_path / "missing.nc")
+    (tmp_path / "x.nc").write_text("not netcdf")
+    with pytest.raises(ValueError, match="is not a twin file"):
+        DigitalTwin.load(tmp_path / "x.nc")

@@ -1,0 +1,83 @@
+"""TwinModel: clones and drug responses from a sequencing report through the EGFR network; its solver."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import mechanistic as m
+from twin import example_patient
+from twin.flagship import Prior, TwinModel, TwinModelError, solver_options
+from twin.record import VariantCall as V
+
+
+@pytest.fixture(scope="module")
+def met_model():
+    calls = [
+        V("EGFR", "L858R", 0.4),
+        V("EGFR", "T790M", 0.02),
+        V("MET", "amplification", 0.04),
+        V("TP53", "R273H", 0.4),
+    ]
+    return TwinModel.from_mutations(calls)
+
+
+def test_clones_from_the_report(met_model):
+    assert met_model.clones == ("sensitive", "T790M", "MET amplification")
+    assert met_model.clone_variants[1] == ("EGFR L858R", "EGFR T790M")
+    assert met_model.fixed_fractions == pytest.approx((0.1,))  # 0.04 / 0.4
+    assert met_model.ignored == ("TP53 R273H: no effect in the EGFR network (not modelled)",)
+    # a detected T790M centres the prior of its share on its allele fraction relative to the truncal one
+    prior = met_model.priors["resistant_fraction0"]
+    assert (prior.family, prior.location, prior.scale) == ("logitnormal", pytest.approx(0.05), 1.0)
+    assert TwinModel.from_json(met_model.to_json()) == met_model
+
+
+def test_drug_responses_follow_the_mechanism(met_model):
+    ec50, eff = np.asarray(met_model.ec50), np.asarray(met_model.efficacy)  # (clone, drug): erlotinib, osimertinib
+    assert ec50[0, 0] == pytest.approx(0.1)  # the catalogue's erlotinib EC50 on L858R anchors the scale
+    assert ec50[1, 0] / ec50[0, 0] == pytest.approx(250.0)  # T790M: 5000 vs 20 nM in the drug table
+    assert ec50[1, 1] <= ec50[0, 1]  # osimertinib keeps its potency on T790M
+    np.testing.assert_allclose(eff[:2], 1.0, atol=1e-6)  # both TKIs kill EGFR-driven cells fully at saturation
+    np.testing.assert_allclose(eff[2], 0.0, atol=1e-3)  # MET amplification bypasses both EGFR TKIs
+
+
+def test_c797s_resists_osimertinib_not_erlotinib():
+    model = TwinModel.from_mutations([V("EGFR", "ex19del", 0.3), V("EGFR", "C797S", 0.03)])
+    ec50 = np.asarray(model.ec50)
+    assert model.clones[2] == "C797S"
+    assert ec50[2, 1] > 100 * ec50[0, 1] and ec50[2, 0] == pytest.approx(ec50[0, 0])
+
+
+@pytest.mark.parametrize(
+    "calls, match",
+    [
+        (
+            [V("KRAS", "G12C", 0.3)],
+            r"needs a detected sensitising EGFR mutation \(L858R or ex19del\); the record has KRAS",
+        ),
+        ([V("EGFR", "L858R", 0.0)], "the record has EGFR L858R"),
+        ([V("EGFR", "L858R", 0.4), V("MET", "amplification", 0.19), V("ERBB2", "amplification", 0.19)], "make up 95%"),
+    ],
+)
+def test_reports_the_twin_cannot_model(calls, match):
+    with pytest.raises(TwinModelError, match=match):
+        TwinModel.from_mutations(calls)
+
+
+def test_bad_prior_and_drug_named():
+    with pytest.raises(TwinModelError, match="median 2 must be in"):
+        Prior("logitnormal", 2, 1.0)
+    with pytest.raises(TwinModelError, match="drugs=.*'aspirin'"):
+        TwinModel.from_mutations([V("EGFR", "L858R", 0.4)], drugs=("erlotinib", "aspirin"))
+
+
+def test_daily_lawson_grid_matches_a_tight_solve_on_the_example():
+    record = example_patient()
+    model = TwinModel.from_mutations(record.mutations)
+    params = {k: jnp.asarray(v) for k, v in {**model.fixed, "volume0": 3.5e4, "resistant_fraction0": 1e-3,
+                                             "growth_rate": 0.01, "max_kill": 0.04}.items()}  # fmt: skip
+    times = jnp.asarray([-10.0, 42.0, 98.0, 154.0])
+    args = (model.disease_model(params), model.initial_volumes(params), record.to_dose_table(), times)
+    fast = m.solve(*args, t0=-10.0, options=solver_options()).clones
+    tight = m.solve(*args, t0=-10.0, options=m.SolverOptions(rtol=1e-10, atol=1e-10)).clones
+    assert float(jnp.max(jnp.abs(fast / tight - 1))) < 2e-4
