@@ -215,7 +215,8 @@ def summarise(
     """Per-regimen summary: median and 90% interval (5th-95th percentile over draws) of each
     endpoint, the probability of being best on ``primary`` (larger is better; ties shared),
     and expected utility = mean(primary) - penalties x mean(cumulative dose in g, days on drug).
-    Censored times count as their censoring time (a restricted-time comparison). Sorted best first.
+    Censored times count as their censoring time (a restricted-time comparison). Sorted best first;
+    ties keep the order in which the regimens were given.
     """
     if primary not in ds:
         raise ValueError(f"primary={primary!r} is not an endpoint here; choose from {list(ENDPOINT_UNITS)}")
@@ -242,4 +243,5 @@ def summarise(
         row[f"P(best on {primary})"] = float(p_best[i])
         row["expected utility"] = float(utility[i].mean())
         rows.append(row)
-    return pd.DataFrame(rows).sort_values("expected utility", ascending=False, ignore_index=True)
+    table = pd.DataFrame(rows)  # ties keep the regimens' given order (stable sort)
+    return table.sort_values("expected utility", ascending=False, kind="stable", ignore_index=True)

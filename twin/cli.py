@@ -152,7 +152,8 @@ def demo(
     Calibrates their twin, compares the standard regimens from the decision day (continuous erlotinib; pulsed
     erlotinib; adaptive AT50; erlotinib then osimertinib at progression; osimertinib now), prints them ranked by
     the time until the tumour volume doubles, with 90% credible intervals, and writes OUT/index.html with the
-    figures and OUT/EX-001.twin.nc (the twin, for `twin whatif` and `twin update`).
+    figures (and a drug screen of the EGFR panel on the twin's clones) and OUT/EX-001.twin.nc (the twin, for
+    `twin whatif` and `twin update`).
     """
     _setup()
     from twin.examples_data import example_files
@@ -166,6 +167,7 @@ def _calibrate_and_compare(file, mutations, patient_id, out, method, draws, days
     from twin.digital_twin import DigitalTwin
     from twin.io import read_patient
     from twin.report import write_twin_report
+    from twin.screen import screen_twin
 
     console = _console(as_json)
     start = time.perf_counter()
@@ -176,8 +178,10 @@ def _calibrate_and_compare(file, mutations, patient_id, out, method, draws, days
     with _stage(console, f"simulating the standard regimens on {draws} posterior draws"):
         result = twin.compare(days=days, n_draws=draws)
     out.mkdir(parents=True, exist_ok=True)
+    with _stage(console, "screening the EGFR drug panel on the twin's clones"):
+        screened = screen_twin(twin, pairs=True)
     with _stage(console, "writing the report"):
-        page = write_twin_report(twin, result, out, n_draws=draws)
+        page = write_twin_report(twin, result, out, n_draws=draws, screen=screened)
         saved = twin.save(out / f"{record.patient_id}.twin.nc")
     elapsed = time.perf_counter() - start
     if as_json:

@@ -300,7 +300,6 @@ class DigitalTwin:
         decision day (+26% in diameter), measures a switch strategy's second line too (RECIST
         ``time_to_progression`` on 8-weekly scans stops a switch regimen at its first
         progression, the switch itself)."""
-        import jax.numpy as jnp
 
         import scenarios as sc
         from twin.flagship import solver_options
@@ -313,12 +312,7 @@ class DigitalTwin:
         now = self._solve(draws, np.asarray([self.now]))[:, 0, :]  # (n, n_clones)
         for i in range(now.shape[1]):
             draws[f"now_volume_{i}"] = now[:, i]
-        model = self.model
-        n_clones = now.shape[1]
-
-        def build(p):
-            return model.disease_model(p), jnp.stack([p[f"now_volume_{i}"] for i in range(n_clones)])
-
+        build = _Builder(self.model)  # hashable and equal across calls: compiled once per model
         seed = self.settings.seed if seed is None else seed
         ds = sc.compare(
             build, draws, regimens, days, key=jax.random.key(seed), scan_every=SCAN_EVERY, options=solver_options()
@@ -518,6 +512,19 @@ def _as_inference_data(posterior: xr.Dataset):
     az = _arviz()
     params = posterior.drop_vars("diverging")
     return az.InferenceData(posterior=params, sample_stats=posterior[["diverging"]])
+
+
+@dataclass(frozen=True)
+class _Builder:
+    """``scenarios.compare``'s builder: the model of a draw, and its clone volumes on the decision day."""
+
+    model: TwinModel
+
+    def __call__(self, p):
+        import jax.numpy as jnp
+
+        n = len(self.model.clones)
+        return self.model.disease_model(p), jnp.stack([p[f"now_volume_{i}"] for i in range(n)])
 
 
 @eqx.filter_jit

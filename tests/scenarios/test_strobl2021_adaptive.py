@@ -41,6 +41,7 @@ def runners():
     return {name: run(r) for name, r in REGIMENS.items()}
 
 
+@pytest.mark.slow  # 45 s; the continuous-therapy rows stay in the default run (test_strobl2021_reference)
 @pytest.mark.parametrize("name", ["ttpComparison_n0fR.csv", "ttpComparison_cost_noTurnover.csv"])
 def test_every_row_reproduced_exactly(refdata, runners, name):
     table = pd.read_csv(refdata / "strobl2021_at_lv" / "ttpComparison" / name)

@@ -42,7 +42,7 @@ def test_demo_ranks_the_standard_regimens_and_writes_the_report(demo):
         assert lo <= r["time_to_2x_baseline median"] <= hi <= 112
     page = Path(report["report"])
     assert page == out / "index.html" and "EX-001" in page.read_text()
-    for png in ("fan_chart.png", "resistant_fraction.png", "dose_timeline.png", "waterfall.png"):
+    for png in ("fan_chart.png", "resistant_fraction.png", "dose_timeline.png", "waterfall.png", "screen.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
     assert Path(report["twin"]).is_file()
 
