@@ -124,3 +124,28 @@ def test_load_rejects_other_files(tmp_path):
     (tmp_path / "x.nc").write_text("not netcdf")
     with pytest.raises(ValueError, match="is not a twin file"):
         DigitalTwin.load(tmp_path / "x.nc")
+
+
+@pytest.fixture(scope="module")
+def nuts_twin():
+    """A short NUTS run (its diagnostics fail at this size: kept, not raised)."""
+    with pytest.warns(UserWarning, match="sampler diagnostics failed"):
+        return DigitalTwin.from_record(example_patient()).calibrate(method="nuts", chains=2, warmup=60, samples=60)
+
+
+@pytest.mark.slow  # ~70 s: two short NUTS runs of the example patient
+def test_nuts_twin_keeps_its_sampler_state_through_save_load_and_update(nuts_twin, tmp_path):
+    assert nuts_twin.posterior.sizes == {"chain": 2, "draw": 60} and nuts_twin.diagnostics
+    assert "DIAGNOSTICS FAILED" in repr(nuts_twin)
+    back = DigitalTwin.load(nuts_twin.save(tmp_path / "nuts.nc"))
+    assert (
+        back.warm["samples"] == 60
+        and back.warm["inverse_mass_matrix"].keys() == nuts_twin.warm["inverse_mass_matrix"].keys()
+    )
+    for site, z in nuts_twin.warm["z"].items():
+        np.testing.assert_array_equal(back.warm["z"][site], z)
+    np.testing.assert_array_equal(back.posterior["diverging"].values, nuts_twin.posterior["diverging"].values)
+    with pytest.warns(UserWarning, match="sampler diagnostics failed"):
+        step = back.update(example_patient("next_scan"), warmup=30)
+    assert step.twin.posterior.sizes == {"chain": 2, "draw": 60} and step.twin.now == 210.0
+    assert step.twin.warm is not None and step.twin.settings.method == "nuts"
