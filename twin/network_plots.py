@@ -66,18 +66,8 @@ def plot_network(network: SignallingNetwork, activity=None, *, ax=None, title: s
         if not idx:
             continue
         xy = np.asarray([pos[network.nodes[i]] for i in idx])
-        sc = ax.scatter(
-            xy[:, 0],
-            xy[:, 1],
-            s=900,
-            marker=marker,
-            c=colours if act is None else act[idx],
-            cmap=cmap,
-            vmin=0.0,
-            vmax=1.0,
-            edgecolors="k",
-            zorder=3,
-        )
+        colour = {"color": colours} if act is None else {"c": act[idx], "cmap": cmap, "vmin": 0.0, "vmax": 1.0}
+        sc = ax.scatter(xy[:, 0], xy[:, 1], s=900, marker=marker, edgecolors="k", zorder=3, **colour)
     for i, v in enumerate(network.nodes):
         dark = act is not None and act[i] < 0.5
         size = 7 if len(v) <= 6 else 4.5
