@@ -15,8 +15,9 @@ Each clone's response to each drug comes from its personalised network
 for the clone's variants, scaled to plasma by the one factor that maps erlotinib on L858R (20 nM)
 to the catalogue's 0.1 mg/L (so all drugs share erlotinib's plasma-to-cell shift: an assumption);
 the efficacy from the network's quasi-steady state at a saturating concentration, relative to
-erlotinib on the truncal clone (1 = as killable; 0 = bypassed, e.g. MET amplification under an
-EGFR TKI). Kill of clone c by drug d = ``max_kill * efficacy[c, d] * C / (C + ec50[c, d])``
+the first drug (erlotinib) on a cell carrying only the sensitising mutation (1 = as killable;
+0 = bypassed, e.g. MET amplification under an EGFR TKI; a bypassed truncal clone is an error).
+Kill of clone c by drug d = ``max_kill * efficacy[c, d] * C / (C + ec50[c, d])``
 (effects add across drugs), Gompertz growth with a shared capacity, fitness cost of resistance.
 
 Priors and fixed values are those of :func:`inference.egfr_two_clone_spec` (sources there); they
@@ -173,7 +174,7 @@ class TwinModel:
         priors = {name: prior for name, (_, prior, _) in DEFAULT_PRIORS.items()}
         if t790m is not None and t790m.vaf > 0:
             priors["resistant_fraction0"] = Prior("logitnormal", min(t790m.vaf / truncal_vaf, 0.5), 1.0)
-        ec50, efficacy = _network_response(clones, drugs)
+        ec50, efficacy = _network_response(clones, drugs, reference=f"EGFR {sensitising[0].variant}")
         return cls(
             clones=tuple(clones),
             clone_variants=tuple(clones.values()),
@@ -308,8 +309,12 @@ class TwinModel:
         return lines
 
 
-def _network_response(clones: Mapping[str, tuple[str, ...]], drugs: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """EC50 (mg/L) and efficacy, each ``(n_clones, n_drugs)``, from each clone's personalised network."""
+def _network_response(
+    clones: Mapping[str, tuple[str, ...]], drugs: tuple[str, ...], reference: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """EC50 (mg/L) and efficacy, each ``(n_clones, n_drugs)``, from each clone's personalised network;
+    efficacy relative to the first drug's kill of a cell carrying only the ``reference`` variant."""
+    clones = {"reference cell": (reference,), **clones}
     from mechanistic.egfr_network import EGFR_DRUGS, EGFR_VARIANTS, egfr_drug_panel, egfr_network
     from mechanistic.mutations import Mutation, personalise
     from mechanistic.network_phenotype import NetworkPhenotype
@@ -331,14 +336,18 @@ def _network_response(clones: Mapping[str, tuple[str, ...]], drugs: tuple[str, .
         cellular[:, j] = [float(np.asarray(p.ic50)[j, target]) / float(panel.nM_per_mg_per_L[j]) for p in per_clone]
     erlotinib_l858r = 20.0 * by_name["erlotinib"].molecular_weight * 1e-6  # mg/L (20 nM)
     ec50 = cellular * (ERLOTINIB_EC50_L858R / erlotinib_l858r)
-    # efficacy: kill at a saturating concentration (100x the largest IC50) relative to the truncal clone
+    # efficacy: kill at a saturating concentration (100x the largest IC50), relative to the reference cell
     phen = NetworkPhenotype(net, panel, per_clone, apoptosis_rate=0.06)
     tumour = TumourModel(tuple(clones), "gompertz", growth_rate=0.01, capacity=2e5, network=phen)
     saturating = {d: 100.0 * float(cellular[:, j].max()) for j, d in enumerate(drugs)}
     out = screen(tumour, saturating, [(), *((d,) for d in drugs)])
     rate = out.net_growth_rate.values  # (treatment, clone), 1/day
     kill = rate[0][None, :] - rate[1:]  # (drug, clone)
-    reference = kill[drugs.index("erlotinib") if "erlotinib" in drugs else 0, 0]
-    if not (np.isfinite(kill).all() and reference > 0):
-        raise TwinModelError(f"the network screen gave no kill of the sensitive clone (kill rates {kill.T} 1/day)")
-    return ec50, np.clip(kill.T / reference, 0.0, None)
+    efficacy = np.clip(kill.T / kill[0, 0], 0.0, None)[1:]  # (clone, drug), without the reference cell
+    if not efficacy[0, 0] > 0.5:
+        truncal = "; ".join(list(clones.values())[1])
+        raise TwinModelError(
+            f"in the EGFR network, {drugs[0]} does not kill the truncal clone ({truncal}): its tumour is not "
+            "EGFR-driven (e.g. a truncal bypass such as MET amplification), which the flagship twin does not model"
+        )
+    return ec50[1:], efficacy

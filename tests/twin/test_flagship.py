@@ -57,6 +57,7 @@ def test_c797s_resists_osimertinib_not_erlotinib():
         ),
         ([V("EGFR", "L858R", 0.0)], "the record has EGFR L858R"),
         ([V("EGFR", "L858R", 0.4), V("MET", "amplification", 0.19), V("ERBB2", "amplification", 0.19)], "make up 95%"),
+        ([V("EGFR", "L858R", 0.4), V("MET", "amplification", 0.4)], r"not kill the truncal clone \(EGFR L858R; MET"),
     ],
 )
 def test_reports_the_twin_cannot_model(calls, match):
