@@ -215,8 +215,8 @@ def calibrate(
     out: Path = typer.Option(None, help="Where to save the twin (default ID.twin.nc here)."),
     method: str = typer.Option("nuts", help=METHOD_HELP),
     chains: int = typer.Option(4, min=1, help="NUTS chains."),
-    warmup: int = typer.Option(300, min=1, help="NUTS warm-up iterations per chain."),
-    samples: int = typer.Option(300, min=1, help="Draws per chain."),
+    warmup: int = typer.Option(500, min=1, help="NUTS warm-up iterations per chain."),
+    samples: int = typer.Option(500, min=1, help="Draws per chain."),
     seed: int = typer.Option(0, min=0, help="Seed of every random number."),
     as_json: bool = typer.Option(False, "--json", help="Print the posterior summary as JSON."),
 ) -> None:

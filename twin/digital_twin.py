@@ -52,8 +52,8 @@ class Settings(NamedTuple):
     method: str = "nuts"
     seed: int = 0
     chains: int = 4
-    warmup: int = 300
-    samples: int = 300
+    warmup: int = 500  # 4 x (500 + 500) on the example patient: ~3 min on 2 cores, diagnostics pass
+    samples: int = 500
     target_accept: float = 0.8
 
 
