@@ -3,7 +3,7 @@ Ghaffari Laleh et al. 2022 (PLOS Comput Biol 18:e1009822; ``../shared/refdata/la
 studies 1-4) by SVI, with a short NUTS run on a random subset as the accuracy baseline and
 per-series least squares as the non-Bayesian reference.
 
-Data: the CSV is read directly (not with ``tests/inference/laleh_data.py``, whose default drops
+Data: the CSV is read directly (not with ``inference.laleh2022.load_laleh``, whose default drops
 the non-numeric rows) and each series goes through ``inference.Observations.from_rows``: 'TOO
 SMALL TO MEASURE' is left-censored at ``--detection-limit`` mm (default 5 mm, the RECIST 1.1
 default diameter of a lesion too small to measure); 'NOT EVALUABLE' and empty cells are missing

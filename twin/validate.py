@@ -34,6 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
+from inference.laleh2022 import FILE as LALEH_PATH
+from inference.laleh2022 import load_laleh
+
 DEFAULT_REFDATA = Path("../shared/refdata")
 """Where ``twin validate`` looks without a PATH: relative to the current directory (the project root)."""
 
@@ -213,59 +216,10 @@ def strobl2021_continuous_crossing_times(refdata: Path) -> tuple[float, bool, st
 
 # --- Ghaffari Laleh et al. 2022: growth laws on clinical tumour diameters -----------------------------------------
 
-LALEH_FILE = "laleh2022_sld/laleh2022_s1_studies1to4_long.csv"
+LALEH_FILE = LALEH_PATH.as_posix()
 LALEH_SOURCE = f"Ghaffari Laleh et al. PLOS Comput Biol 2022;18:e1009822 (S1 Dataset); {LALEH_FILE}"
 LALEH_SUBSAMPLE = 192  # series, drawn with np.random.default_rng(2022) as in the test
 LALEH_FIT_OPTIONS = {"n_starts": 8, "n_candidates": 1024}  # the test's, for both laws fitted here
-
-
-def _laleh_rows(refdata: Path, non_numeric: str = "drop"):
-    """Rows of the Laleh file with a numeric ``diameter`` (``non_numeric="zero"``: strings count as 0, as in the
-    authors' Fit.py), sorted by (Sheet, patient id as a string, day)."""
-    import pandas as pd
-
-    raw = pd.read_csv(refdata / LALEH_FILE, dtype={"Sheet": str, "Patient_Anonmyized": str, "Study_Arm": str})
-    diameter = pd.to_numeric(raw["TargetLesionLongDiam_mm"], errors="coerce")
-    data = raw.assign(diameter=diameter if non_numeric == "drop" else diameter.fillna(0.0))
-    data = data.dropna(subset=["diameter", "Treatment_Day"])
-    return data.sort_values(["Sheet", "Patient_Anonmyized", "Treatment_Day"], kind="stable"), float(diameter.max())
-
-
-def _trend(values) -> str:
-    """The authors' ``Detect_Trend_Of_Data`` (Utils.py), as ``tests/inference/laleh_data.py::trend``."""
-    steps = np.diff(np.asarray(values, dtype=float))
-    rises, falls = steps[steps > 0].sum(), -steps[steps < 0].sum()
-    if np.all(steps >= 0):
-        return "Up"
-    if np.all(steps <= 0):
-        return "Down"
-    if steps[0] > 0 and not falls >= rises / 2:
-        return "Up"
-    if steps[0] < 0 and not rises >= falls / 2:
-        return "Down"
-    return "Fluctuate"
-
-
-def _laleh_series(refdata: Path, min_points: int = 6) -> dict[str, np.ndarray]:
-    """Padded ``(S, N)`` arrays ``time_weeks``, ``volume`` (0.52 LD^3 over 0.52 max(LD)^3), ``mask`` and ``trend
-    (S,)`` of the series with >= ``min_points`` numeric diameters: the preprocessing of
-    ``tests/inference/laleh_data.py::load_laleh`` (the authors': t = ceil(day / 7) weeks, t <= 0 -> 0.1)."""
-    data, max_ld = _laleh_rows(refdata)
-    groups = [g for _, g in data.groupby(["Sheet", "Patient_Anonmyized"], sort=True) if len(g) >= min_points]
-    n_max = max(len(g) for g in groups)
-    day, diameter = np.zeros((len(groups), n_max)), np.zeros((len(groups), n_max))
-    mask = np.zeros((len(groups), n_max), dtype=bool)
-    for i, g in enumerate(groups):
-        n = len(g)
-        day[i, :n], diameter[i, :n], mask[i, :n] = g.Treatment_Day.to_numpy(float), g.diameter.to_numpy(float), True
-        day[i, n:] = day[i, n - 1]
-    weeks = np.ceil(day / 7.0)
-    return {
-        "time_weeks": np.where(weeks <= 0, 0.1, weeks),
-        "volume": np.where(mask, 0.52 * diameter**3 / (0.52 * max_ld**3), 0.0),  # as the test, to the ulp
-        "mask": mask,
-        "trend": np.array([_trend(diameter[i, : mask[i].sum()]) for i in range(len(groups))]),
-    }
 
 
 @_validation(
@@ -286,10 +240,10 @@ def laleh2022_gompertz_fit_quality(refdata: Path) -> tuple[float, bool, str]:
     from inference.least_squares import fit_curve, metrics, predict
     from mechanistic.growth_curves import GROWTH_CURVES
 
-    everything = _laleh_series(refdata)
-    pick = np.sort(np.random.default_rng(2022).choice(len(everything["mask"]), LALEH_SUBSAMPLE, replace=False))
-    d = {k: v[pick] for k, v in everything.items()}
-    t, y, mask = d["time_weeks"], d["volume"], d["mask"]
+    everything = load_laleh(refdata)
+    pick = np.sort(np.random.default_rng(2022).choice(len(everything), LALEH_SUBSAMPLE, replace=False))
+    d = everything.subset(pick)
+    t, y, mask = d.time_weeks, d.volume, d.mask
     exp_law, gomp_law = GROWTH_CURVES["exponential"], GROWTH_CURVES["gompertz"]
     exp_fit = fit_curve(exp_law, t, y, mask, **LALEH_FIT_OPTIONS)
     e = np.asarray(exp_fit.params)  # Gompertz with a = 0 is the exponential: its fit is a Gompertz start
@@ -299,7 +253,7 @@ def laleh2022_gompertz_fit_quality(refdata: Path) -> tuple[float, bool, str]:
         law: np.asarray(metrics(predict(GROWTH_CURVES[law], f, t), y, mask, GROWTH_CURVES[law].n_parameters).r2)
         for law, f in (("exponential", exp_fit), ("gompertz", gomp_fit))
     }
-    monotone = d["trend"] != "Fluctuate"
+    monotone = d.trend != "Fluctuate"
     mono = {law: float(np.median(v[monotone])) for law, v in r2.items()}
     overall = {law: float(np.median(v)) for law, v in r2.items()}
     excess = np.asarray(gomp_fit.sse) - np.asarray(exp_fit.sse) * (1 + 1e-6) - 1e-25
@@ -335,16 +289,14 @@ LALEH_COUNTS = {"series (>= 1 numeric)": 1329, "series >= 6, strings as 0 (Fit.p
     files=[LALEH_FILE],
 )
 def laleh2022_series_counts(refdata: Path) -> tuple[float, bool, str]:
-    def sizes(non_numeric):
-        data, max_ld = _laleh_rows(refdata, non_numeric)
-        return data.groupby(["Sheet", "Patient_Anonmyized"]).size(), max_ld
-
-    drop, max_ld = sizes("drop")
-    zero, _ = sizes("zero")
-    kept = drop[drop >= 6]
-    ours = {"series (>= 1 numeric)": len(drop), "series >= 6, strings as 0 (Fit.py)": int((zero >= 6).sum()),
+    every = load_laleh(refdata, min_points=1)
+    kept = load_laleh(refdata)
+    max_ld = float(every.diameter_mm[every.mask].max())
+    ours = {"series (>= 1 numeric)": len(every),
+            "series >= 6, strings as 0 (Fit.py)": len(load_laleh(refdata, non_numeric="zero")),
             "series >= 6": len(kept)}  # fmt: skip
-    ours |= {f"{s} >= 6": int(n) for s, n in kept.groupby(level="Sheet").size().items()}
+    studies, counts = np.unique(kept.study, return_counts=True)
+    ours |= {f"{s} >= 6": int(n) for s, n in zip(studies, counts, strict=True)}
     matched = sum(ours.get(k) == v for k, v in LALEH_COUNTS.items())
     bad = {k: (ours.get(k), v) for k, v in LALEH_COUNTS.items() if ours.get(k) != v}
     detail = f"max diameter {max_ld:g} mm" + (f"; (ours, expected): {bad}" if bad else "")

@@ -4,11 +4,9 @@ compare, and fail (without raising) where a data file is missing or broken."""
 import math
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from tests.inference.laleh_data import load_laleh
-from twin.validate import VALIDATIONS, ValidationResult, _laleh_series, run_validations
+from twin.validate import VALIDATIONS, ValidationResult, run_validations
 
 
 @pytest.fixture(scope="module")
@@ -31,14 +29,6 @@ def test_every_validation_passes_with_its_fields_filled(results):
     assert by_name["strobl2021_mtd_time_to_failure"].value == 42
     assert by_name["strobl2021_continuous_crossing_times"].value <= 0.05
     assert "strobl2021_at_lv/" in by_name["strobl2021_mtd_time_to_failure"].source
-
-
-def test_laleh_preprocessing_is_the_test_loaders(refdata):
-    """The validation's compact loader gives the arrays of tests/inference/laleh_data.py exactly (so the
-    192-series subsample and the fits are those of tests/inference/test_laleh2022.py)."""
-    ours, theirs = _laleh_series(refdata), load_laleh(refdata)
-    for key in ("time_weeks", "volume", "mask", "trend"):
-        np.testing.assert_array_equal(ours[key], getattr(theirs, key), err_msg=key)
 
 
 def test_missing_refdata_folder_is_a_clear_error(tmp_path):

@@ -1,5 +1,6 @@
 """Loader for the Ghaffari Laleh et al. 2022 tumour-diameter series (shared/refdata/laleh2022_sld),
-with the authors' preprocessing (KatherLab/ImmunotherapyModels, Fit.py and Utils.py):
+used by the validation tests and ``twin validate``, with the authors' preprocessing
+(KatherLab/ImmunotherapyModels, Fit.py and Utils.py):
 
 - one series per key ``(Sheet, Patient_Anonmyized)``, the patient id read as a string;
 - measurements sorted by ``Treatment_Day``; time in weeks ``ceil(day / 7)``, with ``t <= 0 -> 0.1``;
