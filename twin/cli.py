@@ -76,16 +76,11 @@ def _fail(message: str, code: int = EXIT_INPUT):
 
 
 def _guarded(run: Callable[[], int | None]) -> None:
-    """Run a command body; known input errors exit 1 with their one-line message."""
-    from twin.flagship import TwinModelError
-    from twin.io import PatientFileError
-    from twin.record import PatientRecordError
-
+    """Run a command body; input errors (files, records, mutations, values: all ``ValueError``s, and
+    missing files) exit 1 with their one-line message."""
     try:
         code = run()
-    except (PatientFileError, PatientRecordError, TwinModelError, FileNotFoundError) as e:
-        _fail(str(e))
-    except ValueError as e:
+    except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
     if code:
         raise typer.Exit(code)

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from inference.fit import WarmStart
 from twin.flagship import TwinModel
 from twin.record import PatientRecord
 
@@ -97,7 +98,7 @@ class DigitalTwin:
     model: TwinModel
     settings: Settings = Settings()
     posterior: xr.Dataset | None = None  # dims (chain, draw): free parameters, 'diverging'
-    warm: dict | None = field(default=None, repr=False)  # inference.WarmStart as plain arrays
+    warm: WarmStart | None = field(default=None, repr=False)  # where NUTS ended (None after Laplace)
     diagnostics: tuple[str, ...] = ()  # failed sampler checks (empty: all passed)
     log: tuple[dict, ...] = ()  # earlier updates: day, checks
     versions: Mapping[str, str] = field(default_factory=_versions)
@@ -109,9 +110,7 @@ class DigitalTwin:
         if not isinstance(record, PatientRecord):
             raise TypeError(f"record must be a twin.PatientRecord, got {type(record).__name__}")
         model = TwinModel.from_mutations(record.mutations) if model is None else model
-        unknown = [d for d in record.drugs if d not in model.drugs]
-        if unknown:
-            raise ValueError(f"patient {record.patient_id!r} was given {unknown}; the twin models {model.drugs}")
+        _check_drugs(record, model)
         return cls(record, model)
 
     @property
@@ -182,38 +181,19 @@ class DigitalTwin:
         for p in problems:
             warnings.warn(p, CalibrationWarning, stacklevel=3)
         draws = laplace(model, fit, jax.random.fold_in(key, 1), num_samples=settings.chains * settings.samples)
-        units = self.model.units()
-        data = {
-            k: (
-                ("chain", "draw"),
-                np.asarray(v).reshape(settings.chains, settings.samples),
-                {"units": units.get(k, "")},
-            )
-            for k, v in draws.items()
-            if k in self.model.priors
-        }
-        posterior = xr.Dataset(data, coords={"chain": np.arange(settings.chains), "draw": np.arange(settings.samples)})
+        shape = (settings.chains, settings.samples)
+        samples = {k: np.asarray(v).reshape(shape) for k, v in draws.items() if k in self.model.priors}
+        posterior = _posterior(samples, self.model.units())
         return replace(self, settings=settings, posterior=posterior, warm=None, diagnostics=tuple(problems))
 
     def _with_run(self, mcmc, settings: Settings, ws) -> DigitalTwin:
         from inference.fit import diagnose
 
-        units = self.model.units()
-        samples = mcmc.get_samples(group_by_chain=True)
-        data = {k: (("chain", "draw"), np.asarray(v), {"units": units.get(k, "")}) for k, v in samples.items()}
-        diverging = np.asarray(mcmc.get_extra_fields(group_by_chain=True)["diverging"], dtype=bool)
-        data["diverging"] = (("chain", "draw"), diverging)
-        posterior = xr.Dataset(
-            data, coords={"chain": np.arange(diverging.shape[0]), "draw": np.arange(diverging.shape[1])}
-        )
+        samples = dict(mcmc.get_samples(group_by_chain=True))
+        samples["diverging"] = np.asarray(mcmc.get_extra_fields(group_by_chain=True)["diverging"], dtype=bool)
+        posterior = _posterior(samples, self.model.units())
         problems = diagnose(_as_inference_data(posterior), min_ess=100.0 * settings.chains, warn=True).problems
-        warm = {
-            "z": ws.z,
-            "step_size": ws.step_size,
-            "inverse_mass_matrix": ws.inverse_mass_matrix,
-            "samples": ws.samples,
-        }
-        return replace(self, settings=settings, posterior=posterior, warm=warm, diagnostics=tuple(problems))
+        return replace(self, settings=settings, posterior=posterior, warm=ws, diagnostics=tuple(problems))
 
     def _require_posterior(self) -> xr.Dataset:
         if self.posterior is None:
@@ -227,11 +207,17 @@ class DigitalTwin:
     def free_parameters(self) -> tuple[str, ...]:
         return tuple(str(v) for v in self._require_posterior().data_vars if v != "diverging")
 
+    @property
+    def n_draws(self) -> int:
+        """Draws in the posterior (chains x draws per chain)."""
+        post = self._require_posterior()
+        return post.sizes["chain"] * post.sizes["draw"]
+
     def draws(self, n: int = 200) -> dict[str, np.ndarray]:
         """``n`` posterior draws (evenly spaced over chains and draws: deterministic), with the fixed
         parameters broadcast: ``{name: (n,)}``."""
         post = self._require_posterior()
-        total = post.sizes["chain"] * post.sizes["draw"]
+        total = self.n_draws
         if not (isinstance(n, (int, np.integer)) and 1 <= n <= total):
             raise ValueError(f"n={n!r} draws: must be a whole number in [1, {total}] (the posterior's draws)")
         idx = np.linspace(0, total - 1, n).round().astype(int)
@@ -268,8 +254,7 @@ class DigitalTwin:
         ``times`` (days after the first observation; doses beyond the record are not assumed:
         for days after the last dose, the drug is off): DataFrame with ``time, observable, lo,
         median, hi``."""
-        post = self._require_posterior()
-        n = min(n_draws, post.sizes["chain"] * post.sizes["draw"])
+        n = min(n_draws, self.n_draws)
         times = np.asarray(sorted(times), dtype=float)
         if times.size == 0 or times[0] < self.t0:
             raise ValueError(f"times={times.tolist()} must be non-empty and >= the first observation day {self.t0:g}")
@@ -349,22 +334,18 @@ class DigitalTwin:
     def update(self, new: PatientRecord, *, warmup: int = 200) -> Update:
         """Add ``new``'s rows (e.g. the next scan; :meth:`PatientRecord.merge`), check them against
         this twin's 90% predictive interval, and refit, warm-started from this posterior."""
-        from inference.fit import WarmStart, update, warm_start
+        from inference.fit import update, warm_start
 
         self._require_posterior()
         checks = self.check(new)
         merged = self.record.merge(new)
+        _check_drugs(merged, self.model)
         twin = replace(self, record=merged)
-        unknown = [d for d in merged.drugs if d not in self.model.drugs]
-        if unknown:
-            raise ValueError(f"the new rows give {unknown}; the twin models {self.model.drugs}")
         key = jax.random.fold_in(jax.random.key(self.settings.seed), len(self.log) + 1)
         if self.warm is None:  # Laplace: a new MAP and Laplace fit
             twin = twin.calibrate()
         else:
-            w = self.warm
-            previous = WarmStart(w["z"], w["step_size"], w["inverse_mass_matrix"], int(w["samples"]))
-            mcmc = update(twin._numpyro_model(), previous, key, warmup=warmup, samples=self.settings.samples,
+            mcmc = update(twin._numpyro_model(), self.warm, key, warmup=warmup, samples=self.settings.samples,
                           target_accept=self.settings.target_accept)  # fmt: skip
             twin = twin._with_run(mcmc, self.settings, warm_start(mcmc))
         entry = {"day": float(self.now), "new_day": float(twin.now), "checks": checks.to_dict(orient="list")}
@@ -387,15 +368,15 @@ class DigitalTwin:
         }
         if self.warm is not None:
             w = self.warm
-            for site, z in w["z"].items():
+            for site, z in w.z.items():
                 ds[f"warm_z__{site}"] = (("warm_chain",), np.asarray(z))
-            ds["warm_step_size"] = (("warm_chain",), np.asarray(w["step_size"]))
-            (sites, imm), *more = w["inverse_mass_matrix"].items()
+            ds["warm_step_size"] = (("warm_chain",), np.asarray(w.step_size))
+            (sites, imm), *more = w.inverse_mass_matrix.items()
             if more:
                 raise ValueError("saving a twin supports one diagonal mass-matrix block")
             ds["warm_inverse_mass_matrix"] = (("warm_site",), np.asarray(imm))
             attrs["warm_sites"] = json.dumps(list(sites))
-            attrs["warm_samples"] = int(w["samples"])
+            attrs["warm_samples"] = int(w.samples)
         ds.attrs = attrs
         return ds
 
@@ -413,12 +394,12 @@ class DigitalTwin:
         warm = None
         if "warm_step_size" in ds:
             sites = tuple(json.loads(ds.attrs["warm_sites"]))
-            warm = {
-                "z": {str(v)[len("warm_z__") :]: ds[v].values for v in ds.data_vars if str(v).startswith("warm_z__")},
-                "step_size": ds["warm_step_size"].values,
-                "inverse_mass_matrix": {sites: ds["warm_inverse_mass_matrix"].values},
-                "samples": int(ds.attrs["warm_samples"]),
-            }
+            warm = WarmStart(
+                z={str(v)[len("warm_z__") :]: ds[v].values for v in ds.data_vars if str(v).startswith("warm_z__")},
+                step_size=ds["warm_step_size"].values,
+                inverse_mass_matrix={sites: ds["warm_inverse_mass_matrix"].values},
+                samples=int(ds.attrs["warm_samples"]),
+            )
         return cls(
             record=record,
             model=TwinModel.from_json(ds.attrs["model"]),
@@ -491,6 +472,21 @@ class DigitalTwin:
                 )
         lines.append(f"  decision day: {self.now:g}" + (f"; {len(self.log)} update(s)" if self.log else ""))
         return "\n".join(lines)
+
+
+def _check_drugs(record: PatientRecord, model: TwinModel) -> None:
+    unknown = [d for d in record.drugs if d not in model.drugs]
+    if unknown:
+        raise ValueError(f"patient {record.patient_id!r} was given {unknown}; the twin models {model.drugs}")
+
+
+def _posterior(samples: Mapping[str, np.ndarray], units: Mapping[str, str]) -> xr.Dataset:
+    """Draws ``{name: (chain, draw)}`` as a Dataset, each variable with its unit (none for sampler fields)."""
+    chains, draws = np.shape(next(iter(samples.values())))
+    data = {
+        k: (("chain", "draw"), np.asarray(v), {"units": units[k]} if k in units else {}) for k, v in samples.items()
+    }
+    return xr.Dataset(data, coords={"chain": np.arange(chains), "draw": np.arange(draws)})
 
 
 def _check_settings(s: Settings) -> None:

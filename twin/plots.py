@@ -197,6 +197,25 @@ def _draw_history(ax, hist: tuple[np.ndarray, np.ndarray] | None) -> list:
     ]
 
 
+def _figure_legend(fig: Figure, entries: Sequence[tuple], ncols: int) -> None:
+    """A legend below the panels from ``(handle, label)`` pairs; a tuple of handles draws as one entry."""
+    handles, labels = zip(*entries, strict=True)
+    fig.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncols=ncols,
+        fontsize=8,
+        frameon=False,
+        handler_map={tuple: HandlerTuple(ndivide=None, pad=0.3)},
+    )
+
+
+def _decision_entry(day: float) -> tuple:
+    """The legend entry of the decision-day line."""
+    return Line2D([], [], color=_NOW, lw=1.0, ls="-."), f"decision day (patient day {day:g})"
+
+
 def _decision_line(ax, day: float, text: bool = True) -> None:
     ax.axvline(day, color=_NOW, lw=1.0, ls="-.", zorder=1, gid="decision day")
     if text:
@@ -286,20 +305,11 @@ def fan_chart(comparison: xr.Dataset, observed=None, history=None, *, regimens=N
                     Line2D([], [], color="0.2", lw=1.0, ls="--"),
                     "+20% vs decision-day baseline (RECIST PD is +20% and +5 mm over the nadir)",
                 ),
-                (Line2D([], [], color=_NOW, lw=1.0, ls="-."), f"decision day (patient day {t0:g})"),
+                _decision_entry(t0),
             ]
     grid.flat[0].set_ylim(bottom=0.0)  # shared: once, after every panel is drawn
     fig.suptitle("Tumour burden: fit of the past and forecast per regimen", fontsize=11)
-    handles, labels = zip(*legend, strict=True)
-    fig.legend(
-        handles,
-        labels,
-        loc="outside lower center",
-        ncols=2,
-        fontsize=8,
-        frameon=False,
-        handler_map={tuple: HandlerTuple(ndivide=None, pad=0.3)},
-    )
+    _figure_legend(fig, legend, ncols=2)
     return fig
 
 
@@ -331,7 +341,7 @@ def resistant_fraction_chart(comparison: xr.Dataset, observed=None, history=None
     handles += [
         (h, h.get_label()) for h in _draw_observed(ax, _observed_rows(observed, "resistant_fraction"), "observed")
     ]
-    handles.append((Line2D([], [], color=_NOW, lw=1.0, ls="-."), f"decision day (patient day {t0:g})"))
+    handles.append(_decision_entry(t0))
     _decision_line(ax, t0)
     ax.set_yscale(yscale)
     if yscale == "linear":
@@ -340,14 +350,7 @@ def resistant_fraction_chart(comparison: xr.Dataset, observed=None, history=None
     ax.set_ylabel("resistant fraction of tumour cells (0-1)")
     ax.set_title("Resistant fraction: median and 90% interval over draws per regimen", fontsize=11, loc="left")
     ax.grid(alpha=0.25, lw=0.5)
-    fig.legend(
-        *zip(*handles, strict=True),
-        loc="outside lower center",
-        ncols=1,
-        fontsize=8,
-        frameon=False,
-        handler_map={tuple: HandlerTuple(ndivide=None, pad=0.3)},
-    )
+    _figure_legend(fig, handles, ncols=1)
     return fig
 
 
@@ -423,8 +426,8 @@ def dose_timeline(comparison: xr.Dataset) -> Figure:
     ]
     if any_share:
         legend.append((Line2D([], [], color="#000000", lw=0.9), "draws on any drug (%, right axis; adaptive regimens)"))
-    legend.append((Line2D([], [], color=_NOW, lw=1.0, ls="-."), f"decision day (patient day {t0:g})"))
-    fig.legend(*zip(*legend, strict=True), loc="outside lower center", ncols=3, fontsize=8, frameon=False)
+    legend.append(_decision_entry(t0))
+    _figure_legend(fig, legend, ncols=3)
     return fig
 
 
@@ -477,13 +480,14 @@ def waterfall(comparison: xr.Dataset) -> Figure:
             ax.set_ylabel("best change in sum of diameters (%)")
         ax.grid(axis="y", alpha=0.25, lw=0.5)
     fig.suptitle("Best response from the decision day per draw", fontsize=11)
-    fig.legend(
-        [Line2D([], [], color="0.1", lw=1.2, ls=":"), Line2D([], [], color="0.1", lw=1.2, ls="--")],
-        ["-30%: RECIST partial response", "+20% vs decision-day baseline (RECIST PD is +20% and +5 mm over the nadir)"],
-        loc="outside lower center",
+    pd_line = "+20% vs decision-day baseline (RECIST PD is +20% and +5 mm over the nadir)"
+    _figure_legend(
+        fig,
+        [
+            (Line2D([], [], color="0.1", lw=1.2, ls=":"), "-30%: RECIST partial response"),
+            (Line2D([], [], color="0.1", lw=1.2, ls="--"), pd_line),
+        ],
         ncols=2,
-        fontsize=8,
-        frameon=False,
     )
     return fig
 

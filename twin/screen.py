@@ -8,14 +8,9 @@ import xarray as xr
 
 def clone_shares(twin, n_draws: int = 200) -> np.ndarray:
     """Posterior median share of each clone on the decision day, normalised to sum to 1 ``(n_clones,)``."""
-    clones = twin._solve(twin.draws(min(n_draws, _total(twin))), np.asarray([twin.now]))[:, 0, :]
+    clones = twin._solve(twin.draws(min(n_draws, twin.n_draws)), np.asarray([twin.now]))[:, 0, :]
     shares = np.median(clones / clones.sum(axis=1, keepdims=True), axis=0)
     return shares / shares.sum()
-
-
-def _total(twin) -> int:
-    post = twin._require_posterior()
-    return post.sizes["chain"] * post.sizes["draw"]
 
 
 def screen_twin(twin, *, pairs: bool = True, drugs=None) -> xr.Dataset:

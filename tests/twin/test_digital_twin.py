@@ -138,12 +138,9 @@ def test_nuts_twin_keeps_its_sampler_state_through_save_load_and_update(nuts_twi
     assert nuts_twin.posterior.sizes == {"chain": 2, "draw": 60} and nuts_twin.diagnostics
     assert "DIAGNOSTICS FAILED" in repr(nuts_twin)
     back = DigitalTwin.load(nuts_twin.save(tmp_path / "nuts.nc"))
-    assert (
-        back.warm["samples"] == 60
-        and back.warm["inverse_mass_matrix"].keys() == nuts_twin.warm["inverse_mass_matrix"].keys()
-    )
-    for site, z in nuts_twin.warm["z"].items():
-        np.testing.assert_array_equal(back.warm["z"][site], z)
+    assert back.warm.samples == 60 and back.warm.inverse_mass_matrix.keys() == nuts_twin.warm.inverse_mass_matrix.keys()
+    for site, z in nuts_twin.warm.z.items():
+        np.testing.assert_array_equal(back.warm.z[site], z)
     np.testing.assert_array_equal(back.posterior["diverging"].values, nuts_twin.posterior["diverging"].values)
     with pytest.warns(UserWarning, match="sampler diagnostics failed"):
         step = back.update(example_patient("next_scan"), warmup=30)

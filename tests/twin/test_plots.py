@@ -4,7 +4,6 @@ consistent regimen colours, escaped HTML, PNGs that exist, and bad input named."
 import re
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,9 +11,8 @@ import xarray as xr
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
-import scenarios as s
-from mechanistic.catalogue import egfr_two_clone
 from scenarios.compare import compare, summarise
+from tests.scenarios.test_compare import DAYS, DRAWS, REGIMENS, build  # the comparison those tests check
 from twin.plots import (
     PALETTE,
     best_change,
@@ -26,15 +24,7 @@ from twin.plots import (
 )
 from twin.report import format_interval, write_report
 
-DAYS = 168
 START = 100.0
-CONT = s.continuous("erlotinib", 150, DAYS)
-REGIMENS = [CONT, s.intermittent("erlotinib", 150, 14, 14, DAYS), s.adaptive_threshold(CONT, 0.6, 1.0, 28)]
-DRAWS = {"growth_rate": np.array([0.008, 0.01, 0.012, 0.014]), "resistant0": np.array([1.0, 3.0, 10.0, 30.0])}
-
-
-def build(p):
-    return egfr_two_clone(growth_rate=p["growth_rate"]), jnp.stack([3e4, p["resistant0"]])
 
 
 @pytest.fixture(scope="module")
