@@ -17,6 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mechanistic._checks import concrete
+
 
 class FixedGrid(eqx.Module):
     """Grid settings. ``window``: the most dose rows that fall inside one solve (decision loops set
@@ -64,11 +66,23 @@ def in_window(times: jax.Array, t0, size: int | None) -> jax.Array:
 
 def grid_points(ts: jax.Array, t0, extra: list[jax.Array], substeps: int) -> jax.Array:
     """Sorted step points: ``t0``, every output time with each gap split into ``substeps``, and the
-    ``extra`` times clipped into ``[t0, ts[-1]]`` (clipped duplicates become zero-length steps)."""
+    ``extra`` times clipped into ``[t0, ts[-1]]``.
+
+    When every input is concrete (a schedule and output times known before tracing, as in a
+    calibration) the grid is built in NumPy without duplicates; otherwise coinciding points (an
+    output time on a dose time, clipped extras) stay in as zero-length steps, which change nothing
+    but cost a step each."""
+    values = [concrete(x) for x in (ts, t0, *extra)]
+    if all(v is not None for v in values):
+        ts_, t0_, *extra_ = (np.asarray(v, dtype=float) for v in values)
+        starts = np.concatenate([np.reshape(t0_, (1,)), ts_[:-1]])
+        sub = starts[:, None] + (ts_ - starts)[:, None] * (np.arange(substeps) / substeps)[None, :]
+        pts = np.concatenate([sub.reshape(-1), ts_[-1:], *[np.clip(e, t0_, ts_[-1]) for e in extra_]])
+        return jnp.asarray(np.unique(pts))
     starts = jnp.concatenate([jnp.reshape(t0, (1,)), ts[:-1]])
     frac = jnp.arange(substeps) / substeps
     sub = (starts[:, None] + (ts - starts)[:, None] * frac[None, :]).reshape(-1)
-    pts = jnp.concatenate([sub, ts, *[jnp.clip(e, t0, ts[-1]) for e in extra]])
+    pts = jnp.concatenate([sub, ts[-1:], *[jnp.clip(e, t0, ts[-1]) for e in extra]])
     return jnp.sort(pts)
 
 
@@ -115,9 +129,13 @@ def lawson_rk4(tumour, concentrations, n0: jax.Array, points: jax.Array, nodes: 
     factor, _ = response(concentrations(stage_t.reshape(-1)))
     factor = factor.reshape(*stage_t.shape, -1)  # (steps, 3, n)
 
+    mutation = concrete(tumour.mutation_rate)
+    no_mutation = mutation is not None and not mutation.any()
+
     def rate(x, f):
         n = jnp.exp(x)
-        return tumour.per_capita_growth(n) * f + (tumour.mutation_rate.T @ n) / n
+        growth = tumour.per_capita_growth(n) * f
+        return growth if no_mutation else growth + tumour.mutation_inflow(n) / n
 
     def step(x, inputs):
         hh, (i1, i2), (f0, fm, f1) = inputs  # (), (2, n), (3, n)
@@ -129,5 +147,5 @@ def lawson_rk4(tumour, concentrations, n0: jax.Array, points: jax.Array, nodes: 
         return x, x
 
     x0 = jnp.log(n0)
-    _, xs = jax.lax.scan(step, x0, (h, integral, factor))
+    _, xs = jax.lax.scan(step, x0, (h, integral, factor), unroll=2)  # ~25% faster gradients for ~0.5 s more compile time
     return jnp.exp(jnp.concatenate([x0[None], xs]))

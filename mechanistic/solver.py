@@ -110,8 +110,7 @@ def _drug_inputs(model: DiseaseModel, doses: DoseTable | None):
         _check_routes(model, doses, codes)
     for j, pk in enumerate(model.pk):
         rows = DoseRows.of(doses, codes == j)
-        events = pk.input_events(rows) if pk.n_states else pk.events(rows)
-        accs.append(accumulate(events))
+        accs.append(accumulate(_events(pk, rows)))
         step_ts.append(pk.resolution_times(rows))
         rows_list.append(rows)
 
@@ -126,6 +125,27 @@ def _drug_inputs(model: DiseaseModel, doses: DoseTable | None):
         return jnp.stack(out, axis=-1) if out else jnp.zeros(jnp.shape(t) + (0,))
 
     return accs, step_ts, rows_list, concentrations
+
+
+def _events(pk, rows: DoseRows):
+    return pk.input_events(rows) if pk.n_states else pk.events(rows)
+
+
+def _grid(model: DiseaseModel, rows_list, ts: jax.Array, t0, g: FixedGrid) -> jax.Array:
+    """Step points of the fixed grid: output times, dose events and absorption offsets. Evaluated
+    eagerly where the inputs are concrete, so a schedule known before tracing gives a static grid
+    without duplicate points (see :func:`grid_points`)."""
+    with jax.ensure_compile_time_eval():
+        t0 = jnp.asarray(t0, dtype=float)
+        w = None if g.window is None else 2 * g.window  # two events per dose row
+        extra = []
+        for pk, rows in zip(model.pk, rows_list, strict=True):
+            extra.append(in_window(jnp.sort(_events(pk, rows).times), t0, w))
+            ka = pk.absorption_rate()
+            if ka is not None:
+                oral = in_window(jnp.sort(rows.start_times()), t0, g.window)
+                extra += [oral + c / ka for c in g.absorption_offsets]
+        return grid_points(ts, t0, extra, g.substeps)
 
 
 def _initial_state(model: DiseaseModel, concentrations, t0) -> jax.Array:
@@ -191,14 +211,7 @@ def solve(
 
     if options.grid is not None:
         g = options.grid
-        w = None if g.window is None else 2 * g.window  # two events per dose row
-        extra = [in_window(acc.times, t0, w) for acc in accs]
-        for pk, rows in zip(model.pk, rows_list, strict=True):
-            ka = pk.absorption_rate()
-            if ka is not None:
-                oral = in_window(jnp.sort(rows.start_times()), t0, g.window)
-                extra += [oral + c / ka for c in g.absorption_offsets]
-        points = grid_points(ts, jnp.asarray(t0, dtype=float), extra, g.substeps)
+        points = _grid(model, rows_list, ts, t0, g)
         if isinstance(g, LawsonGrid):
             if tumour is None or n_int:
                 raise ValueError(

@@ -161,7 +161,7 @@ class TumourModel(eqx.Module):
     def per_capita_growth(self, n: jax.Array) -> jax.Array:
         """Per-capita growth ``g_i(W_i)`` (1/day) before drug and death terms."""
         r = self.growth_rate * (1.0 - self.fitness_cost)
-        w = self.competition @ n
+        w = jnp.sum(self.competition * n, axis=-1)  # competition @ n, as one fused loop (tiny n)
         if self.growth == "exponential":
             return r
         if self.growth == "logistic":
@@ -170,6 +170,10 @@ class TumourModel(eqx.Module):
         if self.growth == "gompertz":
             return r * jnp.log(self.capacity / w_safe)
         return r * w_safe ** (self.bertalanffy_exponent - 1.0)
+
+    def mutation_inflow(self, n: jax.Array) -> jax.Array:
+        """Volume flowing into each clone by mutation (mm^3/day): ``mutation_rate.T @ n``."""
+        return jnp.sum(self.mutation_rate * n[:, None], axis=0)
 
     def drug_response(self, conc: jax.Array, network_state: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
         """Per-clone ``(growth factor, loss rate)`` at concentrations ``conc (n_drugs,)``: the
@@ -193,4 +197,4 @@ class TumourModel(eqx.Module):
         """``dN/dt`` (mm^3/day) for clone volumes ``n (n_clones,)`` and concentrations ``conc``
         (``network_state``: the network activities in dynamic mode)."""
         factor, loss = self.drug_response(conc, network_state)
-        return (self.per_capita_growth(n) * factor - loss) * n + self.mutation_rate.T @ n
+        return (self.per_capita_growth(n) * factor - loss) * n + self.mutation_inflow(n)
