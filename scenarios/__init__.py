@@ -1,5 +1,5 @@
 """Regimens, adaptive policies, clinical endpoints, regimen comparison over parameter draws,
-and the in-silico drug screen on personalised networks.
+the in-silico drug screen on personalised networks, and virtual trials.
 
 Takes a mechanistic model and arrays of parameter draws (from a posterior, a prior or a
 virtual population: anything); knows nothing about how the draws were obtained.
@@ -17,6 +17,7 @@ from scenarios.endpoints import (
     SD,
     EventTime,
     best_overall_response,
+    confirmed_responses,
     cumulative_dose,
     cycles_before,
     days_on_drug,
@@ -42,25 +43,47 @@ from scenarios.regimen import (
     switch_on_progression,
     with_break,
 )
+from scenarios.trial import run_trial
+from scenarios.trial_design import (
+    Arm,
+    LogNormalSurvival,
+    ScanNoise,
+    ScanSchedule,
+    TrialDesign,
+    regimen_arm,
+    stein_arm,
+    stein_size,
+)
+from scenarios.trial_result import DAYS_PER_MONTH, TrialResult
+from scenarios.virtual_population import VirtualPopulation
 
 __all__ = [
+    "Arm",
     "CR",
+    "DAYS_PER_MONTH",
+    "DoseModulation",
+    "EventTime",
+    "LogNormalSurvival",
     "NE",
+    "OptimisationResult",
     "PD",
     "PR",
     "RESPONSE_NAMES",
-    "SD",
-    "DoseModulation",
-    "EventTime",
-    "OptimisationResult",
     "Regimen",
+    "SD",
+    "ScanNoise",
+    "ScanSchedule",
     "SwitchOnProgression",
     "ThresholdAdaptive",
     "Trajectory",
+    "TrialDesign",
+    "TrialResult",
+    "VirtualPopulation",
     "adaptive_threshold",
     "best_overall_response",
     "combination",
     "compare",
+    "confirmed_responses",
     "continuous",
     "cumulative_dose",
     "cycles_before",
@@ -75,12 +98,16 @@ __all__ = [
     "pulsed",
     "ranking_drivers",
     "recist",
+    "regimen_arm",
+    "run_trial",
     "screen",
     "screen_model",
     "sensitivities",
     "simulate_regimen",
     "soft_time_to_threshold",
     "steady_state_exposure",
+    "stein_arm",
+    "stein_size",
     "summarise",
     "switch_on_progression",
     "time_to_growth_over_nadir",

@@ -74,6 +74,17 @@ def best_overall_response(categories: jax.Array) -> jax.Array:
     return jnp.min(jnp.where(upto, cat, NE))
 
 
+def confirmed_responses(categories: jax.Array) -> jax.Array:
+    """Categories with unconfirmed responses demoted to SD: a CR or PR counts only if the next
+    scan is CR or PR too (RECIST 1.1 confirmation, scans >= 4 weeks apart); it then counts as the
+    weaker of the two. A response at the last assessable scan cannot be confirmed."""
+    cat = jnp.asarray(categories)
+    nxt = jnp.concatenate([cat[1:], jnp.full((1,), NE, cat.dtype)])
+    response = cat <= PR
+    confirmed = response & (nxt <= PR)
+    return jnp.where(confirmed, jnp.maximum(cat, nxt), jnp.where(response, SD, cat))
+
+
 def time_to_progression(scan_times: jax.Array, categories: jax.Array) -> EventTime:
     """Time of the first PD scan; censored at the last assessable scan (baseline if none)."""
     cat = jnp.asarray(categories)

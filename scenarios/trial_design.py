@@ -1,0 +1,274 @@
+"""A virtual trial's design as data: arms, sizes, enrolment, scan schedule, censoring, noise, OS link.
+
+Times are days from each patient's randomisation (day 0 = baseline scan), except enrolment,
+which is in days from the trial's first randomisation. Every piece is a frozen dataclass: a
+design can be printed, compared and reused; :func:`scenarios.run_trial` executes it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import mechanistic as m
+from scenarios.adaptive import simulate_regimen
+from scenarios.regimen import Regimen
+from scenarios.virtual_population import VirtualPopulation
+
+SizeFunction = Callable[[Mapping[str, jax.Array], jax.Array], jax.Array]
+ENDPOINTS = ("pfs", "os")
+WEEK8_DAY = 56.0
+
+
+def _positive(owner: str, name: str, value, *, allow_zero: bool = False, allow_inf: bool = False) -> None:
+    ok = isinstance(value, int | float) and not math.isnan(value) and (value >= 0 if allow_zero else value > 0)
+    if ok and math.isinf(value) and not allow_inf:
+        ok = False
+    if not ok:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{owner}: {name}={value!r} must be a {'' if allow_inf else 'finite '}number {bound}")
+
+
+@dataclass(frozen=True)
+class ScanSchedule:
+    """Tumour assessments: every ``every[0]`` days up to day ``switch_after[0]``, then every
+    ``every[1]`` days, ... (the last interval until the end of follow-up). OAK (Rittmeyer et al.
+    2017): every 6 weeks for 36 weeks, then every 9 weeks: ``ScanSchedule((42, 63), (252,))``."""
+
+    every: tuple[float, ...] = (42.0,)
+    switch_after: tuple[float, ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "every", tuple(float(e) for e in self.every))
+        object.__setattr__(self, "switch_after", tuple(float(s) for s in self.switch_after))
+        if not self.every:
+            raise ValueError("ScanSchedule: every is empty; give at least one scan interval (days)")
+        for i, e in enumerate(self.every):
+            _positive("ScanSchedule", f"every[{i}]", e)
+        if len(self.switch_after) != len(self.every) - 1:
+            raise ValueError(
+                f"ScanSchedule: {len(self.every)} intervals need {len(self.every) - 1} switch days; "
+                f"got switch_after={self.switch_after}"
+            )
+        if any(b <= a for a, b in zip((0.0, *self.switch_after), self.switch_after, strict=False)):
+            raise ValueError(f"ScanSchedule: switch_after={self.switch_after} must be positive and increasing")
+
+    def times(self, horizon: float) -> np.ndarray:
+        """Scan days ``(S,)``: 0 (baseline) and every scheduled scan up to ``horizon`` (day)."""
+        if self.every[0] > horizon:
+            raise ValueError(
+                f"ScanSchedule: the first scan (day {self.every[0]:g}) is beyond the horizon "
+                f"(day {horizon:g}); no response could be assessed"
+            )
+        times, t = [0.0], 0.0
+        bounds = (*self.switch_after, math.inf)
+        for every, until in zip(self.every, bounds, strict=True):
+            while t + every <= min(until, horizon) + 1e-9:
+                t += every
+                times.append(t)
+            if t + 1e-9 >= horizon:
+                break
+            t = max(t, until) if until < horizon else t
+        return np.asarray(times)
+
+
+@dataclass(frozen=True)
+class ScanNoise:
+    """Measurement error of a scan's sum of diameters: ``SLD_obs = SLD + sqrt(a^2 + (b SLD)^2) e``,
+    e ~ N(0, 1), floored at 0 (``additive_mm`` = a, mm; ``proportional`` = b)."""
+
+    additive_mm: float = 0.0
+    proportional: float = 0.0
+
+    def __post_init__(self):
+        _positive("ScanNoise", "additive_mm", self.additive_mm, allow_zero=True)
+        _positive("ScanNoise", "proportional", self.proportional, allow_zero=True)
+
+
+@dataclass(frozen=True)
+class LogNormalSurvival:
+    """Overall survival linked to tumour dynamics by a log-normal accelerated failure time model
+    (Claret et al. 2009, 2013; Bruno et al. 2014):
+    ``log T = intercept + week8_change x c8 + log_baseline x log(SLD_0 / 1 mm) + sigma e``, T in
+    days, ``c8`` the model-predicted fractional change of the SLD from baseline at week 8 (-0.3 =
+    30% shrinkage), e ~ N(0, 1). Coefficients are set by the user or fitted by :meth:`fit`."""
+
+    intercept: float
+    week8_change: float = 0.0
+    log_baseline: float = 0.0
+    sigma: float = 1.0
+
+    def __post_init__(self):
+        for name in ("intercept", "week8_change", "log_baseline"):
+            v = getattr(self, name)
+            if not (isinstance(v, int | float) and math.isfinite(v)):
+                raise ValueError(f"LogNormalSurvival: {name}={v!r} must be a finite number")
+        _positive("LogNormalSurvival", "sigma", self.sigma)
+
+    def log_time(self, change8: jax.Array, baseline_mm: jax.Array) -> jax.Array:
+        """Mean log survival time (log day) for week-8 changes and baselines (mm), any shape."""
+        return (
+            self.intercept + self.week8_change * change8 + self.log_baseline * jnp.log(jnp.maximum(baseline_mm, 1e-3))
+        )
+
+    @classmethod
+    def fit(cls, days, event, change8, baseline_mm) -> LogNormalSurvival:
+        """Maximum-likelihood fit (lifelines ``LogNormalAFTFitter``) to survival ``days`` (n,),
+        ``event`` (n,) 1 = death, 0 = censored, week-8 changes and baseline SLDs (mm)."""
+        import pandas as pd
+        from lifelines import LogNormalAFTFitter
+
+        df = pd.DataFrame(
+            {
+                "days": np.asarray(days, float),
+                "event": np.asarray(event, int),
+                "week8_change": np.asarray(change8, float),
+                "log_baseline": np.log(np.asarray(baseline_mm, float)),
+            }
+        )
+        bad = ~np.isfinite(df.to_numpy()).all(axis=1) | (df.days.to_numpy() <= 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"LogNormalSurvival.fit: row {i} {df.iloc[i].to_dict()} has a non-finite or non-positive value"
+            )
+        fitter = LogNormalAFTFitter().fit(df, duration_col="days", event_col="event")
+        mu = fitter.params_["mu_"]
+        return cls(
+            float(mu["Intercept"]),
+            float(mu["week8_change"]),
+            float(mu["log_baseline"]),
+            float(np.exp(fitter.params_["sigma_"]["Intercept"])),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Arm:
+    """One arm: ``size(params, times (T,)) -> (T,)`` sum of diameters (mm) of one patient with
+    parameters ``params`` (scalars named in ``parameters``) at days since randomisation (sorted);
+    ``population``: the arm's own virtual population (e.g. per-arm fits), else the trial's."""
+
+    name: str
+    size: SizeFunction = field(repr=False)
+    parameters: tuple[str, ...]
+    population: VirtualPopulation | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"Arm: name={self.name!r} must be a non-empty string")
+        if not callable(self.size):
+            raise ValueError(f"Arm {self.name!r}: size must be a function (params, times) -> sum of diameters")
+        object.__setattr__(self, "parameters", tuple(self.parameters))
+
+
+def stein_size(params: Mapping[str, jax.Array], times: jax.Array) -> jax.Array:
+    """Stein bi-exponential SLD (mm): parameters ``baseline`` (mm), ``shrinkage_rate``,
+    ``growth_rate`` (1/day)."""
+    return m.SteinBiexponential(params["baseline"], params["growth_rate"], params["shrinkage_rate"])(times)
+
+
+def stein_arm(name: str, population: VirtualPopulation | None = None) -> Arm:
+    """An arm whose tumour sizes follow the Stein bi-exponential model (e.g. fitted per arm)."""
+    return Arm(name, stein_size, ("baseline", "shrinkage_rate", "growth_rate"), population)
+
+
+def regimen_arm(
+    name: str,
+    build: Callable[[Mapping[str, jax.Array]], tuple[m.DiseaseModel, jax.Array]],
+    regimen: Regimen,
+    parameters: tuple[str, ...],
+    *,
+    days: int,
+    n_lesions: int = 1,
+    options: m.SolverOptions = m.SolverOptions(grid=m.LawsonGrid(substeps=1, absorption_offsets=(), nodes=5)),
+    population: VirtualPopulation | None = None,
+    check_params: Mapping[str, float] | None = None,
+) -> Arm:
+    """An arm running ``regimen`` on the mechanistic model ``build(params) -> (model, y0)``
+    (clone volumes mm^3 at randomisation); the SLD is that of ``n_lesions`` equal spheres.
+    Adaptive regimens run their decision loop over ``days``. ``check_params`` (one patient's
+    parameters, e.g. typical values) builds the model once to check the regimen's drugs."""
+    if not isinstance(regimen, Regimen):
+        raise ValueError(f"arm {name!r}: regimen must be a scenarios.Regimen; got {type(regimen).__name__}")
+    if check_params is not None:
+        model, _ = build({k: jnp.asarray(v, dtype=float) for k, v in check_params.items()})
+        unknown = [d for d in regimen.drugs if d not in model.drugs]
+        if unknown:
+            raise ValueError(f"arm {name!r}: regimen {regimen.description!r} gives {unknown}, unknown to the model "
+                             f"(drugs {model.drugs})")  # fmt: skip
+    m.sum_of_diameters(jnp.ones(1), n_lesions)  # checks n_lesions
+
+    def size(params, times):
+        model, y0 = build(params)
+        if regimen.adaptive:
+            tr = simulate_regimen(model, y0, regimen, days, options=options)
+            volume = jnp.interp(times, tr.times, m.total_volume(tr.clones))
+        else:
+            volume = m.total_volume(m.solve(model, y0, regimen.doses, times, options=options).clones)
+        return m.sum_of_diameters(volume, n_lesions)
+
+    return Arm(name, size, tuple(parameters), population)
+
+
+@dataclass(frozen=True)
+class TrialDesign:
+    """A randomised trial. ``arms``: the first is the control. ``n_per_arm``: patients per arm (an
+    int for all arms, or one per arm: the allocation). ``follow_up_days``: the data cut-off, in
+    days after the first randomisation (administrative censoring). ``enrolment_days``: patients
+    are randomised uniformly over ``[0, enrolment_days]`` (staggered entry: the later, the shorter
+    their follow-up). ``dropout_per_year``: hazard of leaving the study (exponential; censors PFS
+    and OS). ``primary``: ``"pfs"`` or ``"os"`` (OS needs ``survival``), tested by a two-sided
+    log-rank test at level ``alpha``. ``confirm_response``: a PR/CR counts for the best response
+    only if the next scan confirms it (RECIST 1.1, as OAK's best confirmed response)."""
+
+    arms: tuple[Arm, ...]
+    n_per_arm: int | tuple[int, ...]
+    scans: ScanSchedule
+    follow_up_days: float
+    enrolment_days: float = 0.0
+    dropout_per_year: float = 0.0
+    noise: ScanNoise = ScanNoise()
+    survival: LogNormalSurvival | None = None
+    primary: str = "pfs"
+    alpha: float = 0.05
+    confirm_response: bool = True
+
+    def __post_init__(self):
+        arms = tuple(self.arms)
+        object.__setattr__(self, "arms", arms)
+        if len(arms) < 1 or not all(isinstance(a, Arm) for a in arms):
+            raise ValueError("TrialDesign: arms must be a non-empty sequence of Arm")
+        names = [a.name for a in arms]
+        if len(set(names)) != len(names):
+            raise ValueError(f"TrialDesign: arm names must be distinct; got {names}")
+        sizes = (self.n_per_arm,) * len(arms) if isinstance(self.n_per_arm, int | np.integer) else tuple(self.n_per_arm)
+        if len(sizes) != len(arms):
+            raise ValueError(f"TrialDesign: n_per_arm has {len(sizes)} entries for {len(arms)} arms")
+        for name, n in zip(names, sizes, strict=True):
+            if not (isinstance(n, int | np.integer) and n >= 1):
+                raise ValueError(f"TrialDesign: arm {name!r} has n_per_arm={n!r}; it must be an integer >= 1")
+        object.__setattr__(self, "n_per_arm", tuple(int(n) for n in sizes))
+        _positive("TrialDesign", "follow_up_days", self.follow_up_days)
+        _positive("TrialDesign", "enrolment_days", self.enrolment_days, allow_zero=True)
+        if self.enrolment_days >= self.follow_up_days:
+            raise ValueError(
+                f"TrialDesign: enrolment_days={self.enrolment_days!r} must end before the data cut-off "
+                f"follow_up_days={self.follow_up_days!r}"
+            )
+        _positive("TrialDesign", "dropout_per_year", self.dropout_per_year, allow_zero=True)
+        if self.primary not in ENDPOINTS:
+            raise ValueError(f"TrialDesign: primary={self.primary!r}; valid: {ENDPOINTS}")
+        if self.primary == "os" and self.survival is None:
+            raise ValueError("TrialDesign: primary='os' needs survival= (a LogNormalSurvival link to tumour dynamics)")
+        if not 0 < self.alpha < 1:
+            raise ValueError(f"TrialDesign: alpha={self.alpha!r} must be in (0, 1)")
+        self.scans.times(self.follow_up_days)  # raises when the first scan is beyond the cut-off
+
+    def scan_times(self) -> np.ndarray:
+        """Scan days ``(S,)`` from randomisation up to the cut-off."""
+        return self.scans.times(self.follow_up_days)
