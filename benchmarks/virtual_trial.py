@@ -31,9 +31,9 @@ jax.config.update("jax_enable_x64", True)
 
 import numpy as np  # noqa: E402
 
+import inference  # noqa: E402
 import mechanistic as m  # noqa: E402
 import scenarios as sc  # noqa: E402
-from inference.parameters import Parameter  # noqa: E402
 from twin import TwinModel, VariantCall  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,18 +43,12 @@ INDIVIDUAL = {"volume0": 0.5, "resistant_fraction0": 0.5, "growth_rate": 0.3, "m
 
 
 def flagship_population(model: TwinModel, n_draws: int, seed: int = 0) -> sc.VirtualPopulation:
-    spec = model.spec()
-    spec = spec.replace(
-        **{
-            name: Parameter(p.name, p.unit, p.prior, constraint=p.constraint, source=p.source, level="individual")
-            for name, p in ((n, spec[n]) for n in INDIVIDUAL)
-        }
-    )
+    description = inference.population_description(model.spec())
     rng = np.random.default_rng(seed)
     typical = {"volume0": 3e4, "resistant_fraction0": 1e-3, "growth_rate": 0.01, "max_kill": 0.05, "sd_add": 1.5}
     samples = {k: v * np.exp(0.1 * rng.standard_normal(n_draws)) for k, v in typical.items()}
     samples |= {f"omega_{k}": np.full(n_draws, w) for k, w in INDIVIDUAL.items()}
-    return sc.VirtualPopulation.from_posterior(samples, spec)
+    return sc.VirtualPopulation.from_posterior(samples, **description)
 
 
 def design(model: TwinModel, n: int, options: m.SolverOptions) -> sc.TrialDesign:

@@ -27,7 +27,7 @@ from inference.least_squares import predict as predict_curve
 from inference.observations import Observations
 from inference.parameters import CONSTRAINTS, Parameter, ParameterSpec
 from inference.patient_model import patient_model
-from inference.population import TRANSFORMS, Cohort, population_model, population_prior
+from inference.population import TRANSFORMS, Cohort, population_description, population_model, population_prior
 from inference.svi import SviResult, svi
 
 __all__ = [
@@ -57,6 +57,7 @@ __all__ = [
     "metrics",
     "nuts",
     "patient_model",
+    "population_description",
     "population_model",
     "population_prior",
     "predict_curve",

@@ -246,6 +246,21 @@ def population_prior(
     return ParameterSpec(out)
 
 
+def population_description(spec: ParameterSpec, cohort: Cohort | None = None) -> dict:
+    """Keyword arguments describing a fitted :func:`population_model` for
+    ``scenarios.VirtualPopulation.from_posterior(samples, **population_description(spec, cohort))``:
+    the free parameters' ``constraints``, the ``fixed`` values, and (with the cohort) the covariate
+    ``centres`` and ``covariate_pool`` (each patient's covariate values) to resample from."""
+    out = {
+        "constraints": {p.name: p.constraint for p in spec.parameters if p.free},
+        "fixed": {p.name: float(p.value) for p in spec.parameters if not p.free},
+    }
+    if cohort is not None:
+        out["centres"] = dict(cohort.centres)
+        out["covariate_pool"] = {c: np.asarray(x) + cohort.centres[c] for c, x in cohort.covariates.items()}
+    return out
+
+
 def _transformed_normal(constraint: str, mean: float, sd: float) -> dist.Distribution:
     if constraint == "positive":
         return dist.LogNormal(mean, sd)

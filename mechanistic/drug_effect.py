@@ -10,6 +10,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from mechanistic._checks import check_range, concrete
 
@@ -40,10 +41,23 @@ class EmaxEffect(eqx.Module):
     def n_drugs(self) -> int:
         return self.emax.shape[-1]
 
-    def __call__(self, conc: jax.Array) -> jax.Array:
+    @property
+    def scale(self) -> jax.Array:
+        """The factor the effect is linear in: ``emax`` ``(n_clones, n_drugs)``."""
+        return self.emax
+
+    def unit(self, conc: jax.Array) -> jax.Array:
+        """Per clone and drug, the effect with ``scale`` 1: ``C^h / (ec50^h + C^h)``, shape
+        ``(n_clones, n_drugs)`` for ``conc (n_drugs,)``."""
         c = jnp.maximum(conc, 0.0)
+        unit_hill = concrete(self.hill)
+        if unit_hill is not None and np.all(unit_hill == 1.0):  # skip the power (exp-log) of hill 1
+            return c / (self.ec50 + c)
         ch = c**self.hill
-        return jnp.sum(self.emax * ch / (self.ec50**self.hill + ch), axis=-1)
+        return ch / (self.ec50**self.hill + ch)
+
+    def __call__(self, conc: jax.Array) -> jax.Array:
+        return jnp.sum(self.scale * self.unit(conc), axis=-1)
 
 
 class LinearEffect(eqx.Module):
@@ -60,6 +74,15 @@ class LinearEffect(eqx.Module):
     @property
     def n_drugs(self) -> int:
         return self.slope.shape[-1]
+
+    @property
+    def scale(self) -> jax.Array:
+        """The factor the effect is linear in: ``slope`` ``(n_clones, n_drugs)``."""
+        return self.slope
+
+    def unit(self, conc: jax.Array) -> jax.Array:
+        """Per clone and drug, the effect with ``scale`` 1: the concentration, ``(n_clones, n_drugs)``."""
+        return jnp.broadcast_to(conc, self.slope.shape)
 
     def __call__(self, conc: jax.Array) -> jax.Array:
         return jnp.sum(self.slope * conc, axis=-1)

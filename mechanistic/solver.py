@@ -179,7 +179,8 @@ def solve(
     non-linear PK; networks in dynamic mode at their quasi-steady state at ``t0``); closed-form
     PK includes every dose in the table, also those before ``t0``.
     """
-    ts = jnp.asarray(ts, dtype=float)
+    with jax.ensure_compile_time_eval():  # output times known before tracing stay concrete (a static grid)
+        ts = jnp.asarray(ts, dtype=float)
     accs, step_ts, rows_list, concentrations = _drug_inputs(model, doses)
 
     n_pk = model.n_pk_states

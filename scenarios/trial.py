@@ -55,9 +55,9 @@ class _Settings:
 
 def _patient(size, s: _Settings, params, key, enrol_day):
     """Endpoints of one virtual patient (days from randomisation)."""
-    times = jnp.asarray(s.eval_times)
+    times = np.asarray(s.eval_times)
     sld = size(params, times)
-    scan_t = times[np.asarray(s.scan_index)]
+    scan_t = jnp.asarray(times[np.asarray(s.scan_index)])
     true_scans = sld[np.asarray(s.scan_index)]
     baseline = true_scans[0]
     change8 = (sld[s.week8_index] - baseline) / jnp.maximum(baseline, 1e-9)

@@ -10,19 +10,26 @@ transform ``T`` (log, logit or identity, as in :mod:`inference.population`),
 and population-level parameters (e.g. a residual SD) are shared by the patients of a draw.
 Results therefore have an outer ``draw`` axis: the spread across draws is the uncertainty about
 the population, the spread within a draw the variability between patients.
+
+Like the rest of ``scenarios`` this takes plain arrays and names, not how they were obtained:
+``inference.population_description(spec, cohort)`` gives the keyword arguments that describe a
+fitted ``inference.population_model`` (constraints, fixed values, covariate centres and pool).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inference.parameters import ParameterSpec
-from inference.population import TRANSFORMS, Cohort
+TRANSFORMS = {
+    "positive": (jnp.log, jnp.exp),
+    "unit_interval": (jax.scipy.special.logit, jax.scipy.special.expit),
+    "real": (lambda x: x, lambda x: x),
+}
 
 
 def _draw_array(samples: Mapping[str, np.ndarray], site: str, n: int | None) -> np.ndarray:
@@ -40,71 +47,83 @@ def _draw_array(samples: Mapping[str, np.ndarray], site: str, n: int | None) -> 
 
 @dataclass(frozen=True)
 class VirtualPopulation:
-    """A population posterior as arrays over ``n_draws`` draws (natural units of the spec).
+    """A population posterior as arrays over ``n_draws`` draws (natural units).
 
-    ``typical``: parameter -> (n_draws,) typical value (every free parameter; population-level
-    ones apply to every patient); ``omega``: individual parameter -> (n_draws,) SD of its random
-    effect on the transformed scale; ``beta``: (parameter, covariate) -> (n_draws,) effect per
-    unit of the covariate, centred on ``centres[covariate]``; ``fixed``: parameter -> value of the
-    spec's fixed parameters; ``covariate_pool``: covariate -> observed values to resample virtual
-    patients' covariates from (the cohort's), or empty."""
+    ``typical``: parameter -> (n_draws,) typical value (population-level parameters apply to
+    every patient of a draw); ``omega``: individual parameter -> (n_draws,) SD of its random
+    effect on the scale of its ``constraints`` entry (``"positive"``: log, ``"unit_interval"``:
+    logit, ``"real"``: identity); ``beta``: (parameter, covariate) -> (n_draws,) effect per unit
+    of the covariate, centred on ``centres[covariate]``; ``fixed``: parameter -> value shared by
+    everyone; ``covariate_pool``: covariate -> observed values to resample virtual patients'
+    covariates from (e.g. the cohort's), or empty."""
 
-    spec: ParameterSpec
     typical: Mapping[str, np.ndarray]
     omega: Mapping[str, np.ndarray]
-    beta: Mapping[tuple[str, str], np.ndarray]
-    centres: Mapping[str, float]
-    fixed: Mapping[str, float]
-    covariate_pool: Mapping[str, np.ndarray]
+    constraints: Mapping[str, str]
+    beta: Mapping[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    centres: Mapping[str, float] = field(default_factory=dict)
+    fixed: Mapping[str, float] = field(default_factory=dict)
+    covariate_pool: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self):
+        if not self.typical:
+            raise ValueError("a virtual population needs typical values of at least one parameter")
         n = {np.shape(v)[0] for v in (*self.typical.values(), *self.omega.values(), *self.beta.values())}
         if len(n) != 1:
             raise ValueError(f"every population array needs the same number of draws; got sizes {sorted(n)}")
-        missing = [p for p in self.spec.individual if p not in self.omega]
-        if missing:
-            raise ValueError(f"individual parameters {missing} have no omega (between-patient SD) draws")
+        for p in self.omega:
+            if p not in self.typical:
+                raise ValueError(f"omega of {p!r} given without its typical value")
+            if self.constraints.get(p) not in TRANSFORMS:
+                raise ValueError(
+                    f"individual parameter {p!r} has constraint {self.constraints.get(p)!r}; valid: {tuple(TRANSFORMS)}"
+                )
         for p, c in self.beta:
+            if p not in self.omega:
+                raise ValueError(f"covariate effect of {c!r} on {p!r}: {p!r} has no random effect (omega)")
             if c not in self.centres:
                 raise ValueError(f"covariate effect of {c!r} on {p!r} has no centre")
+        both = sorted(set(self.typical) & set(self.fixed))
+        if both:
+            raise ValueError(f"parameters {both} are both fixed and drawn")
 
     @classmethod
     def from_posterior(
         cls,
         samples: Mapping[str, np.ndarray],
-        spec: ParameterSpec,
-        cohort: Cohort | None = None,
+        constraints: Mapping[str, str],
         *,
+        fixed: Mapping[str, float] | None = None,
+        centres: Mapping[str, float] | None = None,
+        covariate_pool: Mapping[str, np.ndarray] | None = None,
         n_draws: int | None = None,
     ) -> VirtualPopulation:
-        """From population posterior draws ``{site: (draws,)}`` as :func:`inference.population_model`
-        names them (``p`` typical values, ``omega_p``, ``beta_p_c``); ``n_draws`` keeps that many,
-        evenly thinned. ``cohort`` gives the covariate centres and the pool to resample from."""
+        """From population posterior draws ``{site: (draws,)}`` named as
+        ``inference.population_model`` names them: ``p`` (typical value) for each parameter in
+        ``constraints`` (name -> constraint), ``omega_p`` for those with random effects,
+        ``beta_p_c`` covariate effects. ``n_draws`` keeps that many draws, evenly thinned."""
         sites = {k: np.asarray(v) for k, v in samples.items()}
-        first = next((sites[p.name] for p in spec.parameters if p.free and p.name in sites), None)
-        if first is None:
-            raise ValueError(f"the posterior holds none of the spec's free parameters {spec.free}")
-        total = first.shape[0]
+        if not constraints:
+            raise ValueError(
+                "constraints is empty: name the parameters (name -> 'positive' / 'unit_interval' / 'real')"
+            )
+        total = np.shape(_draw_array(sites, next(iter(constraints)), None))[0]
         if n_draws is not None:
             if not 1 <= n_draws <= total:
                 raise ValueError(f"n_draws={n_draws!r} must be between 1 and the {total} posterior draws")
             keep = np.linspace(0, total - 1, n_draws).round().astype(int)
             sites = {k: v[keep] for k, v in sites.items() if np.ndim(v) >= 1 and np.shape(v)[0] == total}
             total = n_draws
-        typical = {p: _draw_array(sites, p, total) for p in spec.free}
-        omega = {p: _draw_array(sites, f"omega_{p}", total) for p in spec.individual}
+        typical = {p: _draw_array(sites, p, total) for p in constraints}
+        omega = {p: _draw_array(sites, f"omega_{p}", total) for p in constraints if f"omega_{p}" in sites}
         beta = {}
-        for p in spec.individual:
+        for p in omega:
             for site in sorted(s for s in sites if s.startswith(f"beta_{p}_")):
                 beta[(p, site[len(f"beta_{p}_") :])] = _draw_array(sites, site, total)
-        centres, pool = {}, {}
-        if cohort is not None:
-            centres = dict(cohort.centres)
-            pool = {c: np.asarray(cohort.covariates[c]) + cohort.centres[c] for c in cohort.covariates}
-        elif beta:
-            raise ValueError(f"covariate effects {sorted({c for _, c in beta})} need the cohort (their centres)")
-        fixed = {p.name: float(p.value) for p in spec.parameters if not p.free}
-        return cls(spec, typical, omega, beta, centres, fixed, pool)
+        if beta and centres is None:
+            raise ValueError(f"covariate effects {sorted({c for _, c in beta})} need centres= (the cohort's means)")
+        return cls(typical, omega, dict(constraints), beta, dict(centres or {}), dict(fixed or {}),
+                   {k: np.asarray(v) for k, v in (covariate_pool or {}).items()})  # fmt: skip
 
     @property
     def n_draws(self) -> int:
@@ -112,8 +131,8 @@ class VirtualPopulation:
 
     @property
     def parameters(self) -> tuple[str, ...]:
-        """Every parameter a virtual patient has (free and fixed)."""
-        return self.spec.names
+        """Every parameter a virtual patient has (drawn and fixed)."""
+        return (*self.typical, *self.fixed)
 
     @property
     def covariates(self) -> tuple[str, ...]:
@@ -148,18 +167,16 @@ class VirtualPopulation:
             if x.shape != (n_patients,) or not np.isfinite(x).all():
                 raise ValueError(f"covariates[{c!r}] must be {n_patients} finite values; got shape {x.shape}")
         shape = (self.n_draws, int(n_patients))
-        out = {}
-        for i, p in enumerate(self.spec.parameters):
-            if not p.free:
-                out[p.name] = jnp.full(shape, self.fixed[p.name])
-            elif p.level != "individual":
-                out[p.name] = jnp.broadcast_to(jnp.asarray(self.typical[p.name])[:, None], shape)
-            else:
-                forward, inverse = TRANSFORMS[p.constraint]
-                z = forward(jnp.asarray(self.typical[p.name]))[:, None]
-                for (q, c), b in self.beta.items():
-                    if q == p.name:
-                        z = z + jnp.asarray(b)[:, None] * (jnp.asarray(covariates[c], float) - self.centres[c])[None]
-                eta = jax.random.normal(jax.random.fold_in(k_eta, i), shape)
-                out[p.name] = inverse(z + jnp.asarray(self.omega[p.name])[:, None] * eta)
+        out = {name: jnp.full(shape, float(value)) for name, value in self.fixed.items()}
+        for i, (name, typical) in enumerate(self.typical.items()):
+            if name not in self.omega:
+                out[name] = jnp.broadcast_to(jnp.asarray(typical)[:, None], shape)
+                continue
+            forward, inverse = TRANSFORMS[self.constraints[name]]
+            z = forward(jnp.asarray(typical))[:, None]
+            for (q, c), b in self.beta.items():
+                if q == name:
+                    z = z + jnp.asarray(b)[:, None] * (jnp.asarray(covariates[c], float) - self.centres[c])[None]
+            eta = jax.random.normal(jax.random.fold_in(k_eta, i), shape)
+            out[name] = inverse(z + jnp.asarray(self.omega[name])[:, None] * eta)
         return out

@@ -17,27 +17,22 @@ import numpyro.distributions as dist
 import pytest
 
 import scenarios as sc
-from inference.parameters import Parameter, ParameterSpec
 from scenarios.endpoints import CR, NE, PD, PR, SD, confirmed_responses
 
 ROOT = Path(__file__).resolve().parents[2]
 D, N = 6, 64
 
 
+STEIN = {"baseline": "positive", "shrinkage_rate": "positive", "growth_rate": "positive"}
+
+
 def stein_population(ks=0.02, kg=0.004, omega=0.4, n_draws=D, spread=0.1, seed=0) -> sc.VirtualPopulation:
     """A Stein population: typical values scattered by ``spread`` (log-scale) over draws."""
-    spec = ParameterSpec(
-        [
-            Parameter("baseline", "mm", dist.LogNormal(np.log(40.0), 0.5), level="individual"),
-            Parameter("shrinkage_rate", "1/day", dist.LogNormal(np.log(ks), 0.5), level="individual"),
-            Parameter("growth_rate", "1/day", dist.LogNormal(np.log(kg), 0.5), level="individual"),
-        ]
-    )
     rng = np.random.default_rng(seed)
     typical = {"baseline": 40.0, "shrinkage_rate": ks, "growth_rate": kg}
     samples = {k: v * np.exp(spread * rng.standard_normal(n_draws)) for k, v in typical.items()}
     samples |= {f"omega_{k}": np.full(n_draws, omega) for k in typical}
-    return sc.VirtualPopulation.from_posterior(samples, spec)
+    return sc.VirtualPopulation.from_posterior(samples, STEIN)
 
 
 def design(arms, n=N, **kw) -> sc.TrialDesign:
@@ -71,14 +66,15 @@ def test_virtual_patients_follow_the_population_and_are_reproducible():
 
 
 def test_covariate_effects_shift_the_typical_value():
-    spec = ParameterSpec([Parameter("baseline", "mm", dist.LogNormal(3.0, 0.5), level="individual")])
-    samples = {"baseline": np.full(3, 40.0), "omega_baseline": np.full(3, 1e-6), "beta_baseline_ecog": np.full(3, 0.5)}
-    from inference.observations import Observations
+    """The description of a fitted population model carries the cohort's covariate centre and pool."""
+    from inference import Observations, Parameter, ParameterSpec, population_description
     from inference.population import Cohort
 
+    spec = ParameterSpec([Parameter("baseline", "mm", dist.LogNormal(3.0, 0.5), level="individual")])
+    samples = {"baseline": np.full(3, 40.0), "omega_baseline": np.full(3, 1e-6), "beta_baseline_ecog": np.full(3, 0.5)}
     obs = [Observations.from_rows(f"p{i}", [(0.0, "diameter", 40.0)], units={"diameter": "mm"}) for i in range(2)]
     cohort = Cohort.from_observations(obs, covariates={"ecog": [0.0, 2.0]})  # centre 1
-    pop = sc.VirtualPopulation.from_posterior(samples, spec, cohort)
+    pop = sc.VirtualPopulation.from_posterior(samples, **population_description(spec, cohort))
     out = pop.sample(jax.random.key(0), 2, covariates={"ecog": np.array([1.0, 3.0])})
     np.testing.assert_allclose(np.asarray(out["baseline"])[0], [40.0, 40.0 * np.exp(1.0)], rtol=1e-4)
     resampled = pop.sample(jax.random.key(1), 50)["baseline"]  # covariates drawn from the cohort's 0 / 2
@@ -86,12 +82,12 @@ def test_covariate_effects_shift_the_typical_value():
 
 
 def test_population_errors_name_the_problem():
-    pop_samples = {"baseline": np.ones(3), "omega_baseline": np.array([0.1, np.nan, 0.1])}
-    spec = ParameterSpec([Parameter("baseline", "mm", dist.LogNormal(3.0, 0.5), level="individual")])
     with pytest.raises(ValueError, match=r"omega_baseline.*draw 1"):
-        sc.VirtualPopulation.from_posterior(pop_samples, spec)
-    with pytest.raises(ValueError, match="omega_baseline"):
-        sc.VirtualPopulation.from_posterior({"baseline": np.ones(3)}, spec)
+        sc.VirtualPopulation.from_posterior(
+            {"baseline": np.ones(3), "omega_baseline": np.array([0.1, np.nan, 0.1])}, {"baseline": "positive"}
+        )
+    with pytest.raises(ValueError, match="constraint 'log'"):
+        sc.VirtualPopulation({"b": np.ones(2)}, {"b": np.ones(2)}, {"b": "log"})
     with pytest.raises(ValueError, match="n_patients=0"):
         stein_population().sample(jax.random.key(0), 0)
 
@@ -132,8 +128,9 @@ def test_arm_with_unknown_regimen_drug_is_refused():
 
 
 def test_population_without_the_arms_parameters_is_refused():
-    spec = ParameterSpec([Parameter("baseline", "mm", dist.LogNormal(3.0, 0.5), level="individual")])
-    pop = sc.VirtualPopulation.from_posterior({"baseline": np.ones(2), "omega_baseline": np.ones(2)}, spec)
+    pop = sc.VirtualPopulation.from_posterior(
+        {"baseline": np.ones(2), "omega_baseline": np.ones(2)}, {"baseline": "positive"}
+    )
     with pytest.raises(ValueError, match=r"needs parameters \['shrinkage_rate', 'growth_rate'\]"):
         sc.run_trial(design((sc.stein_arm("a"),), n=4), jax.random.key(0), pop)
 
