@@ -29,6 +29,7 @@ from scenarios.endpoints import (
     value_at,
 )
 from scenarios.explain import explain, ranking_drivers, sensitivities
+from scenarios.oak2018 import load_oak_clinical
 from scenarios.optimise import OptimisationResult, maximise, soft_time_to_threshold
 from scenarios.policy import DoseModulation, SwitchOnProgression, ThresholdAdaptive
 from scenarios.regimen import (
@@ -42,6 +43,17 @@ from scenarios.regimen import (
     pulsed,
     switch_on_progression,
     with_break,
+)
+from scenarios.survival import (
+    HazardRatio,
+    KaplanMeier,
+    LogRank,
+    ResponseRate,
+    hazard_ratio,
+    kaplan_meier,
+    km_bands,
+    logrank,
+    response_rate,
 )
 from scenarios.trial import run_trial
 from scenarios.trial_design import (
@@ -63,13 +75,17 @@ __all__ = [
     "DAYS_PER_MONTH",
     "DoseModulation",
     "EventTime",
+    "HazardRatio",
+    "KaplanMeier",
     "LogNormalSurvival",
+    "LogRank",
     "NE",
     "OptimisationResult",
     "PD",
     "PR",
     "RESPONSE_NAMES",
     "Regimen",
+    "ResponseRate",
     "SD",
     "ScanNoise",
     "ScanSchedule",
@@ -92,13 +108,19 @@ __all__ = [
     "dose_reduction",
     "explain",
     "first_time",
+    "hazard_ratio",
     "intermittent",
+    "kaplan_meier",
+    "km_bands",
+    "load_oak_clinical",
+    "logrank",
     "maximise",
     "output_times",
     "pulsed",
     "ranking_drivers",
     "recist",
     "regimen_arm",
+    "response_rate",
     "run_trial",
     "screen",
     "screen_model",

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 
 from scenarios.endpoints import RESPONSE_NAMES
+from scenarios.trial_result import DAYS_PER_MONTH  # noqa: F401  (the file's months: days / 30.4375)
 
 FILE = Path("oak_gandara2018") / "oak_clinical.csv"
-DAYS_PER_MONTH = 365.25 / 12  # day / month (the file's months: days / 30.4375)
 ARMS = {"MPDL3280A": "atezolizumab", "Docetaxel": "docetaxel"}  # TRT01P -> arm
 
 
