@@ -18,6 +18,8 @@ forecasts line up with the observed scans and the fit of the past.
   regimens whose doses differ between draws (adaptive ones).
 - :func:`waterfall`: best change of the sum of diameters from the decision day, per draw.
 - :func:`posterior_pairs`: scatter matrix of posterior draws.
+- :func:`km_chart`: Kaplan–Meier curves of a virtual trial per arm, with bands over population
+  draws and, optionally, the real trial's curves.
 """
 
 from __future__ import annotations
@@ -598,3 +600,40 @@ __all__ = [
     "start_day",
     "waterfall",
 ]
+
+
+# ---------------------------------------------------------------------------------------------
+# virtual trials
+
+
+def km_chart(km: xr.Dataset, observed=None, *, title: str = "", days_per_unit: float = 365.25 / 12) -> Figure:
+    """Kaplan–Meier curves of a virtual trial per arm (``scenarios.TrialResult.kaplan_meier``:
+    dims arm, draw, time in days): the median over population draws and its band, with, if
+    given, ``observed``: arm -> ``scenarios.KaplanMeier`` of the real trial (its timeline in the
+    same unit as the x axis, months by default: ``days_per_unit`` days per unit)."""
+    if not isinstance(km, xr.Dataset) or not {"survival_median", "survival_lower", "survival_upper"} <= set(km):
+        raise ValueError("km_chart: give the Dataset of TrialResult.kaplan_meier (survival_median / _lower / _upper)")
+    fig = Figure(figsize=(7.0, 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    x = km.time.values / days_per_unit
+    level = float(km.attrs.get("level", km.survival_lower.attrs.get("level", 0.9)))
+    entries = []
+    for i, arm in enumerate(km.arm.values):
+        colour = PALETTE[i % len(PALETTE)]
+        sel = km.sel(arm=arm)
+        ax.fill_between(x, sel.survival_lower, sel.survival_upper, color=colour, alpha=0.2, linewidth=0, step="post")
+        (line,) = ax.step(x, sel.survival_median, where="post", color=colour)
+        entries.append((line, f"{arm}: virtual, median and {level:.0%} band over population draws"))
+        if observed is not None and str(arm) in observed:
+            obs = observed[str(arm)]
+            (o,) = ax.step(obs.timeline, obs.survival, where="post", color=colour, linestyle="--")
+            entries.append((o, f"{arm}: observed"))
+    ax.set_xlabel("months since randomisation" if days_per_unit == 365.25 / 12 else f"time (x {days_per_unit:g} days)")
+    ax.set_ylabel("survival probability")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlim(0, x[-1])
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+    ax.legend([e[0] for e in entries], [e[1] for e in entries], fontsize=8, loc="upper right")
+    return fig

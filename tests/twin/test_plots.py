@@ -18,6 +18,7 @@ from twin.plots import (
     best_change,
     dose_timeline,
     fan_chart,
+    km_chart,
     posterior_pairs,
     resistant_fraction_chart,
     waterfall,
@@ -234,3 +235,24 @@ def test_report_writes_html_and_every_png(comparison, observed, history, posteri
     for name in linked:
         data = (out / name).read_bytes()
         assert data.startswith(b"\x89PNG") and len(data) > 5_000
+
+
+def test_km_chart_bands_and_observed_curves():
+    import scenarios as sc
+    from tests.scenarios.test_trial import design, stein_population
+
+    pop = stein_population()
+    res = sc.run_trial(design((sc.stein_arm("a", pop), sc.stein_arm("b", pop)), n=32), jax.random.key(0))
+    km = res.kaplan_meier("pfs")
+    observed = {
+        "a": sc.kaplan_meier(res.data.pfs_days.values[0, 0] / sc.DAYS_PER_MONTH, res.data.pfs_event.values[0, 0])
+    }
+    fig = km_chart(km, observed, title="virtual")
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    assert "months" in ax.get_xlabel() and "probability" in ax.get_ylabel()
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0].startswith("a: virtual") and "a: observed" in labels and labels[-1].startswith("b: virtual")
+    assert ax.get_lines()[0].get_color() == PALETTE[0]
+    with pytest.raises(ValueError, match="kaplan_meier"):
+        km_chart(xr.Dataset())
