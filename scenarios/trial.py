@@ -46,14 +46,13 @@ class _Settings:
     scan_index: tuple[int, ...]
     week8_index: int
     follow_up_days: float
-    dropout_per_day: float
     additive_mm: float
     proportional: float
     survival: tuple[float, float, float, float] | None
     confirm: bool
 
 
-def _patient(size, s: _Settings, params, key, enrol_day):
+def _patient(size, s: _Settings, params, key, enrol_day, dropout_per_day, early_dropout):
     """Endpoints of one virtual patient (days from randomisation)."""
     times = np.asarray(s.eval_times)
     sld = size(params, times)
@@ -61,12 +60,15 @@ def _patient(size, s: _Settings, params, key, enrol_day):
     true_scans = sld[np.asarray(s.scan_index)]
     baseline = true_scans[0]
     change8 = (sld[s.week8_index] - baseline) / jnp.maximum(baseline, 1e-9)
-    k_noise, k_drop, k_death = jax.random.split(key, 3)
+    k_noise, k_drop, k_death, k_early, k_when = jax.random.split(key, 5)
     sd = jnp.sqrt(s.additive_mm**2 + (s.proportional * true_scans) ** 2)
     observed = jnp.maximum(true_scans + sd * jax.random.normal(k_noise, true_scans.shape), 0.0)
-    end = s.follow_up_days - enrol_day  # administrative censoring
-    if s.dropout_per_day > 0:
-        end = jnp.minimum(end, jax.random.exponential(k_drop) / s.dropout_per_day)
+    dropout = jnp.where(
+        dropout_per_day > 0, jax.random.exponential(k_drop) / jnp.maximum(dropout_per_day, 1e-300), jnp.inf
+    )
+    early = jax.random.uniform(k_early) < early_dropout  # leaves before the first post-baseline scan
+    dropout = jnp.where(early, jax.random.uniform(k_when) * scan_t[1], dropout)
+    end = jnp.minimum(s.follow_up_days - enrol_day, dropout)  # administrative censoring, dropout
     if s.survival is None:
         death = jnp.inf
     else:
@@ -97,7 +99,9 @@ def _patient(size, s: _Settings, params, key, enrol_day):
     }
 
 
-def _simulate(size, settings: _Settings, params, keys, enrol, chunk: int, devices: Sequence) -> dict[str, np.ndarray]:
+def _simulate(
+    size, settings: _Settings, params, keys, enrol, rates, chunk: int, devices: Sequence
+) -> dict[str, np.ndarray]:
     """Endpoints of ``B`` patients (``params`` leaves, ``keys``, ``enrol`` of leading size B)."""
     n = keys.shape[0]
     n_dev = len(devices)
@@ -112,7 +116,7 @@ def _simulate(size, settings: _Settings, params, keys, enrol, chunk: int, device
     inputs = jax.tree.map(blocks, (params, keys, enrol))
     mesh = Mesh(np.asarray(devices), ("patients",))
     inputs = jax.device_put(inputs, NamedSharding(mesh, PartitionSpec(None, "patients")))
-    out = _run_blocks(size, settings, inputs)
+    out = _run_blocks(size, settings, inputs, rates)
     if jax.process_count() > 1:
         from jax.experimental import multihost_utils
 
@@ -121,8 +125,8 @@ def _simulate(size, settings: _Settings, params, keys, enrol, chunk: int, device
 
 
 @partial(jax.jit, static_argnums=(0, 1))
-def _run_blocks(size, settings, inputs):
-    one = jax.vmap(lambda p, k, e: _patient(size, settings, p, k, e))
+def _run_blocks(size, settings, inputs, rates):
+    one = jax.vmap(lambda p, k, e: _patient(size, settings, p, k, e, *rates))
     return jax.lax.map(lambda block: one(*block), inputs)
 
 
@@ -168,7 +172,6 @@ def run_trial(
         scan_index=tuple(int(i) for i in np.searchsorted(eval_t, scan_t)),
         week8_index=int(np.searchsorted(eval_t, WEEK8_DAY)),
         follow_up_days=float(design.follow_up_days),
-        dropout_per_day=float(design.dropout_per_year) / DAYS_PER_YEAR,
         additive_mm=float(design.noise.additive_mm),
         proportional=float(design.noise.proportional),
         survival=None if surv is None else (surv.intercept, surv.week8_change, surv.log_baseline, surv.sigma),
@@ -182,7 +185,8 @@ def run_trial(
         params = {k: jnp.reshape(params[k], (-1,)) for k in arm.parameters}
         enrol = design.enrolment_days * jax.random.uniform(jax.random.fold_in(k_arm, 1), (n_draws * n,))
         keys = jax.random.split(jax.random.fold_in(k_arm, 2), n_draws * n)
-        out = _simulate(arm.size, settings, params, keys, enrol, chunk_size, devices)
+        rates = (jnp.asarray(design.dropout_per_year[a] / DAYS_PER_YEAR), jnp.asarray(design.early_dropout[a]))
+        out = _simulate(arm.size, settings, params, keys, enrol, rates, chunk_size, devices)
         out["enrolment_day"] = np.asarray(enrol)
         out = {k: v.reshape(n_draws, n) for k, v in out.items()}
         results.append({k: _pad(v, n_max) for k, v in out.items()})

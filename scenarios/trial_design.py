@@ -222,7 +222,9 @@ class TrialDesign:
     days after the first randomisation (administrative censoring). ``enrolment_days``: patients
     are randomised uniformly over ``[0, enrolment_days]`` (staggered entry: the later, the shorter
     their follow-up). ``dropout_per_year``: hazard of leaving the study (exponential; censors PFS
-    and OS). ``primary``: ``"pfs"`` or ``"os"`` (OS needs ``survival``), tested by a two-sided
+    and OS); ``early_dropout``: probability of leaving before the first post-baseline scan (never
+    assessed: best response NE, PFS censored at baseline); both a number for all arms or one per
+    arm. ``primary``: ``"pfs"`` or ``"os"`` (OS needs ``survival``), tested by a two-sided
     log-rank test at level ``alpha``. ``confirm_response``: a PR/CR counts for the best response
     only if the next scan confirms it (RECIST 1.1, as OAK's best confirmed response)."""
 
@@ -237,6 +239,7 @@ class TrialDesign:
     primary: str = "pfs"
     alpha: float = 0.05
     confirm_response: bool = True
+    early_dropout: float | tuple[float, ...] = 0.0
 
     def __post_init__(self):
         arms = tuple(self.arms)
@@ -260,7 +263,18 @@ class TrialDesign:
                 f"TrialDesign: enrolment_days={self.enrolment_days!r} must end before the data cut-off "
                 f"follow_up_days={self.follow_up_days!r}"
             )
-        _positive("TrialDesign", "dropout_per_year", self.dropout_per_year, allow_zero=True)
+        for name in ("dropout_per_year", "early_dropout"):
+            value = getattr(self, name)
+            per_arm = (value,) * len(arms) if isinstance(value, int | float) else tuple(value)
+            if len(per_arm) != len(arms):
+                raise ValueError(f"TrialDesign: {name} has {len(per_arm)} entries for {len(arms)} arms")
+            for arm, v in zip(names, per_arm, strict=True):
+                _positive("TrialDesign", f"{name} of arm {arm!r}", v, allow_zero=True)
+                if name == "early_dropout" and v >= 1:
+                    raise ValueError(
+                        f"TrialDesign: early_dropout of arm {arm!r} is {v!r}; it must be a probability < 1"
+                    )
+            object.__setattr__(self, name, tuple(float(v) for v in per_arm))
         if self.primary not in ENDPOINTS:
             raise ValueError(f"TrialDesign: primary={self.primary!r}; valid: {ENDPOINTS}")
         if self.primary == "os" and self.survival is None:

@@ -245,3 +245,18 @@ def test_sharded_and_unsharded_runs_are_identical():
     assert proc.returncode == 0, proc.stderr[-3000:]
     same = json.loads(proc.stdout.strip().splitlines()[-1])
     assert same and all(same.values()), same
+
+
+def test_early_dropout_leaves_patients_unassessed_per_arm():
+    pop = stein_population()
+    arms = (sc.stein_arm("a", pop), sc.stein_arm("b", pop))
+    res = sc.run_trial(design(arms, n=400, early_dropout=(0.0, 0.3)), jax.random.key(4)).data
+    unassessed = (res.scans_assessed.values == 1).mean(axis=(0, 2))  # baseline only
+    assert unassessed[0] < 0.02  # only administrative censoring of late enrollees
+    assert abs(unassessed[1] - 0.3) < 0.03  # SE 0.3*0.7/sqrt(2400) ~ 0.01
+    never = res.scans_assessed.values[:, 1] == 1
+    assert (res.best_response.values[:, 1][never] == NE).all() and (res.pfs_days.values[:, 1][never] == 0).all()
+    with pytest.raises(ValueError, match="early_dropout of arm 'b' is 1.0"):
+        design(arms, early_dropout=(0.0, 1.0))
+    with pytest.raises(ValueError, match="dropout_per_year has 3 entries for 2 arms"):
+        design(arms, dropout_per_year=(0.1, 0.1, 0.1))
