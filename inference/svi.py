@@ -54,14 +54,19 @@ def svi(
     *,
     steps: int = 3000,
     learning_rate: float = 0.01,
-    guide: str = "normal",
+    guide: str | Callable = "normal",
     num_particles: int = 1,
 ) -> SviResult:
     """Fit ``guide`` to ``model`` by Adam on the ELBO for ``steps`` steps (one compiled scan).
-    Warns (:class:`CalibrationWarning`) when the loss is not finite or still falling at the end."""
-    if guide not in GUIDES:
-        raise ValueError(f"guide {guide!r} is not one of {list(GUIDES)}")
-    auto = GUIDES[guide](model, init_loc_fn=init_to_median)  # numpyro's default (uniform in (-2, 2)) ignores units
+    ``guide``: one of :data:`GUIDES`, or a function ``model -> guide`` building a custom one (e.g.
+    a structured guide with one block per patient). Warns (:class:`CalibrationWarning`) when the
+    loss is not finite or still falling at the end."""
+    if callable(guide):
+        auto = guide(model)
+    elif guide in GUIDES:
+        auto = GUIDES[guide](model, init_loc_fn=init_to_median)  # numpyro's default (uniform in (-2, 2)) ignores units
+    else:
+        raise ValueError(f"guide {guide!r} is not one of {list(GUIDES)} or a function model -> guide")
     engine = SVI(
         model,
         auto,
