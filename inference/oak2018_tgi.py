@@ -197,8 +197,9 @@ class OakArmFit:
     ``error``: the residual error model (its parameter names index ``samples``); ``method``:
     ``"svi"`` or ``"nuts"``; ``diagnostics``: ``problems`` (one line per failed check, empty when
     all pass; :attr:`ok`) and the numbers behind them (svi: ``svi_final_loss``, ``svi_warnings``,
-    ``is_ess_min`` / ``is_ess_1pct`` / ``is_ess_median``, ``mc_shift_sd``, ``hessian_ok``,
-    ``lbfgs_ok``; nuts: ``max_r_hat``, ``min_ess_bulk``, ``min_ess_tail``, ``divergences``);
+    ``is_ess_min`` / ``is_ess_1pct`` / ``is_ess_median``, ``is_low_ess_patients`` /
+    ``is_low_ess_share``, ``mc_shift_sd``, ``final_draws``, ``hessian_ok``, ``lbfgs_ok``; nuts:
+    ``max_r_hat``, ``min_ess_bulk``, ``min_ess_tail``, ``divergences``);
     ``wall_s``: seconds the fit took (compilation included, data loading not); ``losses``: the SVI
     loss curve; ``individual``: each patient's posterior median (nuts, svi without refinement) or
     importance-weighted posterior mean on the log scale, exponentiated (svi), per individual
@@ -346,6 +347,9 @@ def refine_marginal(
     final_draws: int = 512,
     inflate: float = 1.5,
     df: float = 4.0,
+    max_shift_sd: float = 1.0,
+    max_low_ess_share: float = 0.01,
+    retries: int = 1,
 ) -> _Refined:
     """Population parameters by adaptive importance sampling of each patient's marginal likelihood
     (the random effects integrated out), its maximum a posteriori and a Laplace approximation on
@@ -362,14 +366,18 @@ def refine_marginal(
     rounds of ``draws`` draws per patient (the same base random numbers each round) re-centre the
     proposals on the importance-weighted posterior moments; then two independent rounds of
     ``final_draws`` give the estimate (their mean) and its Monte Carlo error (their difference),
-    and the Hessian there the Laplace covariance.
+    and the Hessian there the Laplace covariance. While the two estimates differ by more than
+    ``max_shift_sd`` posterior SDs, or more than ``max_low_ess_share`` of the patients have an
+    effective sample size < 2, the final rounds are redone with twice the draws (``retries``
+    times at most; the caller judges the last ``info``).
 
     ``log_individual`` ``(n_draws, n, k)``: draws of each patient's log parameters (e.g. from
     SVI) that start the proposals; ``start``: population parameters to start from, by site name.
     Only for a model without covariates whose free parameters are all positive. ``info``:
     ``hessian_ok``, ``lbfgs_ok``, the per-patient effective sample size of the final weights
-    (``is_ess_min``, ``is_ess_1pct``, ``is_ess_median``) and ``mc_shift_sd``, the two final
-    estimates' largest difference in posterior SDs."""
+    (both rounds pooled: ``is_ess_min``, ``is_ess_1pct``, ``is_ess_median``; the patients below
+    2 and their share: ``is_low_ess_patients``, ``is_low_ess_share``), ``mc_shift_sd``, the two
+    final estimates' largest difference in posterior SDs, and ``final_draws`` (per round)."""
     sites = _population_sites(spec)
     wrong = [p.name for p in spec.parameters if p.free and p.constraint != "positive"]
     if wrong:
@@ -429,6 +437,34 @@ def refine_marginal(
         return (np.asarray(jax.random.normal(k_z, (n, half, k))), g,
                 np.asarray(jax.random.normal(k_pop, (n, size - half, k))))  # fmt: skip
 
+    def _final_estimate(key, size):
+        """Two independent rounds of ``size`` draws: the estimate (mean of their optima), its Laplace
+        covariance, the weighted patient means (first round) and the diagnostics."""
+        finals = [step(u_pop, u_pop, mean, cov, base(k, size)) for k in jax.random.split(key)]
+        u = np.mean([f[0].x for f in finals], axis=0)
+        hess = np.mean([np.asarray(hessian(jnp.asarray(u), *f[4])) for f in finals], axis=0)
+        hess = 0.5 * (hess + hess.T)
+        hessian_ok = bool(np.all(np.isfinite(hess))) and bool(np.all(np.linalg.eigvalsh(hess) > 0))
+        cov_u = np.linalg.inv(hess) if hessian_ok else np.full_like(hess, np.nan)
+        shift = np.abs(finals[0][0].x - finals[1][0].x) / np.sqrt(np.diag(cov_u)) if hessian_ok else np.inf
+        # both rounds draw from the same proposals: pool their weights at the estimate
+        log_w = np.concatenate([np.asarray(weights(jnp.asarray(u), *f[4])) for f in finals], axis=-1)
+        w = np.exp(log_w - log_w.max(-1, keepdims=True))
+        ess = w.sum(-1) ** 2 / np.sum(w**2, -1)
+        low = ess < 2
+        info = {
+            "hessian_ok": hessian_ok,
+            "lbfgs_ok": all(bool(f[0].success) for f in finals),
+            "is_ess_min": float(ess.min()),
+            "is_ess_1pct": float(np.quantile(ess, 0.01)),
+            "is_ess_median": float(np.median(ess)),
+            "is_low_ess_patients": [cohort.patients[i] for i in np.flatnonzero(low)],
+            "is_low_ess_share": float(low.mean()),
+            # Monte Carlo error: two independent final estimates apart, in posterior SDs (worst parameter)
+            "mc_shift_sd": float(np.max(shift)),
+        }
+        return u, cov_u, finals[0][1], info
+
     u = np.log(np.asarray([float(start[name]) for name in names]))
     mean = log_individual.mean(0)
     centred = log_individual - mean
@@ -440,23 +476,14 @@ def refine_marginal(
         u = result.x
         history.append(u)
     u_pop = np.mean(history[-2:], axis=0)  # the adaptation can alternate between two points
-    finals = [step(u_pop, u_pop, mean, cov, base(k, final_draws)) for k in jax.random.split(k_final)]
-    u = np.mean([f[0].x for f in finals], axis=0)  # two independent estimates: their spread is the MC error
-    mean, ess = finals[0][1], np.minimum(finals[0][3], finals[1][3])
-    hess = np.mean([np.asarray(hessian(jnp.asarray(u), *f[4])) for f in finals], axis=0)
-    hess = 0.5 * (hess + hess.T)
-    hessian_ok = bool(np.all(np.isfinite(hess))) and bool(np.all(np.linalg.eigvalsh(hess) > 0))
-    cov_u = np.linalg.inv(hess) if hessian_ok else np.full_like(hess, np.nan)
-    shift = np.abs(finals[0][0].x - finals[1][0].x) / np.sqrt(np.diag(cov_u)) if hessian_ok else np.nan
-    info = {
-        "hessian_ok": hessian_ok,
-        "lbfgs_ok": all(bool(f[0].success) for f in finals),
-        "is_ess_min": float(ess.min()),
-        "is_ess_1pct": float(np.quantile(ess, 0.01)),
-        "is_ess_median": float(np.median(ess)),
-        # Monte Carlo error: two independent final estimates apart, in posterior SDs (worst parameter)
-        "mc_shift_sd": float(np.max(shift)),
-    }
+    for attempt in range(retries + 1):  # more draws while the Monte Carlo error is too large
+        size = final_draws * 2**attempt
+        u, cov_u, mean, info = _final_estimate(k_final, size)
+        if info["mc_shift_sd"] <= max_shift_sd and info["is_low_ess_share"] <= max_low_ess_share:
+            break
+        k_final = jax.random.fold_in(k_final, attempt + 1)
+    info["final_draws"] = size
+    return _Refined(u, cov_u, mean, info)
     return _Refined(u, cov_u, mean, info)
 
 
@@ -486,8 +513,10 @@ def fit_oak_arm(
     ``num_draws`` draws of its Laplace approximation. Without ``refine``: ``num_draws`` draws from
     the guide, whose Gaussian family biases the population here (atezolizumab: typical shrinkage
     rate 0.0017 against 0.0005/day, its between-patient SD 1.07 against 1.9): not for trials.
-    Problems: the two final importance-sampling estimates more than 1 posterior SD apart, a
-    patient's importance weights with ESS < 2, a Hessian not positive definite; without
+    Problems (after :func:`refine_marginal`'s retry with twice the draws): the two final
+    importance-sampling estimates more than 1 posterior SD apart, more than 1% of the patients
+    with importance weights of ESS < 2 (fewer are named in a warning), a Hessian not positive
+    definite; without
     ``refine``, an SVI loss not finite or still falling (with it, SVI only starts the proposals
     and its warnings are kept in ``diagnostics["svi_warnings"]``).
 
@@ -548,10 +577,22 @@ def fit_oak_arm(
             if not info["mc_shift_sd"] <= 1.0:
                 problems.append(
                     f"importance-sampling refinement unstable: two independent estimates differ by "
-                    f"{info['mc_shift_sd']:.2g} posterior SDs; raise is_draws"
+                    f"{info['mc_shift_sd']:.2g} posterior SDs with {info['final_draws']} draws; raise is_draws"
                 )
-            if info.get("is_ess_min", np.inf) < 2:
-                problems.append(f"a patient's importance weights have ESS {info['is_ess_min']:.2g} < 2: raise is_draws")
+            low = info["is_low_ess_patients"]
+            if info["is_low_ess_share"] > 0.01:
+                problems.append(
+                    f"{len(low)} of {len(cohort)} patients' importance weights have ESS < 2 (more than 1%): "
+                    f"raise is_draws"
+                )
+            elif low:  # a few poorly integrated patients: their noise is inside mc_shift_sd; named, not fatal
+                warnings.warn(
+                    f"OAK {arm} fit: importance weights with ESS < 2 for patient(s) {low} "
+                    f"(min {info['is_ess_min']:.2g}); their marginal likelihoods are noisy (inside the "
+                    f"Monte Carlo error {info['mc_shift_sd']:.2g} posterior SDs)",
+                    CalibrationWarning,
+                    stacklevel=2,
+                )
             if not info["hessian_ok"]:
                 problems.append(
                     "the Hessian at the marginal MAP is not positive definite: a parameter is not identified"

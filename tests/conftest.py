@@ -24,3 +24,19 @@ def refdata() -> Path:
     if not REFDATA.is_dir():
         pytest.skip(f"reference data not found at {REFDATA} (present in CI; see DESIGN.md)")
     return REFDATA
+
+
+@pytest.fixture(scope="session")
+def oak_arm_fit(refdata):
+    """``oak_arm_fit(arm)``: the default OAK per-arm fit (``fit_oak_arm``, key 0), made on first use
+    and shared by the slow tests that need it (inference's fit check and the virtual OAK trial)."""
+    from inference.oak2018_tgi import fit_oak_arm
+
+    fits = {}
+
+    def get(arm: str):
+        if arm not in fits:
+            fits[arm] = fit_oak_arm(refdata, arm, key=jax.random.key(0))
+        return fits[arm]
+
+    return get

@@ -30,21 +30,26 @@ atezolizumab median is right (0.3%) but the 25% quantile is -13% against -26% ob
 """
 
 import os
+from functools import partial
 
 import jax
 import numpy as np
 import pytest
 
+from inference import Cohort
 from inference.laleh2022 import load_laleh
 from inference.oak2018_tgi import (
     ARMS,
     DETECTION_LIMIT_MM,
+    ERROR,
     INDIVIDUAL,
     OakArmFit,
     best_change,
     fit_oak_arm,
     load_oak_series,
+    oak_spec,
     predictive_check,
+    refine_marginal,
 )
 
 SERIES = {"docetaxel": 325, "atezolizumab": 376}  # every OAK series of the file (none has no on-treatment scan)
@@ -53,8 +58,8 @@ RESPONSE_TOLERANCE = 0.06  # absolute: ~2.5 binomial SEs of the observed fractio
 
 
 @pytest.fixture(scope="module", params=list(ARMS))
-def arm_fit(request, refdata) -> OakArmFit:
-    fit = fit_oak_arm(refdata, request.param, key=jax.random.key(0))
+def arm_fit(request, oak_arm_fit) -> OakArmFit:
+    fit = oak_arm_fit(request.param)
     print(
         f"\n{request.param}: fit in {fit.wall_s:.1f} s; "
         + ", ".join(f"{k} {v[0]:.4g}" for k, v in fit.summary().items())
@@ -94,7 +99,30 @@ def test_best_change():
     np.testing.assert_allclose(best_change([[20.0, 0.0]], [[0.0, 40.0]], [[True, True]]), [-75.0])  # floored at 5 mm
 
 
-@pytest.mark.slow  # two SVI fits, ~100 s on 2 cores
+@pytest.mark.slow  # ~20 s of compilation on 2 cores
+def test_refine_marginal_redoes_the_final_rounds_with_more_draws(refdata):
+    """While the two final estimates disagree by more than ``max_shift_sd`` posterior SDs the final
+    rounds are redone with twice the draws (once here); poorly integrated patients are named."""
+    series = load_oak_series(refdata, "docetaxel")[:16]
+    cohort = Cohort.from_observations(series)
+    start = {"baseline": 36.0, "shrinkage_rate": 2e-3, "growth_rate": 1.2e-3, "sd_additive": 2.0, "cv": 0.08}
+    start |= {"omega_baseline": 0.6, "omega_shrinkage_rate": 1.3, "omega_growth_rate": 0.9}
+    first = np.array([obs.value[0] for obs in series])
+    typical = np.stack([np.log(first), np.full(16, np.log(2e-3)), np.full(16, np.log(1.2e-3))], -1)
+    log_ind = typical + 0.3 * np.random.default_rng(0).normal(size=(8, 16, 3))
+    run = partial(refine_marginal, cohort, oak_spec(), ERROR, log_ind, start, jax.random.key(0), draws=32, adapt=1)
+    relaxed = run(final_draws=32, max_shift_sd=np.inf, max_low_ess_share=1.0)
+    strict = run(final_draws=32, max_shift_sd=0.0)
+    assert relaxed.info["final_draws"] == 32 and strict.info["final_draws"] == 64
+    assert strict.info["mc_shift_sd"] > 0  # a retry cannot make two independent estimates identical
+    for info in (relaxed.info, strict.info):
+        assert set(info["is_low_ess_patients"]) <= set(cohort.patients)
+        assert info["is_low_ess_share"] == len(info["is_low_ess_patients"]) / 16
+        assert info["is_ess_min"] <= info["is_ess_median"] <= 64 * 2
+    assert strict.loc.shape == (8,) and np.all(np.isfinite(strict.loc))
+
+
+@pytest.mark.slow  # two SVI fits (shared with test_virtual_oak), ~100 s on 2 cores
 def test_arm_fit_and_predictive_check(arm_fit):
     fit = arm_fit
     assert fit.ok, fit.diagnostics["problems"]

@@ -33,7 +33,7 @@ import pytest
 
 import scenarios as sc
 from inference import population_description
-from inference.oak2018_tgi import fit_oak_arm, load_oak_series
+from inference.oak2018_tgi import load_oak_series
 from scenarios.oak2018 import load_oak_clinical
 
 ARMS = ("docetaxel", "atezolizumab")  # control first, as in OAK
@@ -57,8 +57,8 @@ def off_study(refdata, arm: str, n_itt: int) -> tuple[float, float]:
 
 
 @pytest.fixture(scope="module")
-def virtual_oak(refdata):
-    fits = {arm: fit_oak_arm(refdata, arm, key=jax.random.key(i), method="svi") for i, arm in enumerate(ARMS)}
+def virtual_oak(refdata, oak_arm_fit):
+    fits = {arm: oak_arm_fit(arm) for arm in ARMS}
     for arm, fit in fits.items():
         assert fit.ok, (arm, fit.diagnostics)
     noise = {k: float(np.mean([np.median(f.samples[k]) for f in fits.values()])) for k in ("sd_additive", "cv")}
