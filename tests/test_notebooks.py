@@ -43,6 +43,7 @@ def kernel(tmp_path_factory, monkeypatch):
     return KERNEL
 
 
+@pytest.mark.slow  # ~70 s of kernels and compilation on 2 cores: the default run stays well under 15 min
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path, tmp_path, kernel):
     nb = nbformat.read(path, as_version=4)
