@@ -478,13 +478,12 @@ def refine_marginal(
     u_pop = np.mean(history[-2:], axis=0)  # the adaptation can alternate between two points
     for attempt in range(retries + 1):  # more draws while the Monte Carlo error is too large
         size = final_draws * 2**attempt
-        u, cov_u, mean, info = _final_estimate(k_final, size)
+        u, cov_u, individual, info = _final_estimate(k_final, size)
         if info["mc_shift_sd"] <= max_shift_sd and info["is_low_ess_share"] <= max_low_ess_share:
             break
         k_final = jax.random.fold_in(k_final, attempt + 1)
     info["final_draws"] = size
-    return _Refined(u, cov_u, mean, info)
-    return _Refined(u, cov_u, mean, info)
+    return _Refined(u, cov_u, individual, info)
 
 
 def fit_oak_arm(
@@ -516,9 +515,8 @@ def fit_oak_arm(
     Problems (after :func:`refine_marginal`'s retry with twice the draws): the two final
     importance-sampling estimates more than 1 posterior SD apart, more than 1% of the patients
     with importance weights of ESS < 2 (fewer are named in a warning), a Hessian not positive
-    definite; without
-    ``refine``, an SVI loss not finite or still falling (with it, SVI only starts the proposals
-    and its warnings are kept in ``diagnostics["svi_warnings"]``).
+    definite; without ``refine``, an SVI loss not finite or still falling (with it, SVI only
+    starts the proposals and its warnings are kept in ``diagnostics["svi_warnings"]``).
 
     ``method="nuts"`` (the reference; ~3-6 min an arm): :func:`inference.nuts` on
     ``population_model`` (baseline centred, rates non-centred), ``chains`` x (``warmup`` +
