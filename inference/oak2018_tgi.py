@@ -102,6 +102,8 @@ RESPONSE_CHANGE = -30.0  # % from baseline: RECIST partial response (here of one
 INDIVIDUAL = ("baseline", "shrinkage_rate", "growth_rate")
 ERROR = Combined("sd_additive", "cv")
 METHODS = ("svi", "nuts")
+MAX_SHIFT_SD = 1.0  # importance sampling: the two final estimates at most this many posterior SDs apart
+MAX_LOW_ESS_SHARE = 0.01  # importance sampling: at most this share of patients with weights of ESS < 2
 
 
 def oak_spec() -> ParameterSpec:
@@ -271,8 +273,7 @@ def population_guide(cohort: Cohort, spec: ParameterSpec, centred=()):
     patient's first measured value; ``B_i = 0``; scales 0.1."""
     centred = set(spec.individual if centred is True else () if centred is False else centred)
     sites = [f"z_{p}" if p in centred else f"eta_{p}" for p in spec.individual]
-    globals_ = [(p.name, p.prior) for p in spec.parameters if p.free]
-    globals_ += [(f"omega_{p.name}", p.omega_prior) for p in spec.parameters if p.level == "individual"]
+    globals_ = _population_sites(spec)
     transforms = [dist.biject_to(prior.support) for _, prior in globals_]
     first = None
     if "diameter" in cohort.groups:
@@ -347,8 +348,8 @@ def refine_marginal(
     final_draws: int = 512,
     inflate: float = 1.5,
     df: float = 4.0,
-    max_shift_sd: float = 1.0,
-    max_low_ess_share: float = 0.01,
+    max_shift_sd: float = MAX_SHIFT_SD,
+    max_low_ess_share: float = MAX_LOW_ESS_SHARE,
     retries: int = 1,
 ) -> _Refined:
     """Population parameters by adaptive importance sampling of each patient's marginal likelihood
@@ -406,12 +407,13 @@ def refine_marginal(
     weights = jax.jit(lambda *a: objective(*a)[1])
     hessian = jax.jit(jax.hessian(lambda *a: objective(*a)[0]))
 
-    def step(u, u_pop, mean, cov, base):
-        """One importance-sampling MAP: proposals from (mean, cov) and the population at u_pop."""
+    def step(u, mean, cov, base):
+        """One importance-sampling MAP from ``u``: proposals from (mean, cov) and the population at ``u``;
+        returns the optimiser's result, the weighted patient means and covariances, and the draws."""
         z, g, z_pop = base
         half, size = z.shape[1], z.shape[1] + z_pop.shape[1]
         chol = np.linalg.cholesky(cov + 1e-9 * np.eye(k)) * inflate
-        typical, omega = u_pop[np.asarray(typ)], np.exp(u_pop[np.asarray(omg)])
+        typical, omega = u[np.asarray(typ)], np.exp(u[np.asarray(omg)])
         x = np.concatenate(
             [mean[:, None] + np.einsum("nij,nsj->nsi", chol, z) / np.sqrt(g), typical + omega * z_pop], axis=1
         )
@@ -428,7 +430,7 @@ def refine_marginal(
         w /= w.sum(-1, keepdims=True)
         mean = np.einsum("ns,nsi->ni", w, x)
         d = x - mean[:, None]
-        return result, mean, np.einsum("ns,nsi,nsj->nij", w, d, d), 1.0 / np.sum(w**2, -1), args
+        return result, mean, np.einsum("ns,nsi,nsj->nij", w, d, d), args
 
     def base(key, size):
         k_z, k_g, k_pop = jax.random.split(key, 3)
@@ -440,15 +442,15 @@ def refine_marginal(
     def _final_estimate(key, size):
         """Two independent rounds of ``size`` draws: the estimate (mean of their optima), its Laplace
         covariance, the weighted patient means (first round) and the diagnostics."""
-        finals = [step(u_pop, u_pop, mean, cov, base(k, size)) for k in jax.random.split(key)]
+        finals = [step(u_pop, mean, cov, base(k, size)) for k in jax.random.split(key)]
         u = np.mean([f[0].x for f in finals], axis=0)
-        hess = np.mean([np.asarray(hessian(jnp.asarray(u), *f[4])) for f in finals], axis=0)
+        hess = np.mean([np.asarray(hessian(jnp.asarray(u), *f[3])) for f in finals], axis=0)
         hess = 0.5 * (hess + hess.T)
         hessian_ok = bool(np.all(np.isfinite(hess))) and bool(np.all(np.linalg.eigvalsh(hess) > 0))
         cov_u = np.linalg.inv(hess) if hessian_ok else np.full_like(hess, np.nan)
         shift = np.abs(finals[0][0].x - finals[1][0].x) / np.sqrt(np.diag(cov_u)) if hessian_ok else np.inf
         # both rounds draw from the same proposals: pool their weights at the estimate
-        log_w = np.concatenate([np.asarray(weights(jnp.asarray(u), *f[4])) for f in finals], axis=-1)
+        log_w = np.concatenate([np.asarray(weights(jnp.asarray(u), *f[3])) for f in finals], axis=-1)
         w = np.exp(log_w - log_w.max(-1, keepdims=True))
         ess = w.sum(-1) ** 2 / np.sum(w**2, -1)
         low = ess < 2
@@ -472,7 +474,7 @@ def refine_marginal(
     k_adapt, k_final = jax.random.split(key)
     adapt_base, history = base(k_adapt, draws), []
     for _ in range(adapt):  # the same base draws each time: only the proposals move
-        result, mean, cov, ess, _ = step(u, u, mean, cov, adapt_base)
+        result, mean, cov, _ = step(u, mean, cov, adapt_base)
         u = result.x
         history.append(u)
     u_pop = np.mean(history[-2:], axis=0)  # the adaptation can alternate between two points
@@ -572,15 +574,16 @@ def fit_oak_arm(
             )
             info = refined.info
             diagnostics.update(info)
-            if not info["mc_shift_sd"] <= 1.0:
+            if not info["mc_shift_sd"] <= MAX_SHIFT_SD:
                 problems.append(
                     f"importance-sampling refinement unstable: two independent estimates differ by "
                     f"{info['mc_shift_sd']:.2g} posterior SDs with {info['final_draws']} draws; raise is_draws"
                 )
             low = info["is_low_ess_patients"]
-            if info["is_low_ess_share"] > 0.01:
+            if info["is_low_ess_share"] > MAX_LOW_ESS_SHARE:
                 problems.append(
-                    f"{len(low)} of {len(cohort)} patients' importance weights have ESS < 2 (more than 1%): "
+                    f"{len(low)} of {len(cohort)} patients' importance weights have ESS < 2 "
+                    f"(more than {MAX_LOW_ESS_SHARE:.0%}): "
                     f"raise is_draws"
                 )
             elif low:  # a few poorly integrated patients: their noise is inside mc_shift_sd; named, not fatal
