@@ -24,7 +24,8 @@ import numpy as np  # noqa: E402
 import mechanistic as m  # noqa: E402
 import scenarios as s  # noqa: E402
 from mechanistic.catalogue import egfr_two_clone  # noqa: E402
-from scenarios.compare import compare, summarise  # noqa: E402
+from scenarios.compare import compare  # noqa: E402
+from scenarios.ranking import summarise  # noqa: E402
 
 DAYS = 728  # 13 x 8 weeks
 

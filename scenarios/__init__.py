@@ -6,7 +6,7 @@ virtual population: anything); knows nothing about how the draws were obtained.
 """
 
 from scenarios.adaptive import Trajectory, output_times, simulate_regimen
-from scenarios.compare import compare, summarise
+from scenarios.compare import compare
 from scenarios.drug_screen import screen, screen_model, steady_state_exposure, treatments
 from scenarios.endpoints import (
     CR,
@@ -28,10 +28,20 @@ from scenarios.endpoints import (
     time_to_threshold,
     value_at,
 )
-from scenarios.explain import explain, ranking_drivers, sensitivities
+from scenarios.explain import explain, sensitivities
 from scenarios.oak2018 import load_oak_clinical
 from scenarios.optimise import OptimisationResult, maximise, soft_time_to_threshold
 from scenarios.policy import DoseModulation, SwitchOnProgression, ThresholdAdaptive
+from scenarios.ranking import (
+    ENDPOINT_LABELS,
+    ENDPOINT_UNITS,
+    EVENT_OBSERVED,
+    Verdict,
+    ranking_drivers,
+    same_as,
+    summarise,
+    verdict,
+)
 from scenarios.regimen import (
     Regimen,
     adaptive_threshold,
@@ -74,6 +84,9 @@ __all__ = [
     "CR",
     "DAYS_PER_MONTH",
     "DoseModulation",
+    "ENDPOINT_LABELS",
+    "ENDPOINT_UNITS",
+    "EVENT_OBSERVED",
     "EventTime",
     "HazardRatio",
     "KaplanMeier",
@@ -92,6 +105,7 @@ __all__ = [
     "SwitchOnProgression",
     "ThresholdAdaptive",
     "Trajectory",
+    "Verdict",
     "TrialDesign",
     "TrialResult",
     "VirtualPopulation",
@@ -122,6 +136,7 @@ __all__ = [
     "regimen_arm",
     "response_rate",
     "run_trial",
+    "same_as",
     "screen",
     "screen_model",
     "sensitivities",
@@ -137,5 +152,6 @@ __all__ = [
     "time_to_threshold",
     "treatments",
     "value_at",
+    "verdict",
     "with_break",
 ]

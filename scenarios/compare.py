@@ -3,7 +3,8 @@
 ``compare`` takes a function that builds the model for one draw and a dict of parameter
 arrays — draws from a posterior, a prior or a virtual population alike — runs every regimen
 on every draw (vmapped over draws, one compiled program per regimen) and returns an
-``xarray.Dataset``. ``summarise`` turns it into the per-regimen table a clinician reads.
+``xarray.Dataset``. ``scenarios.ranking.summarise`` turns it into the per-regimen table a
+clinician reads.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 import mechanistic as m
@@ -28,18 +28,10 @@ from scenarios.endpoints import (
     time_to_progression,
     time_to_threshold,
 )
+from scenarios.ranking import ENDPOINT_UNITS
 from scenarios.regimen import Regimen
 
 Builder = Callable[[Mapping[str, jax.Array]], tuple[m.DiseaseModel, jax.Array]]
-
-ENDPOINT_UNITS = {
-    "time_to_progression": "day",
-    "time_to_1.2x_baseline": "day",
-    "time_to_2x_baseline": "day",
-    "days_on_drug": "day",
-    "days_off_drug": "day",
-    "final_resistant_fraction": "1",
-}
 
 
 def _check_draws(draws: Mapping[str, np.ndarray]) -> int:
@@ -204,44 +196,3 @@ def _simulate_draws(build, regimen, codes, batch, keys, days, scan_every, store_
         }
 
     return jax.vmap(one)(batch, keys)
-
-
-def summarise(
-    ds: xr.Dataset,
-    primary: str = "time_to_progression",
-    dose_penalty_per_g: float = 0.0,
-    time_on_drug_penalty_per_day: float = 0.0,
-) -> pd.DataFrame:
-    """Per-regimen summary: median and 90% interval (5th-95th percentile over draws) of each
-    endpoint, the probability of being best on ``primary`` (larger is better; ties shared),
-    and expected utility = mean(primary) - penalties x mean(cumulative dose in g, days on drug).
-    Censored times count as their censoring time (a restricted-time comparison). Sorted best first;
-    ties keep the order in which the regimens were given.
-    """
-    if primary not in ds:
-        raise ValueError(f"primary={primary!r} is not an endpoint here; choose from {list(ENDPOINT_UNITS)}")
-    for name, value in (
-        ("dose_penalty_per_g", dose_penalty_per_g),
-        ("time_on_drug_penalty_per_day", time_on_drug_penalty_per_day),
-    ):
-        if not (np.isfinite(value) and value >= 0):
-            raise ValueError(f"{name}={value!r} must be a finite penalty >= 0")
-    value = ds[primary].values  # (regimen, draw)
-    best = value == value.max(axis=0, keepdims=True)
-    p_best = (best / best.sum(axis=0, keepdims=True)).mean(axis=1)
-    total_dose_g = ds.cumulative_dose.sum("drug").values / 1000.0
-    utility = value - dose_penalty_per_g * total_dose_g - time_on_drug_penalty_per_day * ds.days_on_drug.values
-    rows = []
-    for i, reg in enumerate(ds.regimen.values):
-        row = {"regimen": str(reg)}
-        for name in ENDPOINT_UNITS:
-            q05, q50, q95 = np.quantile(ds[name].values[i], [0.05, 0.5, 0.95])
-            row[f"{name} median"] = q50
-            row[f"{name} 90% CI"] = (q05, q95)
-        row["P(progressed)"] = float(ds.progressed.values[i].mean())
-        row["cumulative dose g (median)"] = float(np.median(total_dose_g[i]))
-        row[f"P(best on {primary})"] = float(p_best[i])
-        row["expected utility"] = float(utility[i].mean())
-        rows.append(row)
-    table = pd.DataFrame(rows)  # ties keep the regimens' given order (stable sort)
-    return table.sort_values("expected utility", ascending=False, kind="stable", ignore_index=True)

@@ -16,30 +16,14 @@ from collections.abc import Mapping, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 import mechanistic as m
 from scenarios.adaptive import simulate_regimen
-from scenarios.compare import Builder, summarise
+from scenarios.compare import Builder
 from scenarios.optimise import soft_time_to_threshold
+from scenarios.ranking import ranking_drivers, summarise
 from scenarios.regimen import Regimen
-
-
-def _spearman(x: np.ndarray, y: np.ndarray) -> float:
-    rx, ry = pd.Series(x).rank().to_numpy(), pd.Series(y).rank().to_numpy()
-    if rx.std() == 0 or ry.std() == 0:
-        return 0.0
-    return float(np.corrcoef(rx, ry)[0, 1])
-
-
-def ranking_drivers(ds: xr.Dataset, first: str, second: str, primary: str = "time_to_progression") -> dict:
-    """Spearman correlation of each parameter (a ``draw`` coordinate) with
-    ``primary[first] - primary[second]`` over draws, strongest first."""
-    diff = (ds[primary].sel(regimen=first) - ds[primary].sel(regimen=second)).values
-    names = [c for c in ds.coords if ds.coords[c].dims == ("draw",) and c != "draw"]
-    rho = {n: _spearman(ds.coords[n].values, diff) for n in names}
-    return dict(sorted(rho.items(), key=lambda kv: -abs(kv[1])))
 
 
 def sensitivities(

@@ -17,7 +17,7 @@ import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure
 
-from scenarios.compare import ENDPOINT_UNITS
+from scenarios.ranking import ENDPOINT_UNITS
 from twin import plots
 from twin.network_plots import plot_screen_heatmap
 

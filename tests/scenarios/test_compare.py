@@ -7,7 +7,8 @@ import pytest
 
 import scenarios as s
 from mechanistic.catalogue import egfr_two_clone
-from scenarios.compare import compare, summarise
+from scenarios.compare import compare
+from scenarios.ranking import summarise
 
 DAYS = 168
 CONT = s.continuous("erlotinib", 150, DAYS)
@@ -63,11 +64,14 @@ def test_same_key_same_numbers(result):
 def test_summary_ranks_with_probabilities(result):
     table = summarise(result, dose_penalty_per_g=0.5)
     assert set(table.regimen) == {str(r) for r in REGIMENS}
-    assert table["P(best on time_to_progression)"].sum() == pytest.approx(1.0)
+    p_alone, p_tied = table["P(best on time_to_progression)"], table["P(tied for best on time_to_progression)"]
+    assert ((0 <= p_alone) & (p_alone + p_tied <= 1)).all()
     assert table["expected utility"].is_monotonic_decreasing
+    rmst = result.time_to_progression.mean("draw").to_series()
+    assert table.set_index("regimen")["time_to_progression RMST"].to_dict() == pytest.approx(rmst.to_dict())
     lo, hi = table.loc[0, "time_to_progression 90% CI"]
     assert lo <= table.loc[0, "time_to_progression median"] <= hi
-    with pytest.raises(ValueError, match="primary='overall_survival' is not an endpoint"):
+    with pytest.raises(ValueError, match="primary='overall_survival' is not an event-time endpoint"):
         summarise(result, primary="overall_survival")
     with pytest.raises(ValueError, match="dose_penalty_per_g=-1 must be"):
         summarise(result, dose_penalty_per_g=-1)

@@ -7,7 +7,8 @@ import xarray as xr
 
 import scenarios as s
 from mechanistic.catalogue import egfr_two_clone
-from scenarios.explain import ranking_drivers, sensitivities
+from scenarios.explain import sensitivities
+from scenarios.ranking import ranking_drivers
 
 
 def build(p):

@@ -11,7 +11,8 @@ import xarray as xr
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
-from scenarios.compare import compare, summarise
+from scenarios.compare import compare
+from scenarios.ranking import summarise
 from tests.scenarios.test_compare import DAYS, DRAWS, REGIMENS, build  # the comparison those tests check
 from twin.plots import (
     PALETTE,
