@@ -1,7 +1,8 @@
 """The ``twin`` command line: calibrate a patient's twin, ask what-ifs, update it with each scan.
 
 Exit codes: 0 success; 1 bad input (a file, a value; the message names it); 2 command-line
-usage; 3 calibration finished but its diagnostics failed (results written, problems printed);
+usage; 3 the twin's sampler diagnostics or its model check (the record against the posterior
+predictive) failed (results written, problems printed);
 4 ``update``: a new observation fell outside the twin's 90% predictive interval; 5 ``validate``:
 a reference validation failed.
 """
@@ -9,6 +10,7 @@ a reference validation failed.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 import warnings
@@ -23,7 +25,8 @@ EXIT_INPUT, EXIT_DIAGNOSTICS, EXIT_SURPRISE, EXIT_VALIDATION = 1, 3, 4, 5
 app = typer.Typer(
     help="Patient digital twins for EGFR-mutant lung cancer: calibrate a twin to a patient's scans, compare "
     "regimens from today, update it with each new scan.\n\nStart with `twin demo`. Exit codes: 0 ok, 1 bad input, "
-    "2 usage, 3 calibration diagnostics failed, 4 new scan outside the 90% predictive interval, 5 validation failed.",
+    "2 usage, 3 sampler diagnostics or model check failed, 4 new scan outside the 90% predictive interval, "
+    "5 validation failed.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -43,13 +46,6 @@ def _setup() -> None:
     if cache.lower() != "off":
         jax.config.update("jax_compilation_cache_dir", cache)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-
-
-def _short(regimen: str) -> str:
-    """A regimen's description without its parenthesised details."""
-    import re
-
-    return re.sub(r" \([^)]*\)", "", regimen)
 
 
 def _console(as_json: bool):
@@ -86,28 +82,43 @@ def _guarded(run: Callable[[], int | None]) -> None:
         raise typer.Exit(code)
 
 
-def _table(console, table, title: str, primary: str = "time_to_2x_baseline") -> None:
+def _table(console, result, title: str, flags=None) -> None:
+    """The ranked table of a twin's comparison (ranking columns first; censoring as "not reached")
+    and its verdict."""
     from rich.table import Table
 
+    from twin.formatting import format_event_time, percent, short_regimen
+
+    table, ds = result.table, result.dataset
+    primary, horizon = ds.attrs["primary"], float(ds.attrs["horizon_days"])
     out = Table(title=title)
-    out.add_column("rank")
-    out.add_column("regimen", min_width=28)
-    for col in ("volume doubling (median, 90% CI)", "RECIST PD (median)", "P(best)", "final T790M share",
-                "dose (g)"):  # fmt: skip
+    for col in ("#", "regimen", "mean days to doubling*", "vs #1 (days)", "volume doubling: median (90% CI)",
+                "P(best) / P(tied)", "RECIST PD: median", "dose (g)"):  # fmt: skip
         out.add_column(col)
-    for i, row in enumerate(table.itertuples(index=False)):
-        r = dict(zip(table.columns, row, strict=True))
-        lo, hi = r[f"{primary} 90% CI"]
+    rank_of = {r: i + 1 for i, r in enumerate(table.regimen)}
+    for i, r in enumerate(table.to_dict(orient="records")):
+        notes = list((flags or {}).get(r["regimen"], ()))
+        if r["same as"]:
+            notes.insert(0, f"same doses as #{rank_of[r['same as']]}")
+        lo, hi = r["difference vs #1 90% CI"]
         out.add_row(
             str(i + 1),
-            _short(r["regimen"]),
-            f"{r[f'{primary} median']:.0f} d ({lo:.0f}-{hi:.0f})",
-            f"{r['time_to_progression median']:.0f} d",
-            f"{100 * r[f'P(best on {primary})']:.0f}%",
-            f"{r['final_resistant_fraction median']:.2f}",
+            short_regimen(r["regimen"]) + "".join(f"\n  [dim]{n}[/dim]" for n in notes),
+            f"{r[f'{primary} RMST']:.0f}",
+            "—" if i == 0 else f"{r['difference vs #1 (mean)']:+.0f} ({lo:+.0f} to {hi:+.0f})",
+            format_event_time(r[f"{primary} median"], r[f"{primary} 90% CI"], r[f"{primary} not reached"], horizon),
+            f"{percent(r[f'P(best on {primary})'])} / {percent(r[f'P(tied for best on {primary})'])}",
+            format_event_time(r["time_to_progression median"], r["time_to_progression 90% CI"],
+                              r["time_to_progression not reached"], horizon),  # fmt: skip
             f"{r['cumulative dose g (median)']:.0f}",
         )
     console.print(out)
+    console.print(
+        f"* restricted mean to day {horizon:g} over {ds.sizes['draw']} posterior draws (a draw without doubling "
+        "counts at the horizon); P(tied): draws where several regimens share the best value."
+    )
+    console.print(f"[bold]Verdict:[/bold] {result.verdict.text}")
+    console.print("[dim]A model forecast under stated assumptions, not a treatment recommendation.[/dim]")
 
 
 def _rows(table) -> list[dict]:
@@ -124,9 +135,17 @@ def _calibrate(twin, console, **settings):
         warnings.simplefilter("ignore", CalibrationWarning)  # kept in twin.diagnostics, printed below
         with _stage(console, f"calibrating ({settings.get('method') or twin.settings.method})"):
             twin = twin.calibrate(**settings)
-    for problem in twin.diagnostics:
-        console.print(f"[bold red]diagnostics:[/bold red] {problem}")
+    _print_problems(console, twin)
     return twin
+
+
+def _print_problems(console, twin) -> int:
+    """Print the twin's failed sampler diagnostics and model checks; the exit code they mean."""
+    for problem in twin.diagnostics:
+        console.print(f"[bold red]sampler diagnostics:[/bold red] {problem}")
+    for problem in twin.model_check:
+        console.print(f"[bold red]model check:[/bold red] {problem}")
+    return EXIT_DIAGNOSTICS if twin.diagnostics or twin.model_check else 0
 
 
 METHOD_HELP = "nuts: exact posterior (minutes); laplace: Gaussian at the MAP (under a minute, approximate)."
@@ -183,9 +202,9 @@ def _calibrate_and_compare(file, mutations, patient_id, out, method, draws, days
         typer.echo(json.dumps(_summary(twin, result, page, saved, elapsed), indent=2, default=float))
     else:
         console.print(repr(twin))
-        _table(console, result.table, f"{what}: patient {record.patient_id}, {days} days from day {twin.now:g}")
+        _table(console, result, f"{what}: patient {record.patient_id}, {days} days from day {twin.now:g}")
         console.print(f"Report: {page}\nTwin: {saved}\nTotal {elapsed:.0f} s")
-    return EXIT_DIAGNOSTICS if twin.diagnostics else 0
+    return EXIT_DIAGNOSTICS if twin.diagnostics or twin.model_check else 0
 
 
 def _summary(twin, result, page, saved, elapsed) -> dict:
@@ -194,8 +213,10 @@ def _summary(twin, result, page, saved, elapsed) -> dict:
         "decision_day": twin.now,
         "method": twin.settings.method,
         "diagnostics": list(twin.diagnostics),
+        "model_check": list(twin.model_check),
         "parameters": twin.summary().to_dict(orient="records"),
         "regimens": _rows(result.table),
+        "verdict": result.verdict.text,
         "report": str(page) if page else None,
         "twin": str(saved) if saved else None,
         "seconds": round(elapsed, 1),
@@ -233,7 +254,7 @@ def calibrate(
         else:
             console.print(repr(twin))
             console.print(f"Twin: {saved}")
-        return EXIT_DIAGNOSTICS if twin.diagnostics else 0
+        return EXIT_DIAGNOSTICS if twin.diagnostics or twin.model_check else 0
 
     _guarded(run)
 
@@ -269,10 +290,10 @@ def whatif(
         if as_json:
             typer.echo(json.dumps(_summary(twin, result, page, None, time.perf_counter() - start), default=float))
         else:
-            _table(console, result.table, f"patient {twin.record.patient_id}: {days} days from day {twin.now:g}")
+            _table(console, result, f"patient {twin.record.patient_id}: {days} days from day {twin.now:g}")
             if page:
                 console.print(f"Report: {page}")
-        return 0
+        return _print_problems(console, twin)  # a forecast from a twin that failed its checks says so
 
     _guarded(run)
 
@@ -281,7 +302,9 @@ def whatif(
 def update(
     twin_file: Path = typer.Argument(..., metavar="TWIN", help="A saved twin (.twin.nc)."),
     new_file: Path = typer.Argument(..., metavar="NEWFILE", help="The new rows (scans, doses) as a patient file."),
-    out: Path = typer.Option(None, help="Where to save the updated twin (default: overwrite TWIN)."),
+    out: Path = typer.Option(
+        None, help="Where to save the updated twin (default: TWIN, the previous version kept as ID.dayN.twin.nc)."
+    ),
     days: int = typer.Option(728, min=56, max=3640, help="Horizon of the re-ranking (days; a multiple of 56)."),
     draws: int = typer.Option(200, min=10, max=4000, help="Posterior draws simulated per regimen."),
     as_json: bool = typer.Option(False, "--json", help="Print the checks and rankings as JSON."),
@@ -300,15 +323,22 @@ def update(
         console = _console(as_json)
         twin = DigitalTwin.load(twin_file)
         new = read_patient(new_file, twin.record.patient_id)
-        before = twin.compare(days=days, n_draws=draws).table
+        before = twin.compare(days=days, n_draws=draws)
         with _stage(console, "checking the new rows and refitting"):
             step = twin.update(new)
-        after = step.twin.compare(days=days, n_draws=draws).table
+        after = step.twin.compare(days=days, n_draws=draws)
+        kept = None
+        if out is None or Path(out).resolve() == Path(twin_file).resolve():  # never destroy the previous state
+            kept = twin.previous_version_path(twin_file)
+            shutil.copy2(twin_file, kept)
         saved = step.twin.save(out or twin_file)
         if as_json:
             payload = {"surprised": step.surprised, "checks": step.checks.to_dict(orient="records"),
-                       "before": _rows(before), "after": _rows(after), "twin": str(saved),
-                       "diagnostics": list(step.twin.diagnostics)}  # fmt: skip
+                       "before": _rows(before.table), "after": _rows(after.table), "twin": str(saved),
+                       "previous_version": str(kept) if kept else None,
+                       "verdict_before": before.verdict.text, "verdict_after": after.verdict.text,
+                       "diagnostics": list(step.twin.diagnostics),
+                       "model_check": list(step.twin.model_check)}  # fmt: skip
             typer.echo(json.dumps(payload, default=float))
         else:
             for c in step.checks.itertuples():
@@ -321,10 +351,9 @@ def update(
                 console.print("[bold red]The patient diverged from the twin's prediction: reconsider the treatment.")
             _table(console, before, f"before: from day {twin.now:g}")
             _table(console, after, f"after: from day {step.twin.now:g}")
-            console.print(f"Twin: {saved}")
-        if step.twin.diagnostics:
-            return EXIT_DIAGNOSTICS
-        return EXIT_SURPRISE if step.surprised else 0
+            console.print(f"Twin: {saved}" + (f" (the version before this update: {kept})" if kept else ""))
+        problems = _print_problems(console, step.twin)
+        return EXIT_SURPRISE if step.surprised else problems
 
     _guarded(run)
 

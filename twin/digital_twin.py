@@ -33,12 +33,16 @@ import xarray as xr
 
 from inference.fit import WarmStart
 from twin.flagship import TwinModel
-from twin.record import PatientRecord
+from twin.record import OBSERVABLES, PatientRecord
 
 FORMAT_VERSION = 1
 FIT_OBSERVABLES = ("diameter", "resistant_fraction")
 PREDICTIVE_LEVEL = 0.90
 PRIMARY = "time_to_2x_baseline"  # the ranking endpoint of compare (scenarios.compare endpoints)
+TOO_SMALL_MM = 5.0  # RECIST 1.1 default diameter of a lesion too small to measure (Eisenhauer et al. 2009)
+MISFIT_P = 0.01  # an observation with a smaller posterior predictive p-value is not explained
+MISFIT_OUTSIDE_SHARE = 0.25  # more of the record outside its 90% predictive intervals is a misfit
+CAPACITY_WARNING = 0.8  # a scan above this share of the capacity's diameter is near a modelled limit
 
 
 METHODS = ("nuts", "laplace")
@@ -60,11 +64,25 @@ class Settings(NamedTuple):
 
 class Comparison(NamedTuple):
     """``dataset``: ``scenarios.compare`` output (dims regimen, draw, time; ``time`` in days from the
-    decision day, ``attrs['start_day']`` the decision day); ``table``: ``scenarios.summarise``,
-    best first."""
+    decision day, ``attrs['start_day']`` the decision day, ``attrs['primary']`` the ranking
+    endpoint); ``table``: ``scenarios.summarise``, best first; ``verdict``: ``scenarios.verdict``,
+    the ranking in one sentence (short regimen names)."""
 
     dataset: xr.Dataset
     table: pd.DataFrame
+    verdict: object  # scenarios.Verdict (scenarios is imported lazily)
+
+
+class RecordResponse(NamedTuple):
+    """RECIST 1.1 read from the record's own diameters (one lesion; a value below detection counts
+    as 5 mm, RECIST's default for a lesion too small to measure). ``scans``: DataFrame ``time,
+    diameter, category`` (CR/PR/SD/PD; NE for the baseline); ``progressed_on``: the day of the first
+    PD scan or None; ``progressed_now``: the last scan is PD; ``text``: one sentence."""
+
+    scans: pd.DataFrame
+    progressed_on: float | None
+    progressed_now: bool
+    text: str
 
 
 class Update(NamedTuple):
@@ -100,6 +118,7 @@ class DigitalTwin:
     posterior: xr.Dataset | None = None  # dims (chain, draw): free parameters, 'diverging'
     warm: WarmStart | None = field(default=None, repr=False)  # where NUTS ended (None after Laplace)
     diagnostics: tuple[str, ...] = ()  # failed sampler checks (empty: all passed)
+    model_check: tuple[str, ...] = ()  # the record's posterior predictive check failed (empty: passed)
     log: tuple[dict, ...] = ()  # earlier updates: day, checks
     versions: Mapping[str, str] = field(default_factory=_versions)
 
@@ -184,7 +203,16 @@ class DigitalTwin:
         shape = (settings.chains, settings.samples)
         samples = {k: np.asarray(v).reshape(shape) for k, v in draws.items() if k in self.model.priors}
         posterior = _posterior(samples, self.model.units())
-        return replace(self, settings=settings, posterior=posterior, warm=None, diagnostics=tuple(problems))
+        twin = replace(self, settings=settings, posterior=posterior, warm=None, diagnostics=tuple(problems))
+        return twin._with_model_check()
+
+    def _with_model_check(self) -> DigitalTwin:
+        from inference.fit import CalibrationWarning
+
+        problems = self._model_problems()
+        for p in problems:
+            warnings.warn(p, CalibrationWarning, stacklevel=4)
+        return replace(self, model_check=problems)
 
     def _with_run(self, mcmc, settings: Settings, ws) -> DigitalTwin:
         from inference.fit import diagnose
@@ -193,7 +221,8 @@ class DigitalTwin:
         samples["diverging"] = np.asarray(mcmc.get_extra_fields(group_by_chain=True)["diverging"], dtype=bool)
         posterior = _posterior(samples, self.model.units())
         problems = diagnose(_as_inference_data(posterior), min_ess=100.0 * settings.chains, warn=True).problems
-        return replace(self, settings=settings, posterior=posterior, warm=ws, diagnostics=tuple(problems))
+        twin = replace(self, settings=settings, posterior=posterior, warm=ws, diagnostics=tuple(problems))
+        return twin._with_model_check()
 
     def _require_posterior(self) -> xr.Dataset:
         if self.posterior is None:
@@ -254,25 +283,129 @@ class DigitalTwin:
         ``times`` (days after the first observation; doses beyond the record are not assumed:
         for days after the last dose, the drug is off): DataFrame with ``time, observable, lo,
         median, hi``."""
+        times, noisy = self._predictive_draws(times, n_draws)
+        rows = []
+        q = [(1 - level) / 2, 0.5, (1 + level) / 2]
+        for name, values in noisy.items():
+            lo, mid, hi = np.quantile(values, q, axis=0)
+            rows += [(t, name, a, b, c) for t, a, b, c in zip(times, lo, mid, hi, strict=True)]
+        return pd.DataFrame(rows, columns=["time", "observable", "lo", "median", "hi"])
+
+    def _predictive_draws(self, times: Sequence[float], n_draws: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Sorted unique ``times`` and posterior predictive draws (residual error included) of each
+        fitted observable there: ``{observable: (n, T)}``."""
         n = min(n_draws, self.n_draws)
-        times = np.asarray(sorted(times), dtype=float)
+        times = np.unique(np.asarray(times, dtype=float))
         if times.size == 0 or times[0] < self.t0:
             raise ValueError(f"times={times.tolist()} must be non-empty and >= the first observation day {self.t0:g}")
         draws = self.draws(n)
         preds = self.model.observe(self._solve(draws, times))
         errors = self.model.errors(self.observables)
         key = jax.random.key(self.settings.seed + 7)
-        rows = []
-        q = [(1 - level) / 2, 0.5, (1 + level) / 2]
+        noisy = {}
         for k, name in enumerate(self.observables):
-            noisy = np.asarray(
+            noisy[name] = np.asarray(
                 jax.vmap(lambda p, f, kk: errors[name].sample(kk, p, f), in_axes=(0, 0, 0))(  # noqa: B023
                     draws, np.asarray(preds[name]), jax.random.split(jax.random.fold_in(key, k), n)
                 )
             )
-            lo, mid, hi = np.quantile(noisy, q, axis=0)
-            rows += [(t, name, a, b, c) for t, a, b, c in zip(times, lo, mid, hi, strict=True)]
-        return pd.DataFrame(rows, columns=["time", "observable", "lo", "median", "hi"])
+        return times, noisy
+
+    def record_check(self, level: float = PREDICTIVE_LEVEL, n_draws: int = 400) -> pd.DataFrame:
+        """Posterior predictive check of the twin's own record (a *model* check, not a sampler
+        check): each fitted observation against this posterior's predictive distribution with
+        residual error. Columns ``time, observable, value, censored, lo, median, hi, outside`` (the
+        ``level`` interval), ``p_value`` (two-sided predictive p-value; one-sided P(y <= limit)
+        for a value below detection) and ``z`` (standardised residual; NaN when censored)."""
+        rows = [o for o in self.record.observations if o.observable in self.observables]
+        rows = [o for o in rows if o.status != "not_evaluable"]
+        times, noisy = self._predictive_draws([o.time for o in rows], n_draws)
+        out = []
+        for o in rows:
+            y = noisy[o.observable][:, int(np.searchsorted(times, o.time))]
+            lo, mid, hi = np.quantile(y, [(1 - level) / 2, 0.5, (1 + level) / 2])
+            below, above = float((y <= o.value).mean()), float((y >= o.value).mean())
+            if o.status == "below_detection":
+                out.append((o.time, o.observable, o.value, True, lo, mid, hi, bool(lo > o.value), below, np.nan))
+            else:
+                z = (o.value - y.mean()) / y.std() if y.std() > 0 else np.nan
+                outside = bool(o.value < lo or o.value > hi)
+                p = min(1.0, 2 * min(below, above))
+                out.append((o.time, o.observable, o.value, False, lo, mid, hi, outside, p, z))
+        columns = ["time", "observable", "value", "censored", "lo", "median", "hi", "outside", "p_value", "z"]
+        return pd.DataFrame(out, columns=columns)
+
+    def _model_problems(self) -> tuple[str, ...]:
+        """Why the model does not explain this patient (empty: it does): observations the posterior
+        predictive cannot reproduce (p < :data:`MISFIT_P`), too many outside their 90% intervals
+        (share > :data:`MISFIT_OUTSIDE_SHARE`, at least 2), a scan near the model's carrying capacity
+        (above :data:`CAPACITY_WARNING` of its diameter), or a residual error SD whose posterior
+        median exceeds its prior's 95th percentile (the fit absorbing misfit as noise)."""
+        check = self.record_check()
+        problems = []
+        for r in check[check.p_value < MISFIT_P].itertuples():
+            unit = OBSERVABLES[r.observable]
+            problems.append(
+                f"day {r.time:g} {r.observable} {r.value:.3g} {unit}: predictive p-value {r.p_value:.3f} (90% interval "
+                f"{r.lo:.3g} to {r.hi:.3g}); the model does not explain this observation"
+            )
+        n_out, n = int(check.outside.sum()), len(check)
+        if n_out >= 2 and n_out > MISFIT_OUTSIDE_SHARE * n:
+            problems.append(f"{n_out} of {n} observations fall outside their 90% predictive intervals")
+        capacity = self.model.fixed.get("capacity")
+        diameters = [o.value for o in self.record.observations if o.observable == "diameter" and o.status == "measured"]
+        if capacity is not None and diameters:
+            cap_mm = (6.0 * capacity / np.pi) ** (1 / 3)
+            if max(diameters) > CAPACITY_WARNING * cap_mm:
+                problems.append(
+                    f"the largest scan ({max(diameters):.3g} mm) is {max(diameters) / cap_mm:.0%} of the diameter of "
+                    f"the model's carrying capacity ({capacity:.3g} mm^3, {cap_mm:.3g} mm): no forecast can exceed it"
+                )
+        post = self._require_posterior()
+        for name, prior in self.model.priors.items():
+            if prior.family == "halfnormal" and name in post:
+                limit = 1.959964 * prior.scale
+                median = float(np.median(post[name].values))
+                if median > limit:
+                    problems.append(
+                        f"residual error {name} = {median:.3g} {post[name].attrs.get('units', '')} (posterior median) "
+                        f"exceeds its prior's 95th percentile {limit:.3g}: the fit explains the data as noise"
+                    )
+        if problems:
+            problems.append("the model does not explain this patient: treat its forecasts with caution")
+        return tuple(problems)
+
+    def record_response(self) -> RecordResponse:
+        """RECIST 1.1 of the record itself (:class:`RecordResponse`): has the patient already
+        progressed? Baseline: the first diameter; PD: +20% and +5 mm over the nadir."""
+        from scenarios.endpoints import RESPONSE_NAMES, recist
+
+        scans = sorted(
+            (o.time, TOO_SMALL_MM if o.status == "below_detection" else o.value)
+            for o in self.record.observations
+            if o.observable == "diameter" and o.status != "not_evaluable"
+        )
+        frame = pd.DataFrame(scans, columns=["time", "diameter"])
+        if len(frame) < 2:
+            frame["category"] = "NE"
+            return RecordResponse(frame, None, False, "fewer than two diameter scans: no RECIST assessment")
+        codes = np.asarray(recist(np.asarray(frame.diameter, dtype=float)))
+        frame["category"] = [RESPONSE_NAMES[c] for c in codes]
+        pd_days = frame.time[frame.category == "PD"]
+        first = float(pd_days.iloc[0]) if len(pd_days) else None
+        now = frame.category.iloc[-1] == "PD"
+        nadir = frame.diameter.iloc[:-1].min()
+        if now:
+            last = frame.diameter.iloc[-1]
+            text = (
+                f"the record meets RECIST progression at day {frame.time.iloc[-1]:g}: {last:.3g} mm is "
+                f"{100 * (last / nadir - 1):+.0f}% and {last - nadir:+.3g} mm over the nadir {nadir:.3g} mm"
+            )
+        elif first is not None:
+            text = f"the record met RECIST progression at day {first:g}; the last scan is {frame.category.iloc[-1]}"
+        else:
+            text = f"no RECIST progression in the record; the last scan is {frame.category.iloc[-1]}"
+        return RecordResponse(frame, first, bool(now), text)
 
     # --- what-if --------------------------------------------------------------------------------
     def compare(
@@ -281,13 +414,15 @@ class DigitalTwin:
     ) -> Comparison:  # fmt: skip
         """Simulate ``regimens`` (default the standard five, :mod:`twin.regimens`) from the decision
         day for ``days`` days on ``n_draws`` posterior draws; rank them by ``primary``
-        (``scenarios.summarise``). The default, the time until the tumour volume doubles from the
+        (``scenarios.summarise``: restricted mean to the horizon; ``scenarios.verdict``). The
+        default, the time until the tumour volume doubles from the
         decision day (+26% in diameter), measures a switch strategy's second line too (RECIST
         ``time_to_progression`` on 8-weekly scans stops a switch regimen at its first
         progression, the switch itself)."""
 
         import scenarios as sc
         from twin.flagship import solver_options
+        from twin.formatting import short_regimen
         from twin.regimens import SCAN_EVERY, standard_regimens
 
         if not (isinstance(days, (int, np.integer)) and days > 0 and days % SCAN_EVERY == 0):
@@ -295,6 +430,10 @@ class DigitalTwin:
         regimens = standard_regimens(days) if regimens is None else list(regimens)
         draws = self.draws(n_draws)
         now = self._solve(draws, np.asarray([self.now]))[:, 0, :]  # (n, n_clones)
+        response = self.record_response()
+        if response.progressed_now:  # start from the observed burden: the fit may lag a progression
+            observed = np.pi * float(response.scans.diameter.iloc[-1]) ** 3 / 6.0  # mm^3, sphere
+            now = now * (observed / now.sum(axis=1, keepdims=True))
         for i in range(now.shape[1]):
             draws[f"now_volume_{i}"] = now[:, i]
         build = _Builder(self.model)  # hashable and equal across calls: compiled once per model
@@ -304,7 +443,16 @@ class DigitalTwin:
         )
         ds.attrs["start_day"] = float(self.now)
         ds.attrs["patient_id"] = self.record.patient_id
-        return Comparison(ds, sc.summarise(ds, primary=primary, dose_penalty_per_g=dose_penalty_per_g))
+        ds.attrs["primary"] = primary
+        ds.attrs["record_response"] = response.text
+        ds.attrs["start_state"] = (
+            "each draw's clone shares scaled to the observed burden of the last scan (the record shows progression)"
+            if response.progressed_now
+            else "each posterior draw's fitted clone volumes on the decision day"
+        )
+        table = sc.summarise(ds, primary=primary, dose_penalty_per_g=dose_penalty_per_g)
+        names = {str(r): short_regimen(str(r)) for r in ds.regimen.values}
+        return Comparison(ds, table, sc.verdict(ds, table, primary, names=names))
 
     def simulate(self, regimen, *, days: int = 728, n_draws: int = 200, seed: int | None = None) -> xr.Dataset:
         """One regimen from the decision day: :meth:`compare` of one (dims regimen, draw, time)."""
@@ -363,6 +511,7 @@ class DigitalTwin:
             "model": self.model.to_json(),
             "settings": json.dumps(self.settings._asdict()),
             "diagnostics": json.dumps(list(self.diagnostics)),
+            "model_check": json.dumps(list(self.model_check)),
             "log": json.dumps(list(self.log)),
             "versions": json.dumps(dict(self.versions)),
         }
@@ -407,15 +556,36 @@ class DigitalTwin:
             posterior=posterior if posterior_vars else None,
             warm=warm,
             diagnostics=tuple(json.loads(ds.attrs["diagnostics"])),
+            model_check=tuple(json.loads(ds.attrs.get("model_check", "[]"))),
             log=tuple(json.loads(ds.attrs["log"])),
             versions=json.loads(ds.attrs["versions"]),
         )
 
     def save(self, path: str | Path) -> Path:
-        """Write the twin to a NetCDF-4 file (h5netcdf); :meth:`load` reads it back exactly."""
+        """Write the twin to a NetCDF-4 file (h5netcdf); :meth:`load` reads it back exactly. The
+        file is written beside ``path`` first and then moved over it, so an interrupted save never
+        leaves a half-written twin."""
+        import os
+        import tempfile
+
         path = Path(path)
-        self.to_dataset().to_netcdf(path, engine="h5netcdf")
+        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(handle)
+        try:
+            self.to_dataset().to_netcdf(tmp, engine="h5netcdf")
+            os.replace(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
         return path
+
+    def previous_version_path(self, path: str | Path) -> Path:
+        """Where the CLI keeps this twin's file before an update replaces it: ``ID.twin.nc`` ->
+        ``ID.dayN.twin.nc`` (N: this twin's decision day)."""
+        path = Path(path)
+        tag = f".day{self.now:g}"
+        if path.name.endswith(".twin.nc"):
+            return path.with_name(path.name[: -len(".twin.nc")] + tag + ".twin.nc")
+        return path.with_name(path.stem + tag + path.suffix)
 
     @classmethod
     def load(cls, path: str | Path) -> DigitalTwin:
@@ -464,12 +634,22 @@ class DigitalTwin:
                 f"Laplace approximation at the MAP, {s.chains * s.samples} draws")  # fmt: skip
             lines.append(
                 f"  posterior: {how} (seed {s.seed}); "
-                + ("diagnostics passed" if not self.diagnostics else f"DIAGNOSTICS FAILED: {self.diagnostics[0]}")
+                + (
+                    "sampler diagnostics passed"
+                    if not self.diagnostics
+                    else f"SAMPLER DIAGNOSTICS FAILED: {self.diagnostics[0]}"
+                )
+            )
+            lines.append(
+                "  model check (the record against the posterior predictive): "
+                + ("passed" if not self.model_check else f"FAILED: {self.model_check[-1]}; {self.model_check[0]}")
             )
             for row in self.summary().itertuples():
                 lines.append(
-                    f"    {row.parameter} = {row.median:.3g} {row.units} (90% CI {row.lo:.3g} to {row.hi:.3g})"
+                    f"    {row.parameter} = {row.median:.3g}{'' if row.units == '1' else ' ' + row.units} "
+                    f"(90% CI {row.lo:.3g} to {row.hi:.3g})"
                 )
+        lines.append(f"  RECIST of the record: {self.record_response().text}")
         lines.append(f"  decision day: {self.now:g}" + (f"; {len(self.log)} update(s)" if self.log else ""))
         return "\n".join(lines)
 

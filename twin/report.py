@@ -8,17 +8,16 @@ value (title, regimen names, notes, diagnostics) is HTML-escaped.
 from __future__ import annotations
 
 import html
-import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure
 
-from scenarios.ranking import ENDPOINT_UNITS
+from scenarios.ranking import ENDPOINT_LABELS
 from twin import plots
+from twin.formatting import finite_number, format_event_time, percent, short_regimen
 from twin.network_plots import plot_screen_heatmap
 
 DPI = 110
@@ -39,118 +38,95 @@ tbody tr:nth-child(even) { background: #f7f7f7; }
 ul.diagnostics { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 0.85em; }
 figure { margin: 1.5em 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+p.verdict { font-size: 1.1em; background: #f3f7ec; border-left: 4px solid #6a9a3a; padding: 0.6em 0.9em; }
+.flag { font-size: 0.82em; color: #8a3b00; }
 """
 
 
-def _units(name: str, comparison) -> str:
-    if isinstance(comparison, xr.Dataset) and name in comparison.data_vars:
-        unit = comparison[name].attrs.get("units")
-        if unit is not None:
-            return str(unit)
-    return ENDPOINT_UNITS.get(name, "")
+def _flag_html(flags: Sequence[str]) -> str:
+    return "".join(f'<br><span class="flag">{html.escape(f)}</span>' for f in flags)
 
 
-def _finite(x) -> bool:
-    try:
-        return math.isfinite(float(x))
-    except (TypeError, ValueError):
-        return False
+def _event(row, name: str, horizon: float) -> str:
+    return format_event_time(row[f"{name} median"], row[f"{name} 90% CI"], row[f"{name} not reached"], horizon)
 
 
-def _number(x) -> str:
-    if not _finite(x):
-        return "—"
-    x = float(x)
-    if abs(x) >= 100:
-        return f"{x:,.0f}"
-    return f"{x:.3g}"
-
-
-def _percent(p) -> str:
-    """A probability or fraction (0-1) as percent: 35%, 4.2%, 0.31%."""
-    if not _finite(p):
-        return "—"
-    pct = 100.0 * float(p)
-    if pct == 0 or abs(pct) >= 10:
-        return f"{pct:.0f}%"
-    if abs(pct) >= 1:
-        return f"{pct:.1f}%"
-    return f"{pct:.2g}%"
-
-
-def format_interval(median, interval, unit: str) -> str:
-    """``"312 d (180–540)"`` for days, ``"45% (20–80%)"`` for fractions (unit ``"1"``),
-    ``"1.2 mg (0.8–2.1)"`` otherwise (unit omitted when empty)."""
-    has_interval = isinstance(interval, tuple | list | np.ndarray) and len(interval) == 2
-    if unit == "1":
-        if not has_interval:
-            return _percent(median)
-        return f"{_percent(median)} ({_percent(interval[0]).rstrip('%')}–{_percent(interval[1])})"
-    if unit == "day":
-
-        def fmt(x):
-            return f"{float(x):.0f}" if _finite(x) else "—"
-
-        suffix = " d"
-    else:
-        fmt = _number
-        suffix = f" {unit}" if unit else ""
-    text = f"{fmt(median)}{suffix}" if _finite(median) else "—"
-    return f"{text} ({fmt(interval[0])}–{fmt(interval[1])})" if has_interval else text
-
-
-def _cell(column: str, value) -> tuple[str, bool]:
-    """Formatted text (not yet escaped) and whether it is numeric."""
-    if isinstance(value, tuple | list) and len(value) == 2:
-        return f"({_number(value[0])}–{_number(value[1])})", True
-    if isinstance(value, bool | np.bool_):
-        return ("yes" if value else "no"), False
-    if isinstance(value, int | float | np.integer | np.floating):
-        if column.startswith("P("):
-            return _percent(value), True
-        return _number(value), True
-    return str(value), False
-
-
-def table_html(table: pd.DataFrame, comparison=None, colours: dict[str, str] | None = None) -> str:
-    """The ranked summary table as an HTML ``<table>``: rank, regimen (with its figure colour),
-    each endpoint as "median (90% interval)" with units, probabilities as percent."""
-    if not isinstance(table, pd.DataFrame) or "regimen" not in table.columns:
-        raise ValueError("table must be the pandas DataFrame of scenarios.summarise (with a 'regimen' column)")
-    columns: list[tuple[str, str | None, str | None]] = []  # (header, median column, interval column)
-    for col in table.columns:
-        if col == "regimen" or col.endswith(" 90% CI"):
-            continue
-        if col.endswith(" median") and f"{col[: -len(' median')]} 90% CI" in table.columns:
-            base = col[: -len(" median")]
-            unit = _units(base, comparison)
-            shown = {"day": "days", "1": "%"}.get(unit, unit)
-            header = base.replace("_", " ") + ": median (90% interval)" + (f", {shown}" if shown else "")
-            columns.append((header, col, f"{base} 90% CI"))
-        else:
-            columns.append((col, col, None))
-    for col in table.columns:  # intervals without a median column
-        if col.endswith(" 90% CI") and f"{col[: -len(' 90% CI')]} median" not in table.columns:
-            columns.append((col, col, None))
+def ranking_table_html(
+    table: pd.DataFrame,
+    comparison: xr.Dataset,
+    primary: str,
+    colours: Mapping[str, str] | None = None,
+    flags: Mapping[str, Sequence[str]] | None = None,
+) -> str:
+    """The ranked table of :func:`scenarios.summarise` as HTML, ranking columns first: the restricted
+    mean of ``primary`` to the horizon, the paired difference to #1, the median with censoring
+    written as "not reached", P(best) and P(tied), then RECIST progression, resistance and dose.
+    Short regimen names, the full description on hover and in the list below the table; ``flags``
+    (e.g. above the label dose) are printed under a regimen's name."""
+    if not isinstance(table, pd.DataFrame) or f"{primary} RMST" not in table.columns:
+        raise ValueError(f"table must be scenarios.summarise's DataFrame ranked on primary={primary!r}")
     esc = html.escape
-    head = "<tr><th>#</th><th>regimen</th>" + "".join(f"<th>{esc(h)}</th>" for h, _, _ in columns) + "</tr>"
+    horizon = float(comparison.attrs.get("horizon_days", comparison.time.values[-1]))
+    label = ENDPOINT_LABELS[primary]
+    heads = [
+        "#",
+        "regimen",
+        f"restricted mean {label} to day {horizon:g} (days)",
+        "difference vs #1 (days): mean (90% interval)",
+        f"{label}: median (90% interval)",
+        "P(best) / P(tied for best)",
+        "RECIST progression: median (90% interval)",
+        "resistant share at the horizon: median",
+        "total dose (g): median",
+    ]
+    rank_of = {str(r): i + 1 for i, r in enumerate(table.regimen)}
     rows = []
     for rank, (_, row) in enumerate(table.iterrows(), start=1):
         name = str(row["regimen"])
         swatch = ""
         if colours and name in colours:
             swatch = f'<span class="swatch" style="background:{esc(colours[name])}"></span>'
-        cells = [f'<td class="num">{rank}</td>', f"<td>{swatch}{esc(name)}</td>"]
-        for _, med_col, ci_col in columns:
-            if ci_col is not None:
-                base = med_col[: -len(" median")]
-                text, numeric = format_interval(row[med_col], row[ci_col], _units(base, comparison)), True
-            else:
-                text, numeric = _cell(med_col, row[med_col])
-            cls = ' class="num"' if numeric else ""
-            cells.append(f"<td{cls}>{esc(text)}</td>")
+        notes = list((flags or {}).get(name, ()))
+        if row["same as"]:
+            notes.insert(0, f"same doses as #{rank_of[row['same as']]} for this patient: the same option")
+        lo, hi = row["difference vs #1 90% CI"]
+        diff = "—" if rank == 1 else f"{row['difference vs #1 (mean)']:+.0f} ({lo:+.0f} to {hi:+.0f})"
+        p_best, p_tied = row[f"P(best on {primary})"], row[f"P(tied for best on {primary})"]
+        cells = [
+            f'<td class="num">{rank}</td>',
+            f'<td title="{esc(name, quote=True)}">{swatch}{esc(short_regimen(name))}{_flag_html(notes)}</td>',
+            f'<td class="num">{row[f"{primary} RMST"]:.0f}</td>',
+            f'<td class="num">{esc(diff)}</td>',
+            f'<td class="num">{esc(_event(row, primary, horizon))}</td>',
+            f'<td class="num">{percent(p_best)} / {percent(p_tied)}</td>',
+            f'<td class="num">{esc(_event(row, "time_to_progression", horizon))}</td>',
+            f'<td class="num">{percent(row["final_resistant_fraction median"])}</td>',
+            f'<td class="num">{finite_number(row["cumulative dose g (median)"])}</td>',
+        ]
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table>\n<thead>{head}</thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>"
+    head = "<tr>" + "".join(f"<th>{esc(h)}</th>" for h in heads) + "</tr>"
+    full = "".join(f"<li>{esc(str(r))}</li>" for r in table.regimen)
+    return (
+        f"<table>\n<thead>{head}</thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>\n"
+        f'<p class="small">The regimens in full, in rank order:</p><ol class="small">{full}</ol>'
+    )
+
+
+def ranking_explanation(primary: str, horizon: float, n_draws: int) -> list[str]:
+    """What each column of :func:`ranking_table_html` means (one line each)."""
+    label = ENDPOINT_LABELS[primary]
+    return [
+        f"Ranked by the restricted mean {label} up to day {horizon:g} of the forecast: the mean over the {n_draws} "
+        "posterior draws, a draw without the event counting at the horizon (the area under the forecast's "
+        "event-free curve). It stays meaningful when many draws do not reach the event.",
+        "Difference vs #1: paired draw by draw (every regimen runs on the same draws), mean and 90% interval.",
+        f"Medians are 'not reached' when at least half the draws have no event by day {horizon:g}; "
+        f"'>{horizon:g}' marks an interval end beyond the horizon.",
+        "P(best): share of draws in which this regimen alone is best; P(tied for best): share in which it shares "
+        "the best value with another (typically: neither reaches the event within the horizon).",
+        "RECIST progression: +20% and +5 mm in the sum of diameters over its nadir, on simulated scans; resistant "
+        "share: the tumour fraction in clones resistant to the first drug; dose: total over the horizon.",
+    ]
 
 
 def _screen_figure(screen: xr.Dataset, top: int = 30) -> Figure:
@@ -173,13 +149,17 @@ def write_report(
     notes: Sequence[str] = (),
     screen: xr.Dataset | None = None,
     diagnostics_lines: Sequence[str] = (),
+    primary: str = "time_to_progression",
+    verdict: str | None = None,
+    flags: Mapping[str, Sequence[str]] | None = None,
 ) -> Path:
     """Write the figures (fan_chart.png, resistant_fraction.png, dose_timeline.png,
     waterfall.png, posterior_pairs.png when a posterior is given, screen.png when a drug
     ``screen`` is given) and ``index.html`` into ``out_dir`` (created if missing): the
-    ``title``, the ranked ``table`` of :func:`scenarios.summarise` (medians with 90% intervals,
-    probabilities as percent), the ``notes`` (assumptions), the ``diagnostics_lines`` and the
-    figures with alt text and captions. Returns the path of ``index.html``."""
+    ``title``, the ``verdict`` (one sentence, :func:`scenarios.verdict`), the ranked ``table`` of
+    :func:`scenarios.summarise` on ``primary`` (:func:`ranking_table_html`, with ``flags`` per
+    regimen) and what its columns mean, the ``notes`` (assumptions), the ``diagnostics_lines``
+    and the figures with alt text and captions. Returns the path of ``index.html``."""
     out_dir = Path(out_dir)
     if not isinstance(table, pd.DataFrame) or "regimen" not in table.columns:
         raise ValueError("write_report: table must be the DataFrame of scenarios.summarise (with a 'regimen' column)")
@@ -262,10 +242,17 @@ def write_report(
         f"<h1>{esc(title)}</h1>",
         f'<p class="small">Decision day: patient day {esc(f"{t0:g}")}; horizon {esc(f"{float(horizon):g}")} days; '
         f"{n_draws} draws.</p>",
+    ]
+    if verdict:
+        parts.append(f'<p class="verdict">{esc(verdict)}</p>')
+    parts += [
+        '<p class="small">A forecast of a mathematical model under the assumptions below, for discussion: not a '
+        "treatment recommendation.</p>",
         "<h2>Regimens, best first</h2>",
-        table_html(table, comparison, colours),
-        '<p class="caption">Medians with 90% intervals (5th–95th percentile over draws); probabilities as percent '
-        "of draws. Times not reached within the horizon count at the horizon (censored).</p>",
+        ranking_table_html(table, comparison, primary, colours, flags),
+        '<ul class="caption">',
+        *(f"<li>{esc(line)}</li>" for line in ranking_explanation(primary, float(horizon), n_draws)),
+        "</ul>",
     ]
     if notes:
         parts += ["<h2>Assumptions</h2>", "<ul>", *(f"<li>{esc(str(n))}</li>" for n in notes), "</ul>"]
@@ -290,11 +277,12 @@ def write_report(
     return index
 
 
-__all__ = ["format_interval", "table_html", "write_report"]
+__all__ = ["ranking_explanation", "ranking_table_html", "write_report", "write_twin_report"]
 
 
-def twin_notes(twin) -> list[str]:
-    """The assumptions a reader of a twin's comparison must know (one line each)."""
+def twin_notes(twin, start_state: str) -> list[str]:
+    """The assumptions a reader of a twin's comparison must know (one line each); ``start_state``:
+    what the what-ifs start from (``Comparison.dataset.attrs['start_state']``)."""
     s = twin.settings
     how = (
         f"NUTS, {s.chains} chains x {s.samples} draws"
@@ -304,18 +292,23 @@ def twin_notes(twin) -> list[str]:
     return [
         f"Calibrated to the patient's {len(twin.record.observations)} observations (days {twin.t0:g} to "
         f"{twin.now:g}) by {how}; seed {s.seed}.",
-        f"What-ifs start on the decision day (day {twin.now:g}) from each posterior draw's clone volumes; drug given "
-        "before it is not carried over.",
+        f"RECIST 1.1 of the record itself: {twin.record_response().text}.",
+        f"What-ifs start on the decision day (day {twin.now:g}) from {start_state}; drug given before it is not "
+        "carried over.",
         "Clones and drug responses come from the tumour's mutations through the EGFR network: "
         + "; ".join(twin.model.describe())
         + ".",
         "Osimertinib's potency is the drug table's cellular IC50 scaled by erlotinib's plasma-to-cell factor, and its "
         "maximal kill equals erlotinib's: neither is informed by this patient's data.",
-        "Ranking: time until the tumour volume doubles from the decision day (+26% in diameter); RECIST progression "
-        "on 8-weekly scans (PD: +20% and +5 mm over the nadir) is shown alongside.",
+        "Ranking: the restricted mean time until the tumour volume doubles from the decision day (+26% in "
+        "diameter), censored at the horizon; RECIST progression on 8-weekly scans (PD: +20% and +5 mm over the "
+        "nadir) is shown alongside.",
         *(f"Not modelled: {x}" for x in twin.model.ignored),
         "Research software with a synthetic example patient: not a medical device and not for clinical decisions.",
     ]
+
+
+MODEL_OK = "Model check passed: the record lies within the posterior predictive (no observation with p < 0.01)."
 
 
 def write_twin_report(twin, comparison, out_dir: Path, *, n_draws: int = 200, screen: xr.Dataset | None = None) -> Path:
@@ -328,7 +321,9 @@ def write_twin_report(twin, comparison, out_dir: Path, *, n_draws: int = 200, sc
         observed=twin.record.observations_frame(),
         history=twin.history(n_draws=min(n_draws, comparison.dataset.sizes["draw"])),
         posterior=twin.posterior.drop_vars("diverging", errors="ignore"),
-        notes=twin_notes(twin),
+        notes=twin_notes(twin, comparison.dataset.attrs["start_state"]),
         screen=screen,
-        diagnostics_lines=list(twin.diagnostics) or ["All sampler checks passed."],
+        diagnostics_lines=[*(twin.diagnostics or ["All sampler checks passed."]), *(twin.model_check or [MODEL_OK])],
+        primary=comparison.dataset.attrs["primary"],
+        verdict=comparison.verdict.text,
     )

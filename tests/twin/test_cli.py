@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import JAX_CACHE
+from twin import DigitalTwin
 from twin.examples_data import example_files
 
 TWIN = shutil.which("twin", path=str(Path(sys.executable).parent)) or "twin"
@@ -40,6 +41,10 @@ def test_demo_ranks_the_standard_regimens_and_writes_the_report(demo):
     for r in report["regimens"]:
         lo, hi = r["time_to_2x_baseline 90% CI"]
         assert lo <= r["time_to_2x_baseline median"] <= hi <= 112
+        assert 0 <= r["time_to_2x_baseline not reached"] <= 1 and r["time_to_2x_baseline RMST"] <= 112
+        assert r["P(best on time_to_2x_baseline)"] + r["P(tied for best on time_to_2x_baseline)"] <= 1
+    best = report["regimens"][0]["regimen"].split(" (")[0]
+    assert report["verdict"].startswith((best, "The twin cannot separate"))
     page = Path(report["report"])
     assert page == out / "index.html" and "EX-001" in page.read_text()
     for png in ("fan_chart.png", "resistant_fraction.png", "dose_timeline.png", "waterfall.png", "screen.png"):
@@ -54,14 +59,20 @@ def test_whatif_update_and_screen_read_the_saved_twin(demo, tmp_path):
     assert whatif.returncode == 0, whatif.stderr
     table = " ".join(whatif.stdout.split())  # the table a person reads
     assert "erlotinib 150 mg daily" in table and "erlotinib 100 mg daily, adaptive AT50" in table
-    assert "volume doubling" in table and "P(best)" in table
+    assert "volume doubling" in table and "P(best) / P(tied)" in table and "Verdict:" in table
+    assert "not a treatment recommendation" in table
 
-    updated = tmp_path / "updated.nc"
-    step = run("update", twin, example_files()["next_scan"], "--out", updated, "--json", *SMALL)
-    assert step.returncode in (0, 4), step.stderr
+    updated = tmp_path / "EX-001.twin.nc"  # updated in place: the version before is kept beside it
+    shutil.copy2(twin, updated)
+    step = run("update", updated, example_files()["next_scan"], "--json", *SMALL)
+    assert step.returncode in (0, 3, 4), step.stderr
     payload = json.loads(step.stdout)
     assert [c["observable"] for c in payload["checks"]] == ["diameter", "resistant_fraction"]
-    assert (step.returncode == 4) == payload["surprised"] and updated.is_file()
+    assert (step.returncode == 4) == payload["surprised"]
+    assert (step.returncode == 3) == (not payload["surprised"] and bool(payload["model_check"]))
+    kept = tmp_path / "EX-001.day154.twin.nc"
+    assert payload["previous_version"] == str(kept) and kept.read_bytes() == Path(twin).read_bytes()
+    assert DigitalTwin.load(updated).now == 210.0
 
     screen = run("screen", twin, "--no-pairs", "--json")
     assert screen.returncode == 0, screen.stderr

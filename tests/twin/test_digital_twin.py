@@ -84,6 +84,49 @@ def test_a_scan_far_from_the_prediction_is_flagged(twin):
     assert checks.outside.tolist() == [True] and checks.hi[0] < 60.0
 
 
+def with_scans(record: PatientRecord, *scans: tuple[float, float]) -> PatientRecord:
+    """``record`` with extra diameter scans ``(day, mm)`` (erlotinib continued daily up to the last)."""
+    last = max(d.time for d in record.doses)
+    doses = [replace(record.doses[-1], time=float(t)) for t in range(int(last) + 1, int(max(t for t, _ in scans)))]
+    new = PatientRecord(record.patient_id, [Observation(t, "diameter", v, "mm") for t, v in scans], doses)
+    return record.merge(new)
+
+
+def test_model_check_of_the_record(twin):
+    assert twin.model_check == () and "model check (the record against the posterior predictive): passed" in repr(twin)
+    check = twin.record_check()
+    fitted = [o for o in twin.record.observations if o.observable in twin.observables]
+    assert len(check) == len(fitted) and check.p_value.between(0, 1).all()
+    assert check.censored.sum() == sum(o.status == "below_detection" for o in fitted)
+    # the same posterior against a record with a 95 mm scan it never saw: that scan is not explained
+    odd = replace(twin, record=with_scans(twin.record, (210.0, 95.0)))
+    problems = odd._model_problems()
+    assert problems[0].startswith("day 210 diameter 95 mm: predictive p-value 0.000")
+    assert problems[-1] == "the model does not explain this patient: treat its forecasts with caution"
+    assert any("of the diameter of the model's carrying capacity (2e+05 mm^3, 72.6 mm)" in p for p in problems)
+
+
+@pytest.mark.slow  # ~40 s: a Laplace refit of a record the model cannot explain
+def test_a_refit_that_absorbs_a_misfit_as_noise_is_not_passed(twin):
+    odd = replace(twin, record=with_scans(twin.record, (210.0, 95.0)), posterior=None)
+    with pytest.warns(UserWarning, match="does not explain"):
+        refit = odd.calibrate()
+    assert refit.model_check and "model check (the record against the posterior predictive): FAILED" in repr(refit)
+
+
+def test_recist_of_the_record_and_what_ifs_from_the_observed_burden(twin):
+    assert not twin.record_response().progressed_now
+    assert "no RECIST progression in the record" in repr(twin)
+    progressed = replace(twin, record=with_scans(twin.record, (210.0, 40.0)))
+    response = progressed.record_response()
+    nadir = min(o.value for o in twin.record.observations if o.observable == "diameter" and o.status == "measured")
+    assert progressed.record_response().progressed_on == 210.0 and response.progressed_now
+    assert response.scans.category.tolist()[-1] == "PD" and f"over the nadir {nadir:.3g} mm" in response.text
+    result = progressed.compare(REGIMENS, days=DAYS, n_draws=20)
+    np.testing.assert_allclose(result.dataset.sum_of_diameters.isel(time=0).values, 40.0, rtol=1e-9)
+    assert "observed burden of the last scan" in result.dataset.attrs["start_state"]
+
+
 def test_updated_twin_round_trips_with_its_log(step, tmp_path):
     back = DigitalTwin.load(step.twin.save(tmp_path / "u.nc"))
     assert back.log == step.twin.log and back.record == step.twin.record

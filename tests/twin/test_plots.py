@@ -24,7 +24,8 @@ from twin.plots import (
     resistant_fraction_chart,
     waterfall,
 )
-from twin.report import format_interval, write_report
+from twin.formatting import format_event_time, format_interval
+from twin.report import write_report
 
 START = 100.0
 
@@ -220,10 +221,13 @@ def test_report_writes_html_and_every_png(comparison, observed, history, posteri
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in page
     assert "Patient 7 &lt;demo&gt;" in page and "doses &lt; 5 mg ignored" in page and "R-hat max 1.01" in page
     assert "http" not in page and "<style>" in page  # self-contained
-    row = table.iloc[0]
-    expected = format_interval(row["time_to_progression median"], row["time_to_progression 90% CI"], "day")
-    assert re.fullmatch(r"\d+ d \(\d+–\d+\)", expected) and expected in page
-    assert re.search(r"\d+% \([\d.]+–[\d.]+%\)", page)  # a fraction as percent with its interval
+    horizon = comparison.attrs["horizon_days"]
+    for _, row in table.iterrows():  # each regimen's event times, censoring written out
+        p = "time_to_progression"
+        expected = format_event_time(row[f"{p} median"], row[f"{p} 90% CI"], row[f"{p} not reached"], horizon)
+        assert re.fullmatch(rf"(>?\d+ d \(>?\d+–>?\d+\)|not reached by day {horizon} \(\d+% of draws\))", expected)
+        assert expected in page
+    assert format_interval(0.45, (0.2, 0.8), "1") == "45% (20–80%)"
     linked = re.findall(r'<img src="([^"]+)" alt="[^"]+">', page)
     assert set(linked) == {
         "fan_chart.png",
