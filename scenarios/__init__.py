@@ -34,6 +34,7 @@ from scenarios.optimise import OptimisationResult, maximise, soft_time_to_thresh
 from scenarios.policy import DoseModulation, SwitchOnProgression, ThresholdAdaptive
 from scenarios.ranking import (
     ENDPOINT_LABELS,
+    ENDPOINT_SHORT,
     ENDPOINT_UNITS,
     EVENT_OBSERVED,
     Verdict,
@@ -85,6 +86,7 @@ __all__ = [
     "DAYS_PER_MONTH",
     "DoseModulation",
     "ENDPOINT_LABELS",
+    "ENDPOINT_SHORT",
     "ENDPOINT_UNITS",
     "EVENT_OBSERVED",
     "EventTime",

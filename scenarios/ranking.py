@@ -46,6 +46,16 @@ ENDPOINT_LABELS = {
 }
 """What each endpoint means, in words (the "baseline" of the keys is the start of the forecast)."""
 
+ENDPOINT_SHORT = {
+    "time_to_progression": "RECIST progression",
+    "time_to_1.2x_baseline": "+20% volume",
+    "time_to_2x_baseline": "volume doubling",
+    "days_on_drug": "days on drug",
+    "days_off_drug": "days off drug",
+    "final_resistant_fraction": "resistant share",
+}
+"""Short names of the endpoints for table headers."""
+
 LEVEL = 0.90  # every interval of the summary: the 5th-95th percentile over draws
 
 

@@ -87,13 +87,15 @@ def _table(console, result, title: str, flags=None) -> None:
     and its verdict."""
     from rich.table import Table
 
-    from twin.formatting import format_event_time, percent, short_regimen
+    from scenarios.ranking import ENDPOINT_SHORT
+    from twin.formatting import event_cell, percent, short_regimen
 
     table, ds = result.table, result.dataset
     primary, horizon = ds.attrs["primary"], float(ds.attrs["horizon_days"])
     out = Table(title=title)
-    for col in ("#", "regimen", "mean days to doubling*", "vs #1 (days)", "volume doubling: median (90% CI)",
-                "P(best) / P(tied)", "RECIST PD: median", "dose (g)"):  # fmt: skip
+    short = ENDPOINT_SHORT[primary]
+    for col in ("#", "regimen", f"{short}: mean days*", "vs #1 (days)", f"{short} by day {horizon:g}: median (90% CI)",
+                "P(best) / P(tied)", f"RECIST PD by day {horizon:g}", "dose (g)"):  # fmt: skip
         out.add_column(col)
     rank_of = {r: i + 1 for i, r in enumerate(table.regimen)}
     for i, r in enumerate(table.to_dict(orient="records")):
@@ -106,16 +108,16 @@ def _table(console, result, title: str, flags=None) -> None:
             short_regimen(r["regimen"]) + "".join(f"\n  [dim]{n}[/dim]" for n in notes),
             f"{r[f'{primary} RMST']:.0f}",
             "—" if i == 0 else f"{r['difference vs #1 (mean)']:+.0f} ({lo:+.0f} to {hi:+.0f})",
-            format_event_time(r[f"{primary} median"], r[f"{primary} 90% CI"], r[f"{primary} not reached"], horizon),
+            event_cell(r, primary, horizon),
             f"{percent(r[f'P(best on {primary})'])} / {percent(r[f'P(tied for best on {primary})'])}",
-            format_event_time(r["time_to_progression median"], r["time_to_progression 90% CI"],
-                              r["time_to_progression not reached"], horizon),  # fmt: skip
+            event_cell(r, "time_to_progression", horizon),
             f"{r['cumulative dose g (median)']:.0f}",
         )
     console.print(out)
     console.print(
-        f"* restricted mean to day {horizon:g} over {ds.sizes['draw']} posterior draws (a draw without doubling "
-        "counts at the horizon); P(tied): draws where several regimens share the best value."
+        f"* restricted mean to day {horizon:g} over {ds.sizes['draw']} posterior draws (a draw without the event "
+        "counts at the horizon); not reached (x%): x% of draws without the event by the horizon; P(tied): draws where "
+        "several regimens share the best value."
     )
     console.print(f"[bold]Verdict:[/bold] {result.verdict.text}")
     console.print("[dim]A model forecast under stated assumptions, not a treatment recommendation.[/dim]")

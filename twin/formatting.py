@@ -60,11 +60,14 @@ def format_interval(median, interval, unit: str) -> str:
     return f"{text} ({fmt(interval[0])}–{fmt(interval[1])})" if has_interval else text
 
 
-def format_event_time(median, interval, not_reached: float, horizon: float) -> str:
+def format_event_time(median, interval, not_reached: float, horizon: float, compact: bool = False) -> str:
     """An event time over draws (day), censored at ``horizon``: ``"312 d (180–540)"``;
     ``"412 d (180–>728)"`` when the upper end is censored; ``"not reached by day 728 (63% of
-    draws)"`` when at least half the draws are censored (the median is then not a time)."""
+    draws)"`` when at least half the draws are censored (the median is then not a time;
+    ``compact``: ``"not reached (63%)"``, for a table whose header names the horizon)."""
     if not_reached >= 0.5:
+        if compact:
+            return f"not reached ({percent(not_reached)})"
         return f"not reached by day {horizon:g} ({percent(not_reached)} of draws)"
     lo, hi = interval
 
@@ -72,6 +75,12 @@ def format_event_time(median, interval, not_reached: float, horizon: float) -> s
         return f">{horizon:g}" if x >= horizon else f"{float(x):.0f}"
 
     return f"{fmt(median)} d ({fmt(lo)}–{fmt(hi)})"
+
+
+def event_cell(row, name: str, horizon: float) -> str:
+    """:func:`format_event_time` (compact) of endpoint ``name`` from a row of ``scenarios.summarise``."""
+    median, interval, censored = row[f"{name} median"], row[f"{name} 90% CI"], row[f"{name} not reached"]
+    return format_event_time(median, interval, censored, horizon, compact=True)
 
 
 def short_regimen(description: str) -> str:

@@ -15,9 +15,9 @@ import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure
 
-from scenarios.ranking import ENDPOINT_LABELS
+from scenarios.ranking import ENDPOINT_LABELS, ENDPOINT_SHORT
 from twin import plots
-from twin.formatting import finite_number, format_event_time, percent, short_regimen
+from twin.formatting import event_cell, finite_number, percent, short_regimen
 from twin.network_plots import plot_screen_heatmap
 
 DPI = 110
@@ -27,7 +27,8 @@ body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans
        max-width: 1200px; margin: 2em auto; padding: 0 1em; line-height: 1.45; }
 h1 { font-size: 1.6em; margin-bottom: 0.2em; }
 h2 { font-size: 1.2em; margin-top: 1.8em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
-table { border-collapse: collapse; font-size: 0.9em; font-variant-numeric: tabular-nums; }
+table { border-collapse: collapse; font-size: 0.86em; font-variant-numeric: tabular-nums; }
+td.regimen { min-width: 15em; }
 th, td { border: 1px solid #ccc; padding: 0.35em 0.6em; vertical-align: top; }
 th { background: #eef3f8; text-align: left; }
 td.num { text-align: right; white-space: nowrap; }
@@ -47,10 +48,6 @@ def _flag_html(flags: Sequence[str]) -> str:
     return "".join(f'<br><span class="flag">{html.escape(f)}</span>' for f in flags)
 
 
-def _event(row, name: str, horizon: float) -> str:
-    return format_event_time(row[f"{name} median"], row[f"{name} 90% CI"], row[f"{name} not reached"], horizon)
-
-
 def ranking_table_html(
     table: pd.DataFrame,
     comparison: xr.Dataset,
@@ -67,17 +64,17 @@ def ranking_table_html(
         raise ValueError(f"table must be scenarios.summarise's DataFrame ranked on primary={primary!r}")
     esc = html.escape
     horizon = float(comparison.attrs.get("horizon_days", comparison.time.values[-1]))
-    label = ENDPOINT_LABELS[primary]
+    short = ENDPOINT_SHORT[primary]
     heads = [
         "#",
         "regimen",
-        f"restricted mean {label} to day {horizon:g} (days)",
-        "difference vs #1 (days): mean (90% interval)",
-        f"{label}: median (90% interval)",
-        "P(best) / P(tied for best)",
-        "RECIST progression: median (90% interval)",
-        "resistant share at the horizon: median",
-        "total dose (g): median",
+        f"{short}: restricted mean (days)*",
+        "vs #1 (days): mean (90% interval)",
+        f"{short} by day {horizon:g}: median (90% interval)",
+        "P(best) / P(tied)",
+        f"RECIST progression by day {horizon:g}: median (90% interval)",
+        "resistant share at the horizon",
+        "total dose (g)",
     ]
     rank_of = {str(r): i + 1 for i, r in enumerate(table.regimen)}
     rows = []
@@ -94,12 +91,13 @@ def ranking_table_html(
         p_best, p_tied = row[f"P(best on {primary})"], row[f"P(tied for best on {primary})"]
         cells = [
             f'<td class="num">{rank}</td>',
-            f'<td title="{esc(name, quote=True)}">{swatch}{esc(short_regimen(name))}{_flag_html(notes)}</td>',
+            f'<td class="regimen" title="{esc(name, quote=True)}">{swatch}{esc(short_regimen(name))}'
+            f"{_flag_html(notes)}</td>",
             f'<td class="num">{row[f"{primary} RMST"]:.0f}</td>',
             f'<td class="num">{esc(diff)}</td>',
-            f'<td class="num">{esc(_event(row, primary, horizon))}</td>',
+            f'<td class="num">{esc(event_cell(row, primary, horizon))}</td>',
             f'<td class="num">{percent(p_best)} / {percent(p_tied)}</td>',
-            f'<td class="num">{esc(_event(row, "time_to_progression", horizon))}</td>',
+            f'<td class="num">{esc(event_cell(row, "time_to_progression", horizon))}</td>',
             f'<td class="num">{percent(row["final_resistant_fraction median"])}</td>',
             f'<td class="num">{finite_number(row["cumulative dose g (median)"])}</td>',
         ]
@@ -116,12 +114,12 @@ def ranking_explanation(primary: str, horizon: float, n_draws: int) -> list[str]
     """What each column of :func:`ranking_table_html` means (one line each)."""
     label = ENDPOINT_LABELS[primary]
     return [
-        f"Ranked by the restricted mean {label} up to day {horizon:g} of the forecast: the mean over the {n_draws} "
+        f"* Ranked by the restricted mean {label} up to day {horizon:g} of the forecast: the mean over the {n_draws} "
         "posterior draws, a draw without the event counting at the horizon (the area under the forecast's "
         "event-free curve). It stays meaningful when many draws do not reach the event.",
         "Difference vs #1: paired draw by draw (every regimen runs on the same draws), mean and 90% interval.",
-        f"Medians are 'not reached' when at least half the draws have no event by day {horizon:g}; "
-        f"'>{horizon:g}' marks an interval end beyond the horizon.",
+        f"Medians are 'not reached (share of draws without the event)' when at least half the draws have no event by "
+        f"day {horizon:g}; '>{horizon:g}' marks an interval end beyond the horizon.",
         "P(best): share of draws in which this regimen alone is best; P(tied for best): share in which it shares "
         "the best value with another (typically: neither reaches the event within the horizon).",
         "RECIST progression: +20% and +5 mm in the sum of diameters over its nadir, on simulated scans; resistant "

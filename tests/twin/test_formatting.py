@@ -7,6 +7,7 @@ def test_event_time_marks_censoring():
     assert format_event_time(312.0, (180.0, 540.0), 0.0, 728) == "312 d (180–540)"
     assert format_event_time(412.0, (180.0, 728.0), 0.2, 728) == "412 d (180–>728)"
     assert format_event_time(728.0, (728.0, 728.0), 1.0, 728) == "not reached by day 728 (100% of draws)"
+    assert format_event_time(728.0, (600.0, 728.0), 0.7, 728, compact=True) == "not reached (70%)"
     # exactly half censored: the median is the horizon, not a time
     assert format_event_time(728.0, (300.0, 728.0), 0.5, 728).startswith("not reached by day 728 (50%")
 
