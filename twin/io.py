@@ -23,8 +23,10 @@ covariate::
   ``<L`` (below the detection limit L, in ``unit``), ``TOO SMALL TO MEASURE`` (below an
   unstated limit) or ``NOT EVALUABLE`` / empty (missing).
 - dose rows: ``time``, ``drug``, ``amount``, ``unit`` (mg, g, ug, or mg/kg, which needs the
-  patient's ``body_weight`` covariate in kg), ``route`` (``oral``, ``iv_bolus``, ``infusion``),
-  ``duration`` (infusions only, in the row's time unit; the column is optional).
+  patient's ``body_weight`` covariate in kg), ``route`` (``oral``, ``iv_bolus``, ``infusion``, or
+  as clinicians write them: ``po``, ``PO``, ``by mouth``; ``iv`` is a bolus, or an infusion where a
+  duration is given; :func:`twin.record.normalise_route`), ``duration`` (infusions only, in the
+  row's time unit; the column is optional).
 - covariate rows: ``covariate`` (name), ``value`` and ``unit`` (``body_weight`` kg, ``age``
   year, ``height`` cm; others any unit, or text values with an empty unit for categories).
 - ``time_unit`` (day, week, hour and spellings in :func:`twin.record.units_of`) is optional; where
@@ -51,8 +53,26 @@ detection limit, with the limit in ``DV`` (the M3 convention). ``covariates={"WT
 Rows of a patient are contiguous and sorted by TIME. The writer writes not-evaluable
 observations with ``MDV`` 1, so they are dropped on reading; everything else round-trips.
 
+**Doses** (both formats). A dose row is a dose taken: an amount of 0 is refused ("a held dose is
+an absent row; give the amount taken"), so a held dose is simply left out. Drug names of
+:data:`twin.dose_limits.DOSE_LIMITS` (every drug of the EGFR drug table with PK) are read in any
+case and by brand name (``Tarceva`` is ``erlotinib``); a near miss of one of them (``erlotnib``) is
+refused, suggesting the name; other drugs are read as written and not checked. Every dose of a
+known drug is checked by :func:`twin.dose_limits.check_dose`, per row and per calendar day: above
+the hard limit (2x the highest dose studied) or ~1000x off a plausible dose (150 g written for 150
+mg) the row is refused, naming the limit and its source or the likely meant amount; above the
+label dose the reader warns (one :class:`twin.dose_limits.DoseWarning` per patient and drug,
+naming the rows). ``allow_above_limit=True`` accepts doses past the hard limit (still warned).
+
 **Mutations CSV** (:func:`read_mutations`, :func:`write_mutations`, or ``mutations=`` of the
-readers): columns ``id, gene, variant, vaf`` with ``vaf`` a fraction in [0, 1].
+readers): columns ``id, gene, variant, vaf`` with ``vaf`` a fraction in [0, 1]. Variants are read
+as laboratories write them (p.L858R, p.Leu858Arg, l858r, E746_A750del, "exon 19 deletion",
+"MET amp": :func:`twin.variants.normalise_variant`) and held by their canonical name, the lab's
+text kept in :attr:`twin.record.VariantCall.reported` (and written back by
+:func:`write_mutations`); a spelling that fits no accepted form is refused with the list of forms.
+
+A file that is not text (a spreadsheet workbook, a binary file) is refused naming the file and
+the row of the first byte that is not UTF-8 text.
 
 Errors are :class:`PatientFileError`: one line naming the file, the row (1-based, the header
 being row 1, as a spreadsheet shows it), the column, the bad value and what would be valid.
@@ -62,7 +82,9 @@ Files are only ever opened for reading by the readers.
 from __future__ import annotations
 
 import csv
+import io
 import math
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
@@ -71,6 +93,16 @@ from os import PathLike
 from pathlib import Path
 from typing import NoReturn
 
+from twin.dose_limits import (
+    DOSE_LIMITS,
+    DoseLimitError,
+    DoseWarning,
+    canonical_drug,
+    check_dose,
+    closest_drug,
+    dose_limits,
+    unknown_drug_message,
+)
 from twin.record import (
     COVARIATE_UNITS,
     OBSERVABLES,
@@ -131,6 +163,30 @@ class PatientFileError(ValueError):
 # Reading a table
 
 
+def _text_of(path: Path) -> str:
+    """The file's text (UTF-8, with or without a byte-order mark), or a PatientFileError naming the
+    file and the row of the first byte that is not text."""
+    data = path.read_bytes()
+    nul = data.find(b"\x00")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        bad = e.start if nul < 0 else min(nul, e.start)
+    else:
+        if nul < 0:
+            return text
+        bad = nul
+    row = data[:bad].count(b"\n") + 1
+    raise PatientFileError(
+        path,
+        row,
+        None,
+        None,
+        f"is not a text CSV file (byte 0x{data[bad]:02x} at offset {bad} is not UTF-8 text; a spreadsheet "
+        "workbook or other binary file?): save it as CSV (UTF-8) and read that",
+    )
+
+
 @dataclass
 class _Row:
     number: int  # 1-based; the header is row 1
@@ -142,8 +198,7 @@ class _Table:
 
     def __init__(self, path: PathType):
         self.path = Path(path)
-        with open(self.path, newline="", encoding="utf-8-sig") as f:
-            raw = list(csv.reader(f))
+        raw = list(csv.reader(io.StringIO(_text_of(self.path), newline="")))
         if not raw or not any(c.strip() for c in raw[0]):
             raise PatientFileError(self.path, 1, None, None, "the file has no header row (column names)")
         header = [c.strip() for c in raw[0]]
@@ -271,6 +326,59 @@ class _Patient:
             getattr(self, kind).append(item)
             self.origins[kind].append(origin)
 
+    def check_doses(self, allow_above_limit: bool) -> None:
+        """Check every dose row of a drug in :data:`twin.dose_limits.DOSE_LIMITS` (per row and per
+        calendar day): errors name the file and row; doses above the label dose are reported in one
+        :class:`~twin.dose_limits.DoseWarning` per drug and file."""
+        above: dict[tuple[str, Path], list[tuple[int, float, str, str]]] = {}
+        days: dict[tuple[str, int], list[int]] = {}
+        for i, (dose, origin) in enumerate(zip(self.doses, self.origins["doses"], strict=True)):
+            if dose.drug not in DOSE_LIMITS:
+                continue
+            try:
+                verdict = check_dose(dose.drug, dose.amount, confirm=allow_above_limit)
+            except DoseLimitError as e:
+                origin.fail("amount", e.problem)
+            if verdict.above_label:
+                above.setdefault((dose.drug, origin.table.path), []).append(
+                    (origin.row.number, dose.amount, "", verdict.level)
+                )
+            days.setdefault((dose.drug, math.floor(dose.time)), []).append(i)
+        for (drug, day), rows in days.items():
+            if len(rows) < 2:
+                continue
+            total = math.fsum(self.doses[i].amount for i in rows)
+            origin = self.origins["doses"][rows[-1]]
+            numbers = ", ".join(str(self.origins["doses"][i].row.number) for i in rows)
+            try:
+                verdict = check_dose(drug, total, confirm=allow_above_limit, per="day")
+            except DoseLimitError as e:
+                origin.fail(
+                    "amount", f"{e.problem} (the {drug} doses of day {day}, rows {numbers}, add up to {total:g} mg)"
+                )
+            if verdict.above_label:
+                above.setdefault((drug, origin.table.path), []).append(
+                    (origin.row.number, total, " per day", verdict.level)
+                )
+        for (drug, path), rows in above.items():
+            lim = dose_limits(drug)
+            shown = ", ".join(f"{r}{' (day total)' if per else ''}" for r, _, per, _ in rows[:8])
+            row, most, per, _ = max(rows, key=lambda r: r[1])
+            beyond = sum(level == "above_limit" for *_, level in rows)
+            confirmed = (
+                f"; {beyond} above the hard limit of {lim.hard_limit_mg:g} mg per dose / {lim.hard_limit_per_day_mg:g} "
+                "mg per day, accepted by allow_above_limit"
+                if beyond
+                else ""
+            )
+            warnings.warn(
+                f"{path}: patient {self.pid!r}: {len(rows)} {drug} dose(s) above the label dose "
+                f"({lim.label_schedule}; {lim.label_source}) at rows {shown}{', ...' if len(rows) > 8 else ''}; "
+                f"the largest {most:g} mg{per} (row {row}){confirmed}",
+                DoseWarning,
+                stacklevel=4,
+            )
+
     def build(self) -> PatientRecord:
         try:
             return PatientRecord(
@@ -374,12 +482,18 @@ def _kind(table: _Table, row: _Row) -> str:
 
 
 def read_long_csv(
-    path: PathType, *, time_unit: str = "day", mutations: PathType | None = None
+    path: PathType,
+    *,
+    time_unit: str = "day",
+    mutations: PathType | None = None,
+    allow_above_limit: bool = False,
 ) -> dict[str, PatientRecord]:
     """Read a long CSV (see the module docstring) into ``{id: PatientRecord}``.
 
     ``time_unit``: unit of ``time`` (and ``duration``) where the file has no ``time_unit``
     column or cell. ``mutations``: a mutations CSV to attach (its ids must be in ``path``).
+    ``allow_above_limit``: accept doses above the hard limit of :mod:`twin.dose_limits` (a
+    :class:`~twin.dose_limits.DoseWarning` still says so).
     """
     default_unit = _check_time_unit(time_unit)
     table = _Table(path)
@@ -420,15 +534,30 @@ def read_long_csv(
             duration = 0.0
             if table.text(row, "duration"):
                 duration = table.convert(row, "duration", t_unit, "time")
-            route = table.text(row, "route").lower()
+            route = table.text(row, "route")
+            drug = _drug(table, row, table.text(row, "drug"))
+            note = {} if unit == "mg" else {"amount": f" (the row gives {table.text(row, 'amount')} {unit})"}
             p.add(
                 "doses",
-                lambda: Dose(time, table.text(row, "drug"), amount, route, duration),  # noqa: B023
-                _Origin(table, row, {}),
+                lambda: Dose(time, drug, amount, route, duration),  # noqa: B023
+                _Origin(table, row, {}, note),
             )
     if mutations is not None:
         _attach_mutations(patients, mutations, table.path)
+    for p in patients.values():
+        p.check_doses(allow_above_limit)
     return {pid: p.build() for pid, p in patients.items()}
+
+
+def _drug(table: _Table, row: _Row, text: str) -> str:
+    """The drug cell: a known drug's name (any case, or a brand name), or another drug's name as
+    written; a near miss of a known drug (a typo) is an error suggesting it."""
+    known = canonical_drug(text)
+    if known is not None:
+        return known
+    if text and closest_drug(text) is not None:
+        table.fail(row, "drug", f"{unknown_drug_message(text)} (other drugs are read as written)")
+    return text
 
 
 def _read_covariate(table: _Table, row: _Row, p: _Patient) -> None:
@@ -538,7 +667,7 @@ def write_mutations(
     path: PathType, records: PatientRecord | Iterable[PatientRecord] | Mapping[str, PatientRecord]
 ) -> None:
     """Write the records' mutations as a mutations CSV."""
-    rows = [(r.patient_id, m.gene, m.variant, repr(m.vaf)) for r in _records(records) for m in r.mutations]
+    rows = [(r.patient_id, m.gene, m.reported, repr(m.vaf)) for r in _records(records) for m in r.mutations]
     _write(path, MUTATION_COLUMNS, rows)
 
 
@@ -550,6 +679,8 @@ def _check_mappings(dose_compartments, observation_compartments, covariates, amo
     for cmt, spec in dose_compartments.items():
         if not (isinstance(spec, tuple) and len(spec) == 2 and spec[1] in ROUTES):
             raise ValueError(f"dose_compartments[{cmt!r}]={spec!r} must be a (drug, route) pair, route in {ROUTES}")
+        if canonical_drug(spec[0]) is None and closest_drug(spec[0]) is not None:
+            raise ValueError(f"dose_compartments[{cmt!r}]: {unknown_drug_message(spec[0])}")
     for cmt, spec in observation_compartments.items():
         if not (isinstance(spec, tuple) and len(spec) == 2 and spec[0] in OBSERVABLES):
             raise ValueError(
@@ -577,13 +708,15 @@ def read_nonmem(
     observation_compartments: Mapping[int, tuple[str, str]],
     covariates: Mapping[str, tuple[str, str]] | None = None,
     mutations: PathType | None = None,
+    allow_above_limit: bool = False,
 ) -> dict[str, PatientRecord]:
     """Read a NONMEM-style CSV (see the module docstring) into ``{id: PatientRecord}``.
 
     ``time_unit``: unit of TIME and II (e.g. ``"h"``); ``amount_unit``: unit of AMT (``"mg"``,
     or ``"mg/kg"`` with a body-weight covariate); ``dose_compartments``: CMT -> (drug, route);
     ``observation_compartments``: CMT -> (observable, unit of DV); ``covariates``: column ->
-    (covariate name, unit); ``mutations``: a mutations CSV to attach.
+    (covariate name, unit); ``mutations``: a mutations CSV to attach; ``allow_above_limit``: as
+    for :func:`read_long_csv`.
     """
     _check_time_unit(time_unit)
     _check_mappings(dose_compartments, observation_compartments, covariates, amount_unit)
@@ -623,6 +756,8 @@ def read_nonmem(
         p.origins["doses"] = [p.origins["doses"][i] for i in order]
     if mutations is not None:
         _attach_mutations(patients, mutations, table.path)
+    for p in patients.values():
+        p.check_doses(allow_above_limit)
     return {pid: p.build() for pid, p in patients.items()}
 
 
@@ -652,6 +787,7 @@ def _nonmem_row(table, row, p, time_unit, amount_unit, dose_compartments, observ
         p.add("observations", lambda: Observation(time, observable, value, OBSERVABLES[observable], status), origin)
         return
     drug, route = mapping[cmt]
+    drug = canonical_drug(drug) or drug
     amount = _amount_mg(table, row, "amt", "amt", amount_unit, p)
     rate_text = table.text(row, "rate")
     rate = 0.0 if rate_text in ("", ".") else table.number(row, "rate", "infusion rate in AMT per TIME unit, or 0")

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
+from twin.variants import normalise_gene, normalise_variant
+
 if TYPE_CHECKING:
     from inference.observations import Observations
     from mechanistic.dosing import DoseTable
@@ -41,6 +43,32 @@ OBSERVABLES: Mapping[str, str] = {
 
 ROUTES: tuple[str, ...] = ("iv_bolus", "infusion", "oral")
 """Dose routes (the same as ``mechanistic.ROUTES``)."""
+
+_ROUTE_SPELLINGS: Mapping[str, str] = {
+    **{s: "oral" for s in ("oral", "po", "p.o.", "by mouth", "per os", "orally", "os")},
+    **{s: "iv_bolus" for s in ("iv_bolus", "iv bolus", "bolus", "i.v. bolus", "iv push")},
+    **{s: "infusion" for s in ("infusion", "iv infusion", "i.v. infusion", "ivi")},
+}
+_IV = ("iv", "i.v.", "intravenous", "intravenously")
+ROUTE_SPELLINGS: str = (
+    "oral (po, PO, by mouth, per os), iv_bolus (iv bolus, bolus), infusion (iv infusion), "
+    "or iv / intravenous (a bolus, or an infusion where a duration > 0 is given)"
+)
+"""The route spellings :func:`normalise_route` accepts, as text for error messages."""
+
+
+def normalise_route(text: str, duration: float = 0.0) -> str:
+    """The route (one of :data:`ROUTES`) that ``text`` spells, case-insensitively; ``iv`` is an
+    infusion where ``duration`` (day) > 0, else a bolus. Raises ``ValueError`` listing the
+    accepted spellings."""
+    key = " ".join(str(text).lower().replace("_", " ").split()) if isinstance(text, str) else text
+    if key in _IV:
+        return "infusion" if isinstance(duration, numbers.Real) and duration > 0 else "iv_bolus"
+    route = _ROUTE_SPELLINGS.get(key) or _ROUTE_SPELLINGS.get(str(text).strip().lower())
+    if route is None:
+        raise ValueError(f"is not a route; accepted: {ROUTE_SPELLINGS}")
+    return route
+
 
 STATUSES: tuple[str, ...] = ("measured", "below_detection", "not_evaluable")
 """Observation statuses: a number, left-censored below a detection limit, missing."""
@@ -179,8 +207,9 @@ class Observation:
 
 @dataclass(frozen=True)
 class Dose:
-    """One dose given: ``time`` (day, >= 0), ``drug``, ``amount`` (mg, >= 0), ``route`` (one of
-    :data:`ROUTES`), ``duration`` (day; > 0 for an infusion, 0 otherwise)."""
+    """One dose given: ``time`` (day, >= 0), ``drug``, ``amount`` (mg, > 0: a held dose is an
+    absent row), ``route`` (one of :data:`ROUTES`, or a spelling :func:`normalise_route` reads:
+    ``po``, ``by mouth``, ``iv``), ``duration`` (day; > 0 for an infusion, 0 otherwise)."""
 
     time: float
     drug: str
@@ -197,11 +226,17 @@ class Dose:
         _name(f, "drug", self.drug, "a dose needs the drug given")
         amount = _number(f, "amount", self.amount)
         if amount < 0:
-            raise PatientRecordError(f, None, "amount", self.amount, "must be >= 0 (mg)")
+            raise PatientRecordError(f, None, "amount", self.amount, "must be > 0 (mg)")
+        if amount == 0:
+            raise PatientRecordError(
+                f, None, "amount", self.amount, "a held dose is an absent row; give the amount taken (mg > 0)"
+            )
         object.__setattr__(self, "amount", amount)
-        if self.route not in ROUTES:
-            raise PatientRecordError(f, None, "route", self.route, f"is not one of {ROUTES}")
         duration = _number(f, "duration", self.duration)
+        try:
+            object.__setattr__(self, "route", normalise_route(self.route, duration))
+        except ValueError as e:
+            raise PatientRecordError(f, None, "route", self.route, f"{e} (canonical: {ROUTES})") from None
         if self.route == "infusion" and not duration > 0:
             raise PatientRecordError(f, None, "duration", self.duration, "an infusion needs a duration > 0 (day)")
         if self.route != "infusion" and duration != 0:
@@ -236,17 +271,30 @@ class Covariate:
 
 @dataclass(frozen=True)
 class VariantCall:
-    """A sequenced variant: ``gene``, ``variant`` (e.g. "L858R", "T790M", "amplification"),
-    ``vaf`` variant allele fraction in [0, 1] (0: tested and not detected)."""
+    """A sequenced variant: ``gene`` (upper-cased), ``variant`` (its canonical name, e.g. "L858R",
+    "ex19del", "T790M", "amplification": :func:`twin.variants.normalise_variant` reads p.L858R,
+    p.Leu858Arg, E746_A750del, "exon 19 deletion", "MET amp" ...), ``vaf`` variant allele fraction
+    in [0, 1] (0: tested and not detected), ``reported`` the variant as the laboratory wrote it
+    (default: ``variant`` as given; not part of equality)."""
 
     gene: str
     variant: str
     vaf: float
+    reported: str | None = field(default=None, compare=False)
 
     def __post_init__(self):
         f = "mutations"
         _name(f, "gene", self.gene, "e.g. 'EGFR'")
         _name(f, "variant", self.variant, "e.g. 'T790M'")
+        gene = normalise_gene(self.gene)
+        try:
+            variant = normalise_variant(gene, self.variant)
+        except ValueError as e:
+            raise PatientRecordError(f, None, "variant", self.variant, str(e)) from None
+        if self.reported is None:
+            object.__setattr__(self, "reported", str(self.variant).strip())
+        object.__setattr__(self, "gene", gene)
+        object.__setattr__(self, "variant", variant)
         vaf = _number(f, "vaf", self.vaf)
         if not 0 <= vaf <= 1:
             raise PatientRecordError(f, None, "vaf", self.vaf, "must be a fraction in [0, 1] (35% is 0.35)")
@@ -334,7 +382,7 @@ class PatientRecord:
         for i, m in enumerate(self.mutations):
             if not isinstance(m, VariantCall):
                 try:
-                    m = VariantCall(m.gene, m.variant, m.vaf)
+                    m = VariantCall(m.gene, m.variant, m.vaf, getattr(m, "reported", None))
                 except AttributeError:
                     raise PatientRecordError(
                         "mutations", i, "type", type(m).__name__, "must be a VariantCall (gene, variant, vaf)"
@@ -371,13 +419,17 @@ class PatientRecord:
             [d.time for d in doses],
             "a dose of the same drug by the same route at the same time",
         )
-        _first_clash(
-            [(m.gene, m.variant) for m in self.mutations],
-            "mutations",
-            "variant",
-            [m.variant for m in self.mutations],
-            "a call of the same gene and variant",
-        )
+        seen: dict = {}
+        for i, m in enumerate(self.mutations):
+            key = (m.gene, m.variant)
+            if key in seen:
+                same = self.mutations[seen[key]]
+                also = f" (both are {m.gene} {m.variant})" if (same.reported, m.reported) != (m.variant,) * 2 else ""
+                raise PatientRecordError(
+                    "mutations", i, "variant", m.reported, f"duplicates a call of the same gene and variant{also}",
+                    other=seen[key],
+                )  # fmt: skip
+            seen[key] = i
 
     @property
     def observables(self) -> tuple[str, ...]:

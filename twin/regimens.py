@@ -12,10 +12,19 @@ Standard regimens (first-line EGFR TKIs; doses from the product labels):
 
 :func:`parse_regimen` reads those names or ``DRUG:MG`` (daily), ``DRUG:MG:ON:OFF`` (intermittent
 ON days on, OFF days off), ``DRUG:MG:at50`` (adaptive AT50) and ``DRUG:MG>DRUG2:MG2`` (switch at
-progression).
+progression). DRUG is any drug of :data:`twin.dose_limits.DOSE_LIMITS` (every drug of the EGFR drug
+table with PK; any case, brand names too). Doses are checked by :func:`twin.dose_limits.check_dose`:
+above the hard limit a regimen is refused unless ``allow_above_limit=True``; above the label dose
+it is allowed, and :func:`above_label` says so (the standard ``pulsed`` regimen is: 1200 mg is 8x
+erlotinib's label dose), for tables and reports to mark.
 """
 
 from __future__ import annotations
+
+import math
+from typing import NoReturn
+
+from twin.dose_limits import DOSE_LIMITS, canonical_drug, check_dose, unknown_drug_message
 
 SCAN_EVERY = 56  # day: 8-weekly scans decide adaptive regimens and switches
 STANDARD = ("continuous", "pulsed", "at50", "switch", "osimertinib")
@@ -25,16 +34,37 @@ SYNTAX = (
 )
 
 
+class RegimenSyntaxError(ValueError):
+    """A regimen text that :func:`parse_regimen` cannot read; the message quotes the whole text."""
+
+
 def standard_regimens(days: int, names=STANDARD) -> list:
     """The named standard regimens over ``days`` days (see the module docstring)."""
     return [parse_regimen(name, days) for name in names]
 
 
-def parse_regimen(text: str, days: int):
-    """A ``scenarios.Regimen`` from a standard name or the one-line syntax (module docstring)."""
+def parse_regimen(text: str, days: int, *, allow_above_limit: bool = False):
+    """A ``scenarios.Regimen`` from a standard name or the one-line syntax (module docstring).
+
+    Raises :class:`RegimenSyntaxError` quoting the whole ``text`` and saying what is wrong, and
+    :class:`twin.dose_limits.DoseLimitError` for a dose above the drug's hard limit unless
+    ``allow_above_limit``.
+    """
+    whole = str(text).strip()
+    regimen = _parse(whole, days, whole)
+    for drug, mg, per in _largest_doses(regimen):
+        check_dose(drug, mg, where=f"regimen {whole!r}", confirm=allow_above_limit, per=per)
+    return regimen
+
+
+def _fail(whole: str, part: str, problem: str) -> NoReturn:
+    where = f"regimen {whole!r}" + (f", part {part!r}" if part != whole else "")
+    raise RegimenSyntaxError(f"{where}: {problem}; valid: {SYNTAX}")
+
+
+def _parse(text: str, days: int, whole: str):
     import scenarios as sc
 
-    text = str(text).strip()
     erlotinib = sc.continuous("erlotinib", 150.0, days)
     standard = {
         "continuous": lambda: erlotinib,
@@ -45,31 +75,88 @@ def parse_regimen(text: str, days: int):
         ),
         "osimertinib": lambda: sc.continuous("osimertinib", 80.0, days),
     }
-    if text in standard:
-        return standard[text]()
+    if text.lower() in standard:
+        return standard[text.lower()]()
     if ">" in text:
         first, _, second = text.partition(">")
-        a, b = parse_regimen(first, days), parse_regimen(second, days)
+        if ">" in second:
+            _fail(whole, text, "a switch joins two regimens (one '>')")
+        a, b = _parse(first.strip(), days, whole), _parse(second.strip(), days, whole)
         if a.adaptive or b.adaptive:
-            raise ValueError(f"regimen {text!r}: a switch joins two fixed regimens; valid: {SYNTAX}")
-        return sc.switch_on_progression(a, b, decision_every=SCAN_EVERY)
-    parts = text.split(":")
+            _fail(whole, text, "a switch joins two fixed regimens, not adaptive ones")
+        try:
+            return sc.switch_on_progression(a, b, decision_every=SCAN_EVERY)
+        except ValueError as e:
+            _fail(whole, text, str(e))
+    parts = [p.strip() for p in text.split(":")]
+    if not parts[0]:
+        _fail(whole, text, "the drug name is missing")
+    drug = canonical_drug(parts[0])
+    if drug is None:
+        _fail(whole, text, unknown_drug_message(parts[0]))
+    if len(parts) == 1:
+        _fail(whole, text, f"{drug} needs a dose: write {drug}:MG (e.g. {drug}:{DOSE_LIMITS[drug].label_mg:g})")
+    mg = _mg(parts[1], whole, text)
+    if len(parts) == 2:
+        return sc.continuous(drug, mg, days)
+    if len(parts) == 3 and parts[2].lower() == "at50":
+        return sc.adaptive_threshold(sc.continuous(drug, mg, days), 0.5, 1.0, decision_every=SCAN_EVERY)
+    if len(parts) == 4:
+        on, off = _whole_days(parts[2], "ON", whole, text), _whole_days(parts[3], "OFF", whole, text)
+        try:
+            return sc.intermittent(drug, mg, on, off, days)
+        except ValueError as e:
+            _fail(whole, text, str(e))
+    _fail(whole, text, f"{len(parts)} ':'-separated fields is not a form this syntax has")
+
+
+def _mg(text: str, whole: str, part: str) -> float:
     try:
-        if len(parts) == 2:
-            return sc.continuous(parts[0], _mg(parts[1]), days)
-        if len(parts) == 3 and parts[2].lower() == "at50":
-            return sc.adaptive_threshold(
-                sc.continuous(parts[0], _mg(parts[1]), days), 0.5, 1.0, decision_every=SCAN_EVERY
-            )
-        if len(parts) == 4:
-            return sc.intermittent(parts[0], _mg(parts[1]), int(parts[2]), int(parts[3]), days)
-    except ValueError as e:
-        raise ValueError(f"regimen {text!r}: {e}; valid: {SYNTAX}") from None
-    raise ValueError(f"regimen {text!r} is not understood; give {SYNTAX}")
-
-
-def _mg(text: str) -> float:
-    value = float(text.removesuffix("mg").strip())
-    if not value > 0:
-        raise ValueError(f"amount {text!r} must be > 0 mg")
+        value = float(text.lower().removesuffix("mg").strip())
+    except ValueError:
+        _fail(whole, part, f"the dose {text!r} is not a number of mg")
+    if not (math.isfinite(value) and value > 0):
+        _fail(whole, part, f"the dose {text!r} must be > 0 mg")
     return value
+
+
+def _whole_days(text: str, what: str, whole: str, part: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        _fail(whole, part, f"{what} days {text!r} must be a whole number of days")
+
+
+def _largest_doses(regimen) -> list[tuple[str, float, str]]:
+    """``(drug, mg, per)`` for each drug of the regimen: its largest single dose
+    (``per="administration"``) and its largest total on one calendar day (``per="day"``), scaled by
+    the largest level a dose-modulating policy may reach. Drugs outside the dose table are skipped."""
+    import numpy as np
+
+    doses = regimen.doses
+    time, amount, index = (np.asarray(a) for a in (doses.time, doses.amount, doses.drug))
+    level = float(getattr(regimen.policy, "max_level", 1.0) or 1.0)
+    out = []
+    for j, name in enumerate(doses.drugs):
+        drug = canonical_drug(name)
+        given = (index == j) & (amount > 0)
+        if drug is None or not given.any():
+            continue
+        days, daily = np.unique(np.floor(time[given]), return_inverse=True)
+        per_day = np.bincount(daily, weights=amount[given], minlength=len(days))
+        out.append((drug, level * float(amount[given].max()), "administration"))
+        out.append((drug, level * float(per_day.max()), "day"))
+    return out
+
+
+def above_label(regimen) -> list[str]:
+    """One line per drug of ``regimen`` (a ``scenarios.Regimen``) given above its label dose, per
+    dose or per day (e.g. the standard ``pulsed`` regimen: "erlotinib 1200 mg per dose is above the
+    label dose (150 mg once daily, ...)"); empty where every dose is within the label. Doses above
+    the hard limit (parsed with ``allow_above_limit``) are listed too."""
+    lines: dict[str, str] = {}
+    for drug, mg, per in _largest_doses(regimen):
+        verdict = check_dose(drug, mg, confirm=True, per=per)  # confirm: report, never raise
+        if verdict.above_label and drug not in lines:
+            lines[drug] = verdict.message
+    return list(lines.values())

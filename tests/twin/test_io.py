@@ -111,7 +111,7 @@ def test_nonmem_round_trip_exactly_through_hours_ng_per_ml_cm_and_percent(tmp_pa
             Observation(float(t), "diameter", float(v), "mm")
             for t, v in zip(times, rng.uniform(1, 99, 300), strict=True)
         ],
-        doses=[Dose(float(t), "erlotinib", float(a)) for t, a in zip(times, rng.uniform(1, 300, 300), strict=True)],
+        doses=[Dose(float(t), "erlotinib", float(a)) for t, a in zip(times, rng.uniform(20, 28, 300), strict=True)],
         covariates={"body_weight": (73.3, "kg")},
     )
     write_nonmem(tmp_path / "kg.csv", r, **{**args, "amount_unit": "mg/kg"})
@@ -271,7 +271,12 @@ def test_record_converts_to_observations_dose_table_and_mutations():
         (lambda: Observation(1.0, "resistant_fraction", 1.2, "1"), r"value=1\.2: must be in \[0, 1\]"),
         (lambda: Observation(1.0, "size", 3.0, "mm"), r"observable='size': is not one of"),
         (lambda: Dose(0.0, "", 150.0), r"doses\.drug='': must be a non-empty name"),
-        (lambda: Dose(0.0, "erlotinib", -1.0), r"doses\.amount=-1\.0: must be >= 0"),
+        (lambda: Dose(0.0, "erlotinib", -1.0), r"doses\.amount=-1\.0: must be > 0"),
+        (lambda: Dose(0.0, "erlotinib", 0.0), r"doses\.amount=0\.0: a held dose is an absent row"),
+        (
+            lambda: VariantCall("EGFR", "L858", 0.3),
+            r"mutations\.variant='L858': variant 'L858' of EGFR is not understood",
+        ),
         (lambda: Dose(0.0, "erlotinib", 1.0, "infusion"), r"duration=0\.0: an infusion needs a duration"),
         (lambda: VariantCall("EGFR", "T790M", 35.0), r"mutations\.vaf=35\.0: must be a fraction in \[0, 1\]"),
         (
@@ -323,8 +328,36 @@ def _long(tmp_path, replace: dict[int, str], header=HEADER):
         ({5: "P1,observation,-3,day,diameter,,,25,,mm,,"}, 5, "time", "-3", "sort the rows by time (row 3)"),
         ({5: "P1,observation,0,week,diameter,,,25,,mm,,"}, 5, "time", "0", "duplicates an observation"),
         ({4: "P1,dose,0,day,,,,,150,mg,oral,"}, 4, "drug", "", "a dose needs the drug given"),
-        ({4: "P1,dose,0,day,,erlotinib,,,-150,mg,oral,"}, 4, "amount", "-150", "must be >= 0 (mg)"),
-        ({4: "P1,dose,0,day,,erlotinib,,,150,mg,by mouth,"}, 4, "route", "by mouth", "'oral'"),
+        ({4: "P1,dose,0,day,,erlotinib,,,-150,mg,oral,"}, 4, "amount", "-150", "must be > 0 (mg)"),
+        ({4: "P1,dose,0,day,,erlotinib,,,150,mg,nasal,"}, 4, "route", "nasal", "accepted: oral (po, PO, by mouth"),
+        (
+            {4: "P1,dose,0,day,,erlotinib,,,0,mg,oral,"},
+            4,
+            "amount",
+            "0",
+            "a held dose is an absent row; give the amount taken",
+        ),
+        (
+            {4: "P1,dose,0,day,,erlotnib,,,150,mg,oral,"},
+            4,
+            "drug",
+            "erlotnib",
+            "unknown drug 'erlotnib' (did you mean 'erlotinib'?)",
+        ),
+        (
+            {4: "P1,dose,0,day,,erlotinib,,,15000,mg,oral,"},
+            4,
+            "amount",
+            "15000",
+            "above the hard limit of 4000 mg (2 x the highest dose studied, 2000 mg: 2000 mg once weekly",
+        ),
+        (
+            {4: "P1,dose,0,day,,erlotinib,,,150,g,oral,"},
+            4,
+            "amount",
+            "150",
+            "did you mean 150 mg? check the unit (the row gives 150 g)",
+        ),
         ({4: "P1,dose,0,fortnight,,erlotinib,,,1,mg,oral,"}, 4, "time_unit", "fortnight", "day, days"),
         ({2: "P1,covariate,,,,,age,70,,kg,,"}, 2, "unit", "kg", "age must be given in 'year'"),
         (
@@ -410,7 +443,7 @@ NONMEM_OK = [
         ({3: "1,24,30,.,0,7,0,.,70"}, 3, "CMT", "7", "not in observation_compartments"),
         ({3: "1,24,30,.,3,3,0,.,70"}, 3, "EVID", "3", "valid: 0 (observation), 1 (dose)"),
         ({3: "1,-1,30,.,0,3,0,.,70"}, 3, "TIME", "-1", "earlier than row 2"),
-        ({2: "1,0,.,-150,1,1,1,.,70"}, 2, "AMT", "-150", "must be >= 0"),
+        ({2: "1,0,.,-150,1,1,1,.,70"}, 2, "AMT", "-150", "must be > 0"),
         ({3: "1,24,thirty,.,0,3,0,.,70"}, 3, "DV", "thirty", "not a number"),
         ({3: "1,24,30,.,0,3,0,.,75"}, 3, "WT", "75", "differs from row 2"),
         ({2: "1,0,.,150,1,1,1,50,70"}, 2, "RATE", "50", "compartment 1 is mapped to route 'oral'"),
@@ -464,3 +497,175 @@ def test_reading_never_modifies_the_input_files(tmp_path):
 def test_importing_twin_io_does_not_import_jax():
     code = "import sys, twin.io; assert 'jax' not in sys.modules, 'jax imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---------------------------------------------------------------------------------------------- as clinicians write
+
+
+@pytest.mark.parametrize(
+    "gene, written, canonical",
+    [
+        ("EGFR", "p.L858R", "L858R"),
+        ("EGFR", "p.Leu858Arg", "L858R"),
+        ("egfr", "l858r", "L858R"),
+        ("EGFR", "p.(Leu858Arg)", "L858R"),
+        ("EGFR", "exon 19 deletion", "ex19del"),
+        ("EGFR", "del19", "ex19del"),
+        ("EGFR", "Ex19Del", "ex19del"),
+        ("EGFR", "exon19del", "ex19del"),
+        ("EGFR", "E746_A750del", "ex19del"),
+        ("EGFR", "p.E746_A750del", "ex19del"),
+        ("EGFR", "p.Glu746_Ala750del", "ex19del"),
+        ("EGFR", "L747_P753delinsS", "ex19del"),
+        ("EGFR", "E746_S752delinsV", "ex19del"),
+        ("EGFR", "L747_T751del", "ex19del"),
+        ("EGFR", "S752_I759del", "ex19del"),
+        ("EGFR", "E709_T710delinsD", "E709_T710delinsD"),  # exon 18: not an exon-19 deletion
+        ("EGFR", "A767_V769dup", "A767_V769dup"),  # exon 20 duplication, kept as written
+        ("EGFR", "p.Thr790Met", "T790M"),
+        ("EGFR", "p.Cys797Ser", "C797S"),
+        ("MET", "MET amp", "amplification"),
+        ("MET", "MET amplification", "amplification"),
+        ("MET", "Amplified", "amplification"),
+        ("MET", "gain", "gain"),  # a low-level gain is not an amplification
+        ("TP53", "p.Arg273His", "R273H"),
+        ("TP53", "p.Arg213Ter", "R213*"),
+        ("ALK", "EML4-ALK fusion", "fusion"),
+    ],
+)
+def test_variant_spellings_map_to_the_network_names_and_keep_the_lab_text(gene, written, canonical):
+    call = VariantCall(gene, written, 0.3)
+    assert (call.gene, call.variant, call.reported) == (gene.upper(), canonical, written)
+    assert call == VariantCall(gene.upper(), canonical, 0.3)
+
+
+def test_exon19_deletions_and_the_canonical_names_are_the_networks():
+    from mechanistic.egfr_network import EGFR_DRUGS, EGFR_VARIANTS
+    from twin.flagship import SENSITISING
+
+    network = {(e.gene, e.variant) for e in EGFR_VARIANTS} | {v for d in EGFR_DRUGS for v in d.table()}
+    for gene, written in [("EGFR", "exon 19 deletion"), ("EGFR", "p.Leu858Arg"), ("EGFR", "p.Thr790Met"),
+                          ("EGFR", "p.Cys797Ser"), ("MET", "MET amp")]:  # fmt: skip
+        call = VariantCall(gene, written, 0.2)
+        assert (call.gene, call.variant) in network
+    assert {VariantCall("EGFR", w, 0.4).variant for w in ("p.E746_A750del", "del19", "L858R")} == set(SENSITISING)
+
+
+def test_mutation_file_as_a_lab_writes_it_reads_and_round_trips(tmp_path):
+    main = _write(tmp_path / "p.csv", HEADER + "P1,observation,0,day,diameter,,,30,,mm,,\n"
+                  "P2,observation,0,day,diameter,,,30,,mm,,\n")  # fmt: skip
+    mut = _write(
+        tmp_path / "m.csv",
+        "id,gene,variant,vaf\nP1,EGFR,p.Glu746_Ala750del,0.4\nP1,EGFR,p.Thr790Met,0.01\nP2,egfr,l858r,0.3\n"
+        "P2,MET,MET amp,0.05\n",
+    )
+    records = read_long_csv(main, mutations=mut)
+    p1, p2 = records["P1"].mutations, records["P2"].mutations
+    assert [(c.gene, c.variant, c.reported) for c in p1] == [
+        ("EGFR", "ex19del", "p.Glu746_Ala750del"),
+        ("EGFR", "T790M", "p.Thr790Met"),
+    ]
+    assert [(c.gene, c.variant) for c in p2] == [("EGFR", "L858R"), ("MET", "amplification")]
+    write_mutations(tmp_path / "again.csv", records)  # the lab's text is written back
+    assert "p.Glu746_Ala750del" in (tmp_path / "again.csv").read_text()
+    back = read_mutations(tmp_path / "again.csv")
+    assert back == {"P1": p1, "P2": p2}
+    assert [c.reported for c in back["P1"]] == ["p.Glu746_Ala750del", "p.Thr790Met"]
+    # a saved record keeps the lab text too
+    again = PatientRecord.from_dict(records["P1"].to_dict())
+    assert [c.reported for c in again.mutations] == ["p.Glu746_Ala750del", "p.Thr790Met"]
+
+
+@pytest.mark.parametrize(
+    "row3, value, valid",
+    [
+        ("P1,EGFR,L858,0.3", "L858", "is not understood. Accepted: a protein change in HGVS"),
+        ("P1,EGFR,c.2573T>G,0.3", "c.2573T>G", "DNA-level notation; give the protein change"),
+        ("P1,EGFR,R858L,0.3", "R858L", "EGFR codon 858 is L (Leu)"),
+        ("P1,EGFR,E746_A751del,0.3", "E746_A751del", "EGFR codon 751 is T (Thr)"),
+        ("P1,KRAS,exon 19 deletion,0.3", "exon 19 deletion", "names a variant of EGFR, not of KRAS"),
+        ("P1,EGFR,E746_A750del,0.3", "E746_A750del", "duplicates a call of the same gene and variant (both are "),
+    ],
+)
+def test_refused_variant_spellings_name_file_row_and_list_what_is_accepted(tmp_path, row3, value, valid):
+    main = _long(tmp_path, {})
+    path = _write(tmp_path / "mut.csv", f"id,gene,variant,vaf\nP1,EGFR,exon 19 deletion,0.4\n{row3}\n")
+    with pytest.raises(PatientFileError) as info:
+        read_long_csv(main, mutations=path)
+    message = str(info.value)
+    assert message.startswith(f"{path}, row 3, column 'variant', value {value!r}: "), message
+    assert valid in message
+
+
+@pytest.mark.parametrize(
+    "route, duration, expected",
+    [
+        ("po", "", ("oral", 0.0)),
+        ("PO", "", ("oral", 0.0)),
+        ("by mouth", "", ("oral", 0.0)),
+        ("Oral", "", ("oral", 0.0)),
+        ("iv", "", ("iv_bolus", 0.0)),
+        ("IV", "2", ("infusion", 2 / 24)),
+        ("iv infusion", "1", ("infusion", 1 / 24)),
+    ],
+)
+def test_routes_as_clinicians_write_them(tmp_path, route, duration, expected):
+    path = _write(tmp_path / "r.csv", HEADER + f"P1,dose,0,hour,,cisplatin,,,100,mg,{route},{duration}\n")
+    dose = read_long_csv(path)["P1"].doses[0]
+    assert (dose.route, dose.duration) == expected
+
+
+def test_drug_names_any_case_and_brand_names_read_as_the_table_name(tmp_path):
+    path = _write(tmp_path / "d.csv", HEADER + "P1,dose,0,day,,Erlotinib,,,150,mg,po,\n"
+                  "P1,dose,1,day,,TARCEVA,,,150,mg,po,\nP1,dose,2,day,,cisplatin,,,100,mg,iv,\n")  # fmt: skip
+    assert read_long_csv(path)["P1"].drugs == ("erlotinib", "cisplatin")  # other drugs as written
+
+
+def test_doses_above_the_label_warn_naming_file_and_rows_and_can_be_allowed_past_the_hard_limit(tmp_path):
+    from twin.dose_limits import DoseWarning
+
+    pulsed = _write(tmp_path / "pulsed.csv", HEADER + "P1,dose,0,day,,erlotinib,,,1200,mg,oral,\n"
+                    "P1,dose,1,day,,erlotinib,,,1.2,g,oral,\nP1,dose,2,day,,erlotinib,,,50,mg,oral,\n")  # fmt: skip
+    with pytest.warns(DoseWarning) as caught:
+        r = read_long_csv(pulsed)["P1"]
+    assert [d.amount for d in r.doses] == [1200.0, 1200.0, 50.0]
+    (w,) = caught
+    assert str(w.message).startswith(f"{pulsed}: patient 'P1': 2 erlotinib dose(s) above the label dose (150 mg once")
+    assert "at rows 2, 3" in str(w.message)
+    big = _write(tmp_path / "big.csv", HEADER + "P1,dose,0,day,,erlotinib,,,15000,mg,oral,\n")
+    with pytest.warns(DoseWarning, match="above the hard limit"):
+        assert read_long_csv(big, allow_above_limit=True)["P1"].doses[0].amount == 15000.0
+    with pytest.warns(DoseWarning, match="above the hard limit"):
+        read_patient(big, allow_above_limit=True)
+
+
+def test_a_day_whose_doses_add_up_past_the_hard_limit_names_its_rows(tmp_path):
+    path = _write(tmp_path / "day.csv", HEADER + "P1,dose,0,hour,,osimertinib,,,250,mg,oral,\n"
+                  "P1,dose,12,hour,,osimertinib,,,250,mg,oral,\n")  # fmt: skip
+    with pytest.raises(PatientFileError) as info:
+        read_long_csv(path)  # each dose is below the hard limit per dose (480 mg); the day is not
+    message = str(info.value)
+    prefix = f"{path}, row 3, column 'amount', value '250': 500 mg per day of osimertinib is above the hard limit"
+    assert message.startswith(prefix), message
+    assert "of 480 mg" in message and "Janne" in message and "rows 2, 3, add up to 500 mg" in message
+
+
+def test_nonmem_doses_are_checked_and_compartment_drug_typos_refused(tmp_path):
+    args = {**NONMEM_ARGS, "dose_compartments": {1: ("erlotinib", "oral")}, "covariates": None}
+    path = _write(tmp_path / "nm.csv", "ID,TIME,DV,AMT,EVID,CMT,MDV\n1,0,.,150000,1,1,1\n")
+    with pytest.raises(PatientFileError, match=r"nm\.csv, row 2, column 'AMT', value '150000': .*did you mean 150 mg"):
+        read_nonmem(path, **args)
+    with pytest.raises(ValueError, match=r"dose_compartments\[1\]: unknown drug 'erlotnib' \(did you mean"):
+        read_nonmem(path, **{**args, "dose_compartments": {1: ("erlotnib", "oral")}})
+
+
+@pytest.mark.parametrize("content", [b"PK\x03\x04\x14\x00\x06\x00binary workbook", b"id,kind\nP1,\xff\xfe\x00dose\n"])
+def test_a_binary_file_is_named_in_the_error(tmp_path, content):
+    path = tmp_path / "patient.xlsx"
+    path.write_bytes(content)
+    with pytest.raises(PatientFileError) as info:
+        read_patient(path)
+    assert str(info.value).startswith(f"{path}, row ")
+    assert "is not a text CSV file" in str(info.value) and "save it as CSV" in str(info.value)
+    with pytest.raises(PatientFileError, match="is not a text CSV file"):
+        read_mutations(path)
