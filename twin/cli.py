@@ -82,7 +82,7 @@ def _guarded(run: Callable[[], int | None]) -> None:
         raise typer.Exit(code)
 
 
-def _table(console, result, title: str, flags=None) -> None:
+def _table(console, result, title: str) -> None:
     """The ranked table of a twin's comparison (ranking columns first; censoring as "not reached")
     and its verdict."""
     from rich.table import Table
@@ -99,7 +99,7 @@ def _table(console, result, title: str, flags=None) -> None:
         out.add_column(col)
     rank_of = {r: i + 1 for i, r in enumerate(table.regimen)}
     for i, r in enumerate(table.to_dict(orient="records")):
-        notes = list((flags or {}).get(r["regimen"], ()))
+        notes = [f"[red]ABOVE LABEL:[/red] {r['above label dose']}"] if r.get("above label dose") else []
         if r["same as"]:
             notes.insert(0, f"same doses as #{rank_of[r['same as']]}")
         lo, hi = r["difference vs #1 90% CI"]
@@ -236,6 +236,9 @@ def calibrate(
     warmup: int = typer.Option(500, min=1, help="NUTS warm-up iterations per chain."),
     samples: int = typer.Option(500, min=1, help="Draws per chain."),
     seed: int = typer.Option(0, min=0, help="Seed of every random number."),
+    allow_above_limit: bool = typer.Option(
+        False, "--allow-above-limit", help="Accept doses above the hard limit (2x the highest dose studied)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the posterior summary as JSON."),
 ) -> None:
     """Build and calibrate a patient's twin from their files; save it (NetCDF) for whatif and update."""
@@ -246,7 +249,7 @@ def calibrate(
         from twin.io import read_patient
 
         console = _console(as_json)
-        record = read_patient(file, patient, mutations=mutations)
+        record = read_patient(file, patient, mutations=mutations, allow_above_limit=allow_above_limit)
         twin = DigitalTwin.from_record(record)
         twin = _calibrate(twin, console, method=method, chains=chains, warmup=warmup, samples=samples, seed=seed)
         saved = twin.save(out or Path(f"{record.patient_id}.twin.nc"))
@@ -272,6 +275,9 @@ def whatif(
     days: int = typer.Option(728, min=56, max=3640, help="Horizon (days; a multiple of 56)."),
     draws: int = typer.Option(200, min=10, max=4000, help="Posterior draws simulated per regimen."),
     report: Path = typer.Option(None, help="Also write an HTML report with figures into this folder."),
+    allow_above_limit: bool = typer.Option(
+        False, "--allow-above-limit", help="Accept doses above the hard limit (2x the highest dose studied)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the ranked table as JSON."),
 ) -> None:
     """Compare regimens from the twin's decision day, ranked by the time until the tumour volume doubles."""
@@ -284,7 +290,7 @@ def whatif(
 
         console = _console(as_json)
         twin = DigitalTwin.load(twin_file)
-        regimens = [parse_regimen(r, days) for r in regimen] if regimen else None
+        regimens = [parse_regimen(r, days, allow_above_limit=allow_above_limit) for r in regimen] if regimen else None
         start = time.perf_counter()
         with _stage(console, f"simulating on {draws} posterior draws"):
             result = twin.compare(regimens, days=days, n_draws=draws)

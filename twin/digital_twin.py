@@ -65,8 +65,9 @@ class Settings(NamedTuple):
 class Comparison(NamedTuple):
     """``dataset``: ``scenarios.compare`` output (dims regimen, draw, time; ``time`` in days from the
     decision day, ``attrs['start_day']`` the decision day, ``attrs['primary']`` the ranking
-    endpoint); ``table``: ``scenarios.summarise``, best first; ``verdict``: ``scenarios.verdict``,
-    the ranking in one sentence (short regimen names)."""
+    endpoint); ``table``: ``scenarios.summarise``, best first, with ``above label dose`` (what
+    exceeds the label, ``twin.regimens.above_label``; empty when nothing does); ``verdict``:
+    ``scenarios.verdict``, the ranking in one sentence (short regimen names)."""
 
     dataset: xr.Dataset
     table: pd.DataFrame
@@ -128,7 +129,11 @@ class DigitalTwin:
         """The twin of ``record`` with the flagship model personalised by its mutations (or ``model``)."""
         if not isinstance(record, PatientRecord):
             raise TypeError(f"record must be a twin.PatientRecord, got {type(record).__name__}")
-        model = TwinModel.from_mutations(record.mutations) if model is None else model
+        if model is None:
+            from mechanistic.egfr_network import EGFR_DRUG_PK
+
+            model = TwinModel.from_mutations(record.mutations)
+            model = model.with_drugs(d for d in record.drugs if d in EGFR_DRUG_PK)  # drugs the patient was given
         _check_drugs(record, model)
         return cls(record, model)
 
@@ -423,7 +428,7 @@ class DigitalTwin:
         import scenarios as sc
         from twin.flagship import solver_options
         from twin.formatting import short_regimen
-        from twin.regimens import SCAN_EVERY, standard_regimens
+        from twin.regimens import SCAN_EVERY, above_label, standard_regimens
 
         if not (isinstance(days, (int, np.integer)) and days > 0 and days % SCAN_EVERY == 0):
             raise ValueError(f"days={days!r} must be a positive multiple of {SCAN_EVERY} (the scan interval, days)")
@@ -436,7 +441,8 @@ class DigitalTwin:
             now = now * (observed / now.sum(axis=1, keepdims=True))
         for i in range(now.shape[1]):
             draws[f"now_volume_{i}"] = now[:, i]
-        build = _Builder(self.model)  # hashable and equal across calls: compiled once per model
+        model = self.model.with_drugs(d for r in regimens for d in r.drugs)  # any drug with PK the regimens give
+        build = _Builder(model)  # hashable and equal across calls: compiled once per model
         seed = self.settings.seed if seed is None else seed
         ds = sc.compare(
             build, draws, regimens, days, key=jax.random.key(seed), scan_every=SCAN_EVERY, options=solver_options()
@@ -451,7 +457,9 @@ class DigitalTwin:
             else "each posterior draw's fitted clone volumes on the decision day"
         )
         table = sc.summarise(ds, primary=primary, dose_penalty_per_g=dose_penalty_per_g)
-        names = {str(r): short_regimen(str(r)) for r in ds.regimen.values}
+        flags = {str(r): above_label(r) for r in regimens}
+        table["above label dose"] = ["; ".join(flags[r]) for r in table.regimen]
+        names = {str(r): short_regimen(str(r)) + (" (above label dose)" if flags[str(r)] else "") for r in regimens}
         return Comparison(ds, table, sc.verdict(ds, table, primary, names=names))
 
     def simulate(self, regimen, *, days: int = 728, n_draws: int = 200, seed: int | None = None) -> xr.Dataset:

@@ -6,9 +6,24 @@
   report without one is not the flagship's disease and is an error);
 - a T790M clone, always (pre-existing below detection in most tumours; Hata et al. Nat Med 2016):
   its share at the first scan is a free parameter whose prior is centred on the report's T790M
-  allele fraction relative to the truncal one when detected, else on 1e-3;
+  allele fraction relative to the truncal one when detected, else on the FLAURA population's
+  typical share (:data:`FLAURA_POPULATION`);
 - one clone per other subclonal variant with a known effect in the shipped EGFR network (e.g.
-  MET amplification, EGFR C797S), at the fixed share its allele fraction gives.
+  MET amplification, EGFR C797S), at the fixed share its allele fraction gives;
+- a ``bypass`` clone, always: EGFR-independent resistance (MET amplification, other bypass
+  tracks, histological transformation, and the many progressions with no identified mechanism),
+  pre-existing below detection at the fixed share ``bypass_fraction0`` (:data:`FIXED`). No EGFR
+  TKI acts on it (efficacy 0 for every drug: its mechanism is unknown in most patients, so no
+  targeted drug is assumed to reach it), so every twin can fail on osimertinib as on erlotinib.
+  One lumped clone, not one per mechanism: after first-line osimertinib, MET amplification is
+  found in ~15% and EGFR C797S in ~7% of progressions and no mechanism in about half
+  (Ramalingam et al. Ann Oncol 2018;29 suppl 8, ESMO abstract LBA50; Chmielecki et al. Nat
+  Commun 2023;14:1070, FLAURA plasma NGS); after first-generation TKIs ~40% of progressions are
+  T790M-negative (Yu et al. Clin Cancer Res 2013;19:2240). C797S without T790M (sensitive to
+  erlotinib again) is left to the report's own C797S clone: its share of failures is small and
+  FLAURA's aggregate results cannot inform a separate clone. Only pre-existing, not acquired
+  (mutation flow): aggregate PFS cannot tell a smaller pre-existing share from an acquisition
+  rate (both give the same log-linear outgrowth time), so one share is kept.
 
 Each clone's response to each drug comes from its personalised network
 (:mod:`mechanistic.egfr_network`): the potency (EC50, mg/L) from the drug table's cellular IC50
@@ -20,8 +35,12 @@ the first drug (erlotinib) on a cell carrying only the sensitising mutation (1 =
 Kill of clone c by drug d = ``max_kill * efficacy[c, d] * C / (C + ec50[c, d])``
 (effects add across drugs), Gompertz growth with a shared capacity, fitness cost of resistance.
 
-Priors and fixed values are those of :func:`inference.egfr_two_clone_spec` (sources there); they
-are stored as plain numbers (:class:`Prior`) so that a twin saves and loads exactly.
+The priors of growth rate, maximal kill and T790M share are the FLAURA-calibrated virtual
+population (:data:`FLAURA_POPULATION`, fitted in :mod:`twin.studies.flaura2018`): typical values
+and between-patient variability, so a new patient starts from the trial population and their own
+scans update it; the bypass clone's share is that population's typical value. The other priors and
+fixed values are those of :func:`inference.egfr_two_clone_spec` (sources there). All are stored
+as plain numbers (:class:`Prior`) so that a twin saves and loads exactly.
 """
 
 from __future__ import annotations
@@ -29,17 +48,22 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
 from twin.record import VariantCall
 
 DRUGS: tuple[str, ...] = ("erlotinib", "osimertinib")
+"""The drugs a twin's model carries by default (those of the standard regimens; erlotinib first,
+the efficacy reference). Any other drug with PK is added where a record or a regimen needs it:
+:meth:`TwinModel.with_drugs`."""
 SENSITISING: tuple[str, ...] = ("L858R", "ex19del")
 ERLOTINIB_EC50_L858R = 0.1  # mg/L, mechanistic.catalogue.egfr_two_clone
 SUBCLONAL_BELOW = 0.5  # a call with VAF < 0.5 x the truncal VAF is subclonal
 PRIOR_FAMILIES = ("lognormal", "logitnormal", "halfnormal")
+BYPASS = "bypass"  # the always-present EGFR-independent (osimertinib- and erlotinib-resistant) clone
+BYPASS_VARIANT = "bypass (EGFR-independent: MET amplification, other, unknown)"
 
 
 def solver_options():
@@ -89,12 +113,21 @@ class Prior:
         return f"{self.family}(median {self.location:g}, sd {self.scale:g})"
 
 
-# name -> (unit, prior, source); see inference.egfr_two_clone for the reasoning behind each
+# name -> (unit, prior, source); see inference.egfr_two_clone for the reasoning behind the others
+# The FLAURA virtual population (twin.studies.flaura2018.FITTED; a test checks they agree): typical
+# value and between-patient SD (log / logit scale) of the parameters it fitted to FLAURA's aggregate
+# results (Soria et al. NEJM 2018). A new patient's prior is this population; their scans update it.
+FLAURA_POPULATION: dict[str, tuple[float, float]] = {
+    "growth_rate": (0.0030955, 1.4171),
+    "max_kill": (0.051789, 0.6897),
+    "resistant_fraction0": (0.00532, 2.0),
+}
+_FLAURA = "FLAURA virtual population (twin.studies.flaura2018; Soria et al. NEJM 2018)"
 DEFAULT_PRIORS: dict[str, tuple[str, Prior, str]] = {
     "volume0": ("mm^3", Prior("lognormal", 3e4, 1.5), "RECIST lesion sizes"),
-    "resistant_fraction0": ("1", Prior("logitnormal", 1e-3, 2.0), "Hata et al. Nat Med 2016; Oxnard et al. JCO 2016"),
-    "growth_rate": ("1/day", Prior("lognormal", 0.01, 0.7), "Detterbeck & Gibson 2008"),
-    "max_kill": ("1/day", Prior("lognormal", 0.06, 0.7), "mechanistic.catalogue.egfr_two_clone"),
+    "resistant_fraction0": ("1", Prior("logitnormal", *FLAURA_POPULATION["resistant_fraction0"]), _FLAURA),
+    "growth_rate": ("1/day", Prior("lognormal", *FLAURA_POPULATION["growth_rate"]), _FLAURA),
+    "max_kill": ("1/day", Prior("lognormal", *FLAURA_POPULATION["max_kill"]), _FLAURA),
     "sd_add": ("mm", Prior("halfnormal", 0.0, 2.0), "RECIST inter-reader variability"),
 }
 FIXED: dict[str, tuple[float, str, str]] = {
@@ -105,6 +138,9 @@ FIXED: dict[str, tuple[float, str, str]] = {
     "sd_ctdna": (0.3, "1", "ctDNA allele-fraction replicate noise, log scale (illustrative)"),
     "fitness_cost": (0.25, "1", "Chmielecki et al. Sci Transl Med 2011"),
     "capacity": (2.0e5, "mm^3", "mechanistic.catalogue.egfr_two_clone"),
+    # the typical share of the FLAURA virtual population (twin.studies.flaura2018.FITTED); the
+    # patient's own scans on a first-generation TKI rarely inform it
+    "bypass_fraction0": (5.6e-7, "1", "FLAURA virtual population, twin.studies.flaura2018 (Soria et al. NEJM 2018)"),
 }
 
 
@@ -115,8 +151,10 @@ def _label(gene: str, variant: str) -> str:
 @dataclass(frozen=True)
 class TwinModel:
     """The twin's disease model (see the module docstring). Shapes: ``ec50`` and ``efficacy``
-    ``(n_clones, n_drugs)``; ``fixed_fractions`` the initial shares of clones 3.. (clone 1 is the
-    sensitive one, clone 2 T790M with a free share). ``ignored`` lists calls left out and why."""
+    ``(n_clones, n_drugs)``; ``fixed_fractions`` the initial shares of the report's other clones
+    (clone 1 is the sensitive one, clone 2 T790M with a free share, the last the ``bypass`` clone
+    with the share ``bypass_fraction0``; a model saved before the bypass clone existed has none).
+    ``ignored`` lists calls left out and why."""
 
     clones: tuple[str, ...]
     clone_variants: tuple[tuple[str, ...], ...]
@@ -175,6 +213,9 @@ class TwinModel:
         if t790m is not None and t790m.vaf > 0:
             priors["resistant_fraction0"] = Prior("logitnormal", min(t790m.vaf / truncal_vaf, 0.5), 1.0)
         ec50, efficacy = _network_response(clones, drugs, reference=f"EGFR {sensitising[0].variant}")
+        clones[BYPASS] = (*truncal_known, BYPASS_VARIANT)
+        ec50 = np.vstack([ec50, ec50[:1]])  # unused (efficacy 0): the truncal potency, for a finite Emax
+        efficacy = np.vstack([efficacy, np.zeros((1, len(drugs)))])
         return cls(
             clones=tuple(clones),
             clone_variants=tuple(clones.values()),
@@ -184,6 +225,41 @@ class TwinModel:
             fixed_fractions=tuple(fractions),
             priors=priors,
             ignored=tuple(ignored),
+        )
+
+    def with_drugs(self, drugs: Iterable[str]) -> TwinModel:
+        """This model acting through ``drugs`` too: those it lacks are added after its own, their
+        responses from the same personalised networks (efficacy relative to this model's first
+        drug), so the result equals :meth:`from_mutations` with all the drugs. Itself when it has
+        them all. Any drug of the EGFR drug table with PK
+        (``mechanistic.egfr_network.EGFR_DRUG_PK``) may be added: the default model carries only
+        :data:`DRUGS` because every drug in the model costs solver time in every calibration and
+        what-if (all six: ~4x slower ``DigitalTwin.compare`` than two, measured)."""
+        from mechanistic.egfr_network import EGFR_DRUG_PK
+
+        extra = tuple(d for d in dict.fromkeys(drugs) if d not in self.drugs)
+        if not extra:
+            return self
+        unknown = [d for d in extra if d not in EGFR_DRUG_PK]
+        if unknown:
+            raise TwinModelError(
+                f"drugs {unknown} have no PK in the EGFR drug table; the twin can give {list(EGFR_DRUG_PK)}"
+            )
+        names, variants = list(self.clones), list(self.clone_variants)
+        bypass = self.clones[-1] == BYPASS
+        if bypass:  # no drug acts on the bypass clone (efficacy 0; see the module docstring)
+            names, variants = names[:-1], variants[:-1]
+        reference = next((v for v in variants[0] if v in {f"EGFR {s}" for s in SENSITISING}), f"EGFR {SENSITISING[0]}")
+        ec50, efficacy = _network_response(dict(zip(names, variants, strict=True)), (self.drugs[0], *extra), reference)
+        ec50, efficacy = ec50[:, 1:], efficacy[:, 1:]  # the first drug is the efficacy reference only
+        if bypass:
+            ec50 = np.vstack([ec50, ec50[:1]])
+            efficacy = np.vstack([efficacy, np.zeros((1, len(extra)))])
+        return replace(
+            self,
+            drugs=(*self.drugs, *extra),
+            ec50=tuple(tuple(old) + tuple(new) for old, new in zip(self.ec50, ec50.tolist(), strict=True)),
+            efficacy=tuple(tuple(old) + tuple(new) for old, new in zip(self.efficacy, efficacy.tolist(), strict=True)),
         )
 
     # --- serialisation --------------------------------------------------------------------------
@@ -213,8 +289,16 @@ class TwinModel:
     def resistant(self) -> tuple[bool, ...]:
         return tuple(i > 0 for i in range(len(self.clones)))
 
+    @property
+    def has_bypass(self) -> bool:
+        """Whether the model has the bypass clone (models saved before it existed do not)."""
+        return self.clones[-1] == BYPASS
+
+    def _fixed_names(self) -> tuple[str, ...]:
+        return tuple(k for k in FIXED if k != "bypass_fraction0" or self.has_bypass)
+
     def units(self) -> dict[str, str]:
-        return {**{k: v[0] for k, v in DEFAULT_PRIORS.items()}, **{k: v[1] for k, v in FIXED.items()}}
+        return {**{k: v[0] for k, v in DEFAULT_PRIORS.items()}, **{k: FIXED[k][1] for k in self._fixed_names()}}
 
     def spec(self):
         """The ``inference.ParameterSpec``: the free parameters with their priors and the fixed ones."""
@@ -224,8 +308,10 @@ class TwinModel:
         for name, (unit, _, source) in DEFAULT_PRIORS.items():
             constraint = "unit_interval" if name == "resistant_fraction0" else "positive"
             params.append(Parameter(name, unit, self.priors[name].distribution(), constraint=constraint, source=source))
-        for name, (_, unit, source) in FIXED.items():
-            constraint = "unit_interval" if name == "fitness_cost" else "positive"  # sd_ctdna: a log-scale SD > 0
+        for name in self._fixed_names():
+            _, unit, source = FIXED[name]
+            # sd_ctdna: a log-scale SD > 0
+            constraint = "unit_interval" if name in ("fitness_cost", "bypass_fraction0") else "positive"
             params.append(Parameter(name, unit, value=float(self.fixed[name]), constraint=constraint, source=source))
         return ParameterSpec(params)
 
@@ -268,6 +354,8 @@ class TwinModel:
 
         v0, f_t790m = params["volume0"], params["resistant_fraction0"]
         other = jnp.asarray(self.fixed_fractions, dtype=float)
+        if self.has_bypass:
+            other = jnp.concatenate([other, jnp.reshape(jnp.asarray(params["bypass_fraction0"], dtype=float), (1,))])
         sensitive = 1.0 - f_t790m - jnp.sum(other)
         return v0 * jnp.concatenate([jnp.stack([sensitive, f_t790m]), other])
 

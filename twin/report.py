@@ -301,6 +301,16 @@ def twin_notes(twin, start_state: str) -> list[str]:
         "Ranking: the restricted mean time until the tumour volume doubles from the decision day (+26% in "
         "diameter), censored at the horizon; RECIST progression on 8-weekly scans (PD: +20% and +5 mm over the "
         "nadir) is shown alongside.",
+        *(
+            [
+                f"Every twin carries a '{twin.model.clones[-1]}' clone: EGFR-independent resistance (MET amplification,"
+                " other bypass tracks, unknown mechanisms) present below detection at the first scan, at the share "
+                f"{twin.model.fixed['bypass_fraction0']:.2g} fitted to FLAURA's published results "
+                "(twin.studies.flaura2018); no drug is assumed to act on it, so every regimen can fail."
+            ]
+            if twin.model.has_bypass
+            else []
+        ),
         *(f"Not modelled: {x}" for x in twin.model.ignored),
         "Research software with a synthetic example patient: not a medical device and not for clinical decisions.",
     ]
@@ -319,9 +329,15 @@ def write_twin_report(twin, comparison, out_dir: Path, *, n_draws: int = 200, sc
         observed=twin.record.observations_frame(),
         history=twin.history(n_draws=min(n_draws, comparison.dataset.sizes["draw"])),
         posterior=twin.posterior.drop_vars("diverging", errors="ignore"),
-        notes=twin_notes(twin, comparison.dataset.attrs["start_state"]),
+        notes=[
+            *twin_notes(twin, comparison.dataset.attrs["start_state"]),
+            *([f"Drug screen: {screen.attrs['not_screened']}."] if screen is not None and screen.attrs.get(
+                "not_screened") else []),
+        ],  # fmt: skip
         screen=screen,
         diagnostics_lines=[*(twin.diagnostics or ["All sampler checks passed."]), *(twin.model_check or [MODEL_OK])],
         primary=comparison.dataset.attrs["primary"],
         verdict=comparison.verdict.text,
+        flags={r: [f"ABOVE LABEL: {f}"] for r, f in zip(comparison.table.regimen, comparison.table["above label dose"],
+                                                       strict=True) if f},  # fmt: skip
     )

@@ -156,8 +156,11 @@ def test_uncalibrated_twin_says_what_to_do(tmp_path):
         twin.compare()
     assert DigitalTwin.load(twin.save(tmp_path / "bare.nc")).record == twin.record
     record = example_patient()
-    doses = [*record.doses[:1], replace(record.doses[1], drug="gefitinib")]
-    with pytest.raises(ValueError, match=r"patient 'X' was given \['gefitinib'\]; the twin models"):
+    doses = [*record.doses[:1], replace(record.doses[1], drug="gefitinib")]  # any drug with PK joins the model
+    given = DigitalTwin.from_record(PatientRecord("X", record.observations, doses, mutations=record.mutations))
+    assert given.model.drugs == ("erlotinib", "osimertinib", "gefitinib")
+    doses = [*record.doses[:1], replace(record.doses[1], drug="cisplatin")]
+    with pytest.raises(ValueError, match=r"patient 'X' was given \['cisplatin'\]; the twin models"):
         DigitalTwin.from_record(PatientRecord("X", record.observations, doses, mutations=record.mutations))
 
 

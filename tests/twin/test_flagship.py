@@ -22,7 +22,8 @@ def met_model():
 
 
 def test_clones_from_the_report(met_model):
-    assert met_model.clones == ("sensitive", "T790M", "MET amplification")
+    assert met_model.clones == ("sensitive", "T790M", "MET amplification", "bypass")  # bypass: in every twin
+    assert met_model.efficacy[-1] == (0.0, 0.0)  # no drug acts on the EGFR-independent bypass clone
     assert met_model.clone_variants[1] == ("EGFR L858R", "EGFR T790M")
     assert met_model.fixed_fractions == pytest.approx((0.1,))  # 0.04 / 0.4
     assert met_model.ignored == ("TP53 R273H: no effect in the EGFR network (not modelled)",)
