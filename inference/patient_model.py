@@ -21,6 +21,7 @@ from inference.error_models import ErrorModel, Proportional
 from inference.fit import CalibrationWarning
 from inference.observations import Observations
 from inference.parameters import ParameterSpec
+from mechanistic.precision import require_float64
 
 Predict = Callable[[dict, "jnp.ndarray"], Mapping[str, "jnp.ndarray"]]
 
@@ -55,8 +56,10 @@ def check_values(err: ErrorModel, name: str, value, censored, time, who: str) ->
 def patient_model(
     predict: Predict, spec: ParameterSpec, observations: Observations, errors: Mapping[str, ErrorModel]
 ) -> Callable[[], None]:
-    """The numpyro model of one patient (a function of no arguments)."""
+    """The numpyro model of one patient (a function of no arguments). Needs float64
+    (``mechanistic.Float64Required`` otherwise)."""
     who = f"patient {observations.patient!r}"
+    require_float64("inference.patient_model", who)
     check_error_models(spec, observations.observables, errors, who)
     for name, err in errors.items():
         rows = np.asarray(observations.observable) == name

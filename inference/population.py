@@ -32,6 +32,7 @@ from inference.error_models import ErrorModel
 from inference.observations import Observations
 from inference.parameters import Parameter, ParameterSpec
 from inference.patient_model import Predict, check_error_models, check_values
+from mechanistic.precision import require_float64
 
 TRANSFORMS: dict[str, tuple[Callable, Callable]] = {
     "positive": (jnp.log, jnp.exp),
@@ -125,7 +126,9 @@ def population_model(
     ``centred``: sample ``T(p_i)`` directly (site ``z_p``) instead of ``eta``; better for NUTS when
     every patient has many informative measurements, worse (funnels) when they have few. ``True``:
     every individual parameter; a collection of names: those only (the others non-centred), e.g.
-    a baseline size pinned by each patient's first scan centred, a weakly informed rate not."""
+    a baseline size pinned by each patient's first scan centred, a weakly informed rate not.
+    Needs float64 (``mechanistic.Float64Required`` otherwise)."""
+    require_float64("inference.population_model", "the cohort")
     check_error_models(spec, cohort.units, errors, "the cohort")
     for name, (index, value, censored, mask) in cohort.groups.items():
         for i in range(len(cohort)):

@@ -4,7 +4,8 @@ observations, solver.
 Units inside this package: time in days, amounts in mg, volumes of distribution in L,
 concentrations in mg/L, tumour volumes in mm^3, diameters in mm. Float64 is expected: enable
 it with ``jax.config.update("jax_enable_x64", True)`` in your entry point (importing this
-package does not change global JAX settings).
+package does not change global JAX settings); without it, building a model raises
+``Float64Required`` naming the field.
 """
 
 from mechanistic.boolean_attractors import asynchronous_attractors, synchronous_attractors
@@ -46,6 +47,7 @@ from mechanistic.pk import (
     OneCompartment,
     TwoCompartment,
 )
+from mechanistic.precision import ENABLE_X64, Float64Required, require_float64
 from mechanistic.simulate import simulate, to_dataset
 from mechanistic.solver import Solution, SolveError, SolverOptions, check_solution, initial_state, solve
 from mechanistic.stein import SteinBiexponential
@@ -63,9 +65,11 @@ __all__ = [
     "DoseRows",
     "DoseTable",
     "DrugPanel",
+    "ENABLE_X64",
     "EmaxEffect",
     "ExponentialEvents",
     "FixedGrid",
+    "Float64Required",
     "LawsonGrid",
     "LinearEffect",
     "MichaelisMentenOneCompartment",
@@ -104,6 +108,7 @@ __all__ = [
     "personalise",
     "read_graphml",
     "read_sif",
+    "require_float64",
     "resistant_fraction",
     "simulate",
     "solve",
