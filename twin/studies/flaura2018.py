@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-DAYS_PER_MONTH = 365.25 / 12
+from scenarios import DAYS_PER_MONTH
+
 EX19DEL_SHARE = 0.63  # Soria 2018 Table 1: ex19del 63% in each arm (175/279 osimertinib, 174/277 comparator)
 N_PER_ARM = (277, 279)  # comparator (control, first), osimertinib
 ARMS = ("comparator", "osimertinib")
