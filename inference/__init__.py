@@ -26,7 +26,7 @@ from inference.least_squares import FitResult, Metrics, aic, aic_laleh, fit_curv
 from inference.least_squares import predict as predict_curve
 from inference.observations import Observations
 from inference.parameters import CONSTRAINTS, Parameter, ParameterSpec
-from inference.patient_model import patient_model
+from inference.patient_model import PatientData, patient_data, patient_model, patient_model_and_data
 from inference.population import TRANSFORMS, Cohort, population_description, population_model, population_prior
 from inference.svi import SviResult, svi
 
@@ -42,6 +42,7 @@ __all__ = [
     "Observations",
     "Parameter",
     "ParameterSpec",
+    "PatientData",
     "Proportional",
     "SviResult",
     "TRANSFORMS",
@@ -56,7 +57,9 @@ __all__ = [
     "map_estimate",
     "metrics",
     "nuts",
+    "patient_data",
     "patient_model",
+    "patient_model_and_data",
     "population_description",
     "population_model",
     "population_prior",

@@ -1,7 +1,7 @@
 """Fitting a numpyro model: MAP, Laplace approximation, NUTS (several chains, initialised at the
 MAP), and diagnostics through ArviZ that warn, naming the problem and a remedy.
 
-All work happens on numpyro's unconstrained space (``initialize_model``); results come back
+All work happens on numpyro's unconstrained space (``biject_to`` of each site's support); results come back
 constrained, as ``{name: array}`` dicts or an ArviZ ``InferenceData`` with parameter units in
 ``attrs``.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -17,8 +18,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
+from numpyro import handlers
+from numpyro.distributions.transforms import biject_to
 from numpyro.infer import MCMC, NUTS, init_to_median, init_to_sample, init_to_value
-from numpyro.infer.util import initialize_model
+from numpyro.infer.util import potential_energy
 
 
 class CalibrationWarning(UserWarning):
@@ -37,26 +40,37 @@ class MapResult(NamedTuple):
     converged: bool
 
 
-def _setup(model: Callable, key, init_strategy=init_to_median):
-    info = initialize_model(key, model, init_strategy=init_strategy, dynamic_args=False)
-    return info.param_info.z, info.potential_fn, info.postprocess_fn
+def _free_sites(model: Callable, key, model_args: tuple, strategy) -> dict:
+    """``{name: (unconstrained value, transform)}`` of the latent sample sites, from one run of
+    the model with values chosen by the numpyro init ``strategy`` (traceable)."""
+    tr = handlers.trace(handlers.substitute(handlers.seed(model, key), substitute_fn=strategy)).get_trace(*model_args)
+    sites = {}
+    for name, site in tr.items():
+        if site["type"] == "sample" and not site["is_observed"]:
+            transform = biject_to(site["fn"].support)
+            sites[name] = (transform.inv(site["value"]), transform)
+    return sites
 
 
-def map_estimate(model: Callable, key, *, steps: int = 500, tol: float = 1e-4, restarts: int = 4) -> MapResult:
-    """Maximum a posteriori by L-BFGS (optax) on the unconstrained space from ``restarts`` starts
-    (the prior medians, then draws from the prior); the best one is returned. Not for starting a
-    hierarchical model: its joint mode is degenerate (between-patient SD -> 0, density -> infinity,
-    in the centred form), so start NUTS there from the prior medians (the default). Warns
-    (:class:`CalibrationWarning`) when the gradient norm stays above ``tol``."""
-    z0, potential, post = _setup(model, key)
-    flat0, unravel = ravel_pytree(z0)
-    keys = jax.random.split(jax.random.fold_in(key, 1), restarts - 1)
-    starts = [flat0, *(ravel_pytree(_setup(model, k, init_to_sample)[0])[0] for k in keys)]
-    f = lambda x: potential(unravel(x))  # noqa: E731
+def _constrain(sites: dict, z: dict) -> dict:
+    return {k: sites[k][1](v) for k, v in z.items()}
+
+
+@partial(jax.jit, static_argnames=("model", "restarts", "steps", "tol"))
+def _lbfgs_restarts(model, key, model_args, restarts: int, steps: int, tol: float):
+    """L-BFGS from ``restarts`` starts (one after another); the data in ``model_args`` are arguments, so
+    one compiled program serves every data set of the same shapes."""
+    sites = _free_sites(model, key, model_args, init_to_median)
+    flat0, unravel = ravel_pytree({k: v for k, (v, _) in sites.items()})
+    draws = [
+        ravel_pytree({k: v for k, (v, _) in _free_sites(model, k_, model_args, init_to_sample).items()})[0]
+        for k_ in jax.random.split(jax.random.fold_in(key, 1), restarts - 1)
+    ]
+    # one nested jit: its trace is reused by the several places L-BFGS evaluates the potential
+    f = jax.jit(lambda x: potential_energy(model, model_args, {}, unravel(x)))
     opt = optax.lbfgs()
     value_and_grad = optax.value_and_grad_from_state(f)
 
-    @jax.jit
     def run(x):
         def step(carry):
             x, state = carry
@@ -73,38 +87,64 @@ def map_estimate(model: Callable, key, *, steps: int = 500, tol: float = 1e-4, r
         value, grad = jax.value_and_grad(f)(x)
         return x, value, jnp.linalg.norm(grad)
 
-    results = [run(x0) for x0 in starts]
-    values = np.asarray([float(r[1]) for r in results])
+    xs, values, gnorms = jax.lax.map(run, jnp.stack([flat0, *draws]))  # in turn: batching costs more to trace
+    z = jax.vmap(unravel)(xs)
+    return z, _constrain(sites, z), values, gnorms
+
+
+def map_estimate(
+    model: Callable, key, *, model_args: tuple = (), steps: int = 500, tol: float = 1e-4, restarts: int = 4
+) -> MapResult:
+    """Maximum a posteriori by L-BFGS (optax) on the unconstrained space from ``restarts`` starts
+    (the prior medians, then draws from the prior); the best one is returned. ``model_args``: the
+    model's arguments (data as arrays: a new data set of the same shapes reuses the compiled
+    fit). Not for starting a hierarchical model: its joint mode is degenerate (between-patient SD ->
+    0, density -> infinity, in the centred form), so start NUTS there from the prior medians (the
+    default). Warns (:class:`CalibrationWarning`) when the gradient norm stays above ``tol``."""
+    z, params, values, gnorms = _lbfgs_restarts(model, key, tuple(model_args), restarts, steps, tol)
+    values = np.asarray(values)
     best = int(np.nanargmin(np.where(np.isfinite(values), values, np.nan)))
-    x, value, gnorm = results[best]
-    z = unravel(x)
+    gnorm = float(gnorms[best])
     converged = bool(gnorm < tol)
     if not converged:
         warnings.warn(
-            f"MAP did not converge: gradient norm {float(gnorm):.3g} > {tol} after {steps} L-BFGS steps; "
+            f"MAP did not converge: gradient norm {gnorm:.3g} > {tol} after {steps} L-BFGS steps; "
             "raise steps, or check that the priors and data are compatible",
             CalibrationWarning,
             stacklevel=2,
         )
-    params = {k: np.asarray(v) for k, v in post(z).items()}
-    return MapResult(params, z, -float(value), float(gnorm), converged)
+    pick = lambda tree: {k: np.asarray(v[best]) for k, v in tree.items()}  # noqa: E731
+    return MapResult(pick(params), pick(z), -float(values[best]), gnorm, converged)
 
 
-def laplace(model: Callable, fit: MapResult, key, *, num_samples: int = 1000) -> dict:
-    """Draws from the Laplace approximation at the MAP (Gaussian on the unconstrained space with
-    the inverse Hessian of the negative log joint as covariance), returned constrained."""
-    _, potential, post = _setup(model, jax.random.key(0))
-    flat, unravel = ravel_pytree(fit.unconstrained)
-    hess = jax.jit(jax.hessian(lambda x: potential(unravel(x))))(flat)
+@partial(jax.jit, static_argnames=("model", "num_samples"))
+def _gaussian_draws(model, key, model_args, z: dict, num_samples: int):
+    sites = _free_sites(model, key, model_args, init_to_median)
+    flat, unravel = ravel_pytree(z)
+    grad = jax.grad(lambda x: potential_energy(model, model_args, {}, unravel(x)))
+    # column by column (forward over reverse) without vmap: batching costs more to trace than it saves here
+    hess = jax.lax.map(lambda v: jax.jvp(grad, (flat,), (v,))[1], jnp.eye(flat.size))
     cov = jnp.linalg.inv(0.5 * (hess + hess.T))
-    eig = jnp.linalg.eigvalsh(cov)
-    if not bool(jnp.all(eig > 0)):
+    draws = jax.vmap(unravel)(jax.random.multivariate_normal(key, flat, cov, (num_samples,)))
+    return draws, _constrain(sites, draws), jnp.min(jnp.linalg.eigvalsh(cov))
+
+
+def laplace(
+    model: Callable, fit: MapResult, key, *, model_args: tuple = (), num_samples: int = 1000,
+    unconstrained: bool = False,
+) -> dict:  # fmt: skip
+    """Draws ``{name: (num_samples,)}`` from the Laplace approximation at the MAP (Gaussian on the
+    unconstrained space with the inverse Hessian of the negative log joint as covariance), returned
+    constrained (``unconstrained=True``: on numpyro's unconstrained space, e.g. to start NUTS chains
+    dispersed as the posterior: ``nuts(init_unconstrained=...)``)."""
+    z = {k: jnp.asarray(v) for k, v in fit.unconstrained.items()}
+    free, draws, min_eig = _gaussian_draws(model, key, tuple(model_args), z, num_samples)
+    if not float(min_eig) > 0:
         raise ValueError(
             "the Hessian at the MAP is not positive definite: the MAP is not a maximum or a "
             "parameter is not identified; fix it or use nuts()"
         )
-    draws = jax.random.multivariate_normal(key, flat, cov, (num_samples,))
-    return {k: np.asarray(v) for k, v in jax.vmap(lambda x: post(unravel(x)))(draws).items()}
+    return {k: np.asarray(v) for k, v in (free if unconstrained else draws).items()}
 
 
 def nuts(
@@ -115,16 +155,22 @@ def nuts(
     warmup: int = 1000,
     samples: int = 1000,
     init: MapResult | Mapping | None = None,
+    init_unconstrained: Mapping | None = None,
     target_accept: float = 0.8,
+    dense_mass: bool = False,
     chain_method: str = "vectorized",
     progress_bar: bool = False,
+    model_args: tuple = (),
 ) -> MCMC:
     """NUTS with ``chains`` chains (vectorised on one device by default), initialised at ``init``
     (a :class:`MapResult` or ``{name: value}``; default the prior medians, jittered per chain by
-    numpyro)."""
+    numpyro) or at ``init_unconstrained`` ``{site: (chains,)}`` (one start per chain on the
+    unconstrained space, e.g. ``laplace(..., unconstrained=True)``). ``dense_mass``: adapt a full
+    mass matrix (for strongly correlated parameters). ``model_args``: the model's arguments (data
+    as arrays, see :func:`map_estimate`)."""
     values = init.params if isinstance(init, MapResult) else init
     strategy = init_to_value(values=dict(values)) if values is not None else init_to_median
-    kernel = NUTS(model, target_accept_prob=target_accept, init_strategy=strategy)
+    kernel = NUTS(model, target_accept_prob=target_accept, init_strategy=strategy, dense_mass=dense_mass)
     mcmc = MCMC(
         kernel,
         num_warmup=warmup,
@@ -133,14 +179,18 @@ def nuts(
         chain_method=chain_method,
         progress_bar=progress_bar,
     )
-    mcmc.run(key, extra_fields=("diverging",))
+    starts = None
+    if init_unconstrained is not None:
+        starts = {k: jnp.asarray(v) if chains > 1 else jnp.asarray(v)[0] for k, v in init_unconstrained.items()}
+    mcmc.run(key, *model_args, init_params=starts, extra_fields=("diverging",))
     return mcmc
 
 
 class WarmStart(NamedTuple):
     """Where a NUTS run ended, as plain arrays (saved with a twin): unconstrained positions
-    ``z`` {site: (chains,)}, adapted ``step_size`` (chains,), the chains' mean diagonal
-    ``inverse_mass_matrix`` {tuple of sites: (n,)}, and the run's ``samples`` per chain."""
+    ``z`` {site: (chains,)}, adapted ``step_size`` (chains,), the chains' mean
+    ``inverse_mass_matrix`` {tuple of sites: (n,) diagonal or (n, n) dense}, and the run's
+    ``samples`` per chain."""
 
     z: dict
     step_size: np.ndarray
@@ -169,6 +219,7 @@ def update(
     warmup: int = 200,
     samples: int | None = None,
     target_accept: float = 0.8,
+    model_args: tuple = (),
 ) -> MCMC:
     """Sequential updating: NUTS on ``model`` (the same parameters, more data — e.g. a new scan)
     warm-started from ``previous`` (a finished run or its :class:`WarmStart`): each chain starts
@@ -179,12 +230,13 @@ def update(
     chains = len(ws.step_size)
     step = float(np.mean(ws.step_size))
     imm = {k: jnp.asarray(v) for k, v in ws.inverse_mass_matrix.items()}
+    dense = any(v.ndim == 2 for v in imm.values())
     kernel = NUTS(model, step_size=step, inverse_mass_matrix=imm, adapt_mass_matrix=False,
-                  target_accept_prob=target_accept)  # fmt: skip
+                  target_accept_prob=target_accept, dense_mass=dense)  # fmt: skip
     mcmc = MCMC(kernel, num_warmup=warmup, num_samples=samples or ws.samples, num_chains=chains,
                 chain_method="vectorized", progress_bar=False)  # fmt: skip
     z = {k: jnp.asarray(v) if chains > 1 else jnp.asarray(v)[0] for k, v in ws.z.items()}
-    mcmc.run(key, init_params=z, extra_fields=("diverging",))
+    mcmc.run(key, *model_args, init_params=z, extra_fields=("diverging",))
     return mcmc
 
 

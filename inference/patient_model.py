@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -21,6 +23,7 @@ from inference.error_models import ErrorModel, Proportional
 from inference.fit import CalibrationWarning
 from inference.observations import Observations
 from inference.parameters import ParameterSpec
+from mechanistic.buckets import bucket, pad_repeating_last
 from mechanistic.precision import require_float64
 
 Predict = Callable[[dict, "jnp.ndarray"], Mapping[str, "jnp.ndarray"]]
@@ -53,11 +56,39 @@ def check_values(err: ErrorModel, name: str, value, censored, time, who: str) ->
             )
 
 
-def patient_model(
-    predict: Predict, spec: ParameterSpec, observations: Observations, errors: Mapping[str, ErrorModel]
-) -> Callable[[], None]:
-    """The numpyro model of one patient (a function of no arguments). Needs float64
-    (``mechanistic.Float64Required`` otherwise)."""
+class PatientData(NamedTuple):
+    """One patient's record as arrays: the argument of a model from :func:`patient_model_and_data`.
+
+    ``times (T,)``: the sorted unique observation times (day), padded by repeating the last;
+    ``groups``: per observable, ``(index into times, value, censored, weight)``, each ``(N,)``
+    (weight 1 for a measurement, 0 for padding); ``inputs``: what ``predict`` needs besides the
+    parameters and times (e.g. doses), or None."""
+
+    times: jax.Array
+    groups: dict
+    inputs: Any = None
+
+
+def patient_data(observations: Observations, inputs: Any = None, *, padded: bool = True) -> PatientData:
+    """The arrays of ``observations``; ``padded``: lengths rounded up to ``mechanistic.bucket``
+    sizes, so that patients with similar numbers of scans share compiled programs."""
+    times = np.asarray(observations.times, dtype=float)
+    size = (lambda n: bucket(n, minimum=4)) if padded else (lambda n: n)
+    index = np.searchsorted(times, observations.time)
+    groups = {}
+    for name in observations.observables:
+        rows = np.flatnonzero(np.asarray(observations.observable) == name)
+        pad = size(rows.size) - rows.size
+        groups[name] = (
+            jnp.asarray(np.pad(index[rows], (0, pad))),
+            jnp.asarray(np.pad(observations.value[rows], (0, pad), mode="edge")),
+            jnp.asarray(np.pad(observations.censored[rows], (0, pad))),
+            jnp.asarray(np.pad(np.ones(rows.size), (0, pad))),
+        )
+    return PatientData(jnp.asarray(pad_repeating_last(times, size(times.size))), groups, inputs)
+
+
+def _check_patient(spec: ParameterSpec, observations: Observations, errors: Mapping[str, ErrorModel]) -> None:
     who = f"patient {observations.patient!r}"
     require_float64("inference.patient_model", who)
     check_error_models(spec, observations.observables, errors, who)
@@ -73,26 +104,46 @@ def patient_model(
             "rather than a vague one, or the prediction will be as wide as the prior"
         )
         warnings.warn(
-            f"{who} has a single scan (day {observations.times[0]:g}): {advice}", CalibrationWarning, stacklevel=2
+            f"{who} has a single scan (day {observations.times[0]:g}): {advice}", CalibrationWarning, stacklevel=3
         )
-    times = jnp.asarray(observations.times)
-    index = np.searchsorted(observations.times, observations.time)
-    groups = {}
-    for name in observations.observables:
-        rows = np.flatnonzero(np.asarray(observations.observable) == name)
-        groups[name] = (index[rows], jnp.asarray(observations.value[rows]), jnp.asarray(observations.censored[rows]))
 
+
+def _model_of_data(predict, spec: ParameterSpec, errors: Mapping[str, ErrorModel]) -> Callable[[PatientData], None]:
     # jitted so that numpyro's eager passes (initialisation, predictive draws, ArviZ's pointwise
     # log-likelihood) run one compiled solve instead of dispatching the solver op by op
     predict_compiled = jax.jit(predict)
 
-    def model():
+    def model(data: PatientData):
         params = spec.sample()
-        preds = predict_compiled(params, times)
-        for name, (idx, value, censored) in groups.items():
+        preds = predict_compiled(params, data.times, data.inputs)
+        for name, (idx, value, censored, weight) in data.groups.items():
             if name not in preds:
                 raise ValueError(f"predict returned {sorted(preds)} but the observations need {name!r}")
             ll = errors[name].log_likelihood(params, preds[name][idx], value, censored)
-            numpyro.factor(f"loglik_{name}", jnp.sum(ll))
+            numpyro.factor(f"loglik_{name}", jnp.sum(jnp.where(weight > 0, ll, 0.0)))
 
     return model
+
+
+def patient_model(
+    predict: Predict, spec: ParameterSpec, observations: Observations, errors: Mapping[str, ErrorModel]
+) -> Callable[[], None]:
+    """The numpyro model of one patient (a function of no arguments: the data are built in). Needs
+    float64 (``mechanistic.Float64Required`` otherwise). To reuse compiled fits across patients,
+    see :func:`patient_model_and_data`."""
+    _check_patient(spec, observations, errors)
+    model = _model_of_data(lambda params, times, _: predict(params, times), spec, errors)
+    return partial(model, patient_data(observations, padded=False))
+
+
+def patient_model_and_data(
+    predict: Callable, spec: ParameterSpec, observations: Observations, errors: Mapping[str, ErrorModel],
+    inputs: Any = None,
+) -> tuple[Callable[[PatientData], None], PatientData]:  # fmt: skip
+    """``(model, data)``: the numpyro model as a function of the patient's :class:`PatientData`
+    (padded to bucketed sizes) and those data. ``predict(params, times, inputs)`` gets the padded
+    times and ``inputs`` as traced arrays. Pass ``model_args=(data,)`` to
+    :func:`inference.map_estimate`, :func:`inference.laplace` and :func:`inference.nuts`: another
+    patient with data of the same sizes then runs the same compiled programs."""
+    _check_patient(spec, observations, errors)
+    return _model_of_data(predict, spec, errors), patient_data(observations, inputs)

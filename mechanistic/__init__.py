@@ -10,6 +10,7 @@ package does not change global JAX settings); without it, building a model raise
 
 from mechanistic.boolean_attractors import asynchronous_attractors, synchronous_attractors
 from mechanistic.boolean_rules import RuleSyntaxError
+from mechanistic.buckets import bucket, pad_repeating_last
 from mechanistic.dosing import ROUTES, DoseTable, concat, daily, dose, every
 from mechanistic.drug_effect import EmaxEffect, LinearEffect
 from mechanistic.exponential_events import ExponentialEvents, accumulate, evaluate
@@ -49,7 +50,7 @@ from mechanistic.pk import (
 )
 from mechanistic.precision import ENABLE_X64, Float64Required, require_float64
 from mechanistic.simulate import simulate, to_dataset
-from mechanistic.solver import Solution, SolveError, SolverOptions, check_solution, initial_state, solve
+from mechanistic.solver import Solution, SolveError, SolverOptions, check_solution, initial_state, solve, step_points
 from mechanistic.stein import SteinBiexponential
 from mechanistic.targeted_drugs import DrugPanel, TargetedDrug
 from mechanistic.tumour import GROWTH_LAWS, TumourModel
@@ -94,6 +95,7 @@ __all__ = [
     "VariantEffect",
     "accumulate",
     "asynchronous_attractors",
+    "bucket",
     "check_solution",
     "check_steady_state",
     "clones_from_mutations",
@@ -105,6 +107,7 @@ __all__ = [
     "every",
     "initial_state",
     "longest_diameter",
+    "pad_repeating_last",
     "personalise",
     "read_graphml",
     "read_sif",
@@ -112,6 +115,7 @@ __all__ = [
     "resistant_fraction",
     "simulate",
     "solve",
+    "step_points",
     "steady_state",
     "sum_of_diameters",
     "synchronous_attractors",

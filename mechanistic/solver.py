@@ -100,19 +100,21 @@ def _check_routes(model: DiseaseModel, doses: DoseTable, codes: jax.Array) -> No
         pk.check_routes(route[(drug == j) & given], name)
 
 
-def _drug_inputs(model: DiseaseModel, doses: DoseTable | None):
-    """Per drug: folded dose events, resolution times, dose rows; and ``concentrations(t, pk_state)``."""
-    accs, step_ts, rows_list = [], [], []
+def _drug_rows(model: DiseaseModel, doses: DoseTable | None) -> list[DoseRows]:
+    """Each drug's dose rows (checked: known drugs, routes its PK model has)."""
     if doses is None and model.pk:
         raise ValueError(f"the model has drugs {model.drugs}: give a DoseTable (with zero amounts for no drug)")
     if doses is not None:
         codes = _drug_codes(model, doses)
         _check_routes(model, doses, codes)
-    for j, pk in enumerate(model.pk):
-        rows = DoseRows.of(doses, codes == j)
-        accs.append(accumulate(_events(pk, rows)))
-        step_ts.append(pk.resolution_times(rows))
-        rows_list.append(rows)
+    return [DoseRows.of(doses, codes == j) for j in range(len(model.pk))]
+
+
+def _drug_inputs(model: DiseaseModel, doses: DoseTable | None):
+    """Per drug: folded dose events, resolution times, dose rows; and ``concentrations(t, pk_state)``."""
+    rows_list = _drug_rows(model, doses)
+    accs = [accumulate(_events(pk, rows)) for pk, rows in zip(model.pk, rows_list, strict=True)]
+    step_ts = [pk.resolution_times(rows) for pk, rows in zip(model.pk, rows_list, strict=True)]
 
     def concentrations(t, pk_state):
         out, i = [], 0
@@ -131,21 +133,45 @@ def _events(pk, rows: DoseRows):
     return pk.input_events(rows) if pk.n_states else pk.events(rows)
 
 
+def _grid_extras(model: DiseaseModel, rows_list, t0, g: FixedGrid) -> list[jax.Array]:
+    """The grid's points besides the output times: dose events and absorption offsets."""
+    t0 = jnp.asarray(t0, dtype=float)
+    w = None if g.window is None else 2 * g.window  # two events per dose row
+    extra = []
+    for pk, rows in zip(model.pk, rows_list, strict=True):
+        extra.append(in_window(jnp.sort(_events(pk, rows).times), t0, w))
+        ka = pk.absorption_rate()
+        if ka is not None:
+            oral = in_window(jnp.sort(rows.start_times()), t0, g.window)
+            extra += [oral + c / ka for c in g.absorption_offsets]
+    return extra
+
+
 def _grid(model: DiseaseModel, rows_list, ts: jax.Array, t0, g: FixedGrid) -> jax.Array:
     """Step points of the fixed grid: output times, dose events and absorption offsets. Evaluated
     eagerly where the inputs are concrete, so a schedule known before tracing gives a static grid
     without duplicate points (see :func:`grid_points`)."""
     with jax.ensure_compile_time_eval():
-        t0 = jnp.asarray(t0, dtype=float)
-        w = None if g.window is None else 2 * g.window  # two events per dose row
-        extra = []
-        for pk, rows in zip(model.pk, rows_list, strict=True):
-            extra.append(in_window(jnp.sort(_events(pk, rows).times), t0, w))
-            ka = pk.absorption_rate()
-            if ka is not None:
-                oral = in_window(jnp.sort(rows.start_times()), t0, g.window)
-                extra += [oral + c / ka for c in g.absorption_offsets]
-        return grid_points(ts, t0, extra, g.substeps)
+        return grid_points(ts, jnp.asarray(t0, dtype=float), _grid_extras(model, rows_list, t0, g), g.substeps)
+
+
+@eqx.filter_jit
+def _compiled_grid_extras(model: DiseaseModel, doses: DoseTable | None, t0: jax.Array, g: FixedGrid):
+    return _grid_extras(model, _drug_rows(model, doses), t0, g)
+
+
+def step_points(model: DiseaseModel, doses: DoseTable | None, ts, t0: float, options: SolverOptions) -> np.ndarray:
+    """The fixed grid's step points ``(P,)`` (day) for concrete ``doses``, output times ``ts`` and
+    start ``t0``, as :func:`solve` builds them (pad them with ``mechanistic.pad_repeating_last``:
+    zero-length steps change nothing). Pass them to :func:`solve` as ``points``. The dose events
+    come from one compiled program per model and dose count (not op by op)."""
+    if options.grid is None:
+        raise ValueError("step_points: SolverOptions.grid is None (adaptive steps have no step points)")
+    if doses is not None:
+        _check_routes(model, doses, _drug_codes(model, doses))  # before tracing, where the values are concrete
+    t0 = np.asarray(t0, dtype=float)
+    extra = [np.asarray(e) for e in _compiled_grid_extras(model, doses, jnp.asarray(t0), options.grid)]
+    return np.asarray(grid_points(np.asarray(ts, dtype=float), t0, extra, options.grid.substeps))
 
 
 def _initial_state(model: DiseaseModel, concentrations, t0) -> jax.Array:
@@ -170,6 +196,7 @@ def solve(
     t0: float = 0.0,
     options: SolverOptions = SolverOptions(),
     state0: jax.Array | None = None,
+    points: jax.Array | None = None,
 ) -> Solution:
     """Simulate ``model`` from clone volumes ``y0 (n_clones,)`` (mm^3) at time ``t0`` (day)
     under ``doses`` (None: untreated), saving at sorted times ``ts (T,)`` with ``ts[0] >= t0``.
@@ -177,7 +204,10 @@ def solve(
     Pure and traceable: jit it, vmap it over models, ``y0`` or dose tables (same shapes).
     The other ODE states start at ``state0 (n_internal_states,)`` (default: no drug on board in
     non-linear PK; networks in dynamic mode at their quasi-steady state at ``t0``); closed-form
-    PK includes every dose in the table, also those before ``t0``.
+    PK includes every dose in the table, also those before ``t0``. ``points``: a fixed grid's step
+    points from :func:`step_points` (default: computed here from ``doses`` and ``ts``); giving them
+    lets doses, ``ts`` and ``t0`` be traced data (padded to bucketed sizes: one compiled program
+    serves every schedule of those sizes) without falling back to the traced grid.
     """
     with jax.ensure_compile_time_eval():  # output times known before tracing stay concrete (a static grid)
         ts = jnp.asarray(ts, dtype=float)
@@ -210,9 +240,11 @@ def solve(
             parts.append(tumour.rhs(clones, conc, net_state))
         return jnp.concatenate(parts)
 
+    if points is not None and options.grid is None:
+        raise ValueError("solve: points are the step points of a fixed grid; set SolverOptions.grid")
     if options.grid is not None:
         g = options.grid
-        points = _grid(model, rows_list, ts, t0, g)
+        points = _grid(model, rows_list, ts, t0, g) if points is None else jnp.asarray(points, dtype=float)
         if isinstance(g, LawsonGrid):
             if tumour is None or n_int:
                 raise ValueError(

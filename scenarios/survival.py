@@ -2,7 +2,8 @@
 population draw with bands over draws), the log-rank test, the Cox hazard ratio and the objective
 response rate.
 
-Plain numpy in and out (not jit-able); the statistics are lifelines' and scipy's. Times are in
+Plain numpy in and out (not jit-able); the statistics are lifelines' (imported on first use: it
+takes seconds to import) and scipy's. Times are in
 whatever unit the caller uses (day, month, ...); every time that comes back is in that unit.
 Events: 1 / True = the event happened at ``time``, 0 / False = censored at ``time`` (the
 ``EventTime(time, observed)`` of :mod:`scenarios.endpoints` fits directly).
@@ -15,9 +16,6 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import xarray as xr
-from lifelines import CoxPHFitter, KaplanMeierFitter
-from lifelines.statistics import logrank_test
-from lifelines.utils import median_survival_times
 from scipy.stats import binomtest
 
 from scenarios.endpoints import CR, PR, RESPONSE_NAMES
@@ -79,6 +77,9 @@ def kaplan_meier(time, event, *, timeline=None) -> KaplanMeier:
     """Kaplan–Meier estimate for ``time (n,)`` (>= 0, finite; any unit) and ``event (n,)``
     (1 = event, 0 = censored), evaluated on ``timeline (T,)`` (default: 0 and the distinct
     observed times). The median and its CI come from the full curve, not the timeline grid."""
+    from lifelines import KaplanMeierFitter
+    from lifelines.utils import median_survival_times
+
     time, event = _check_arm(time, event, "time", "event")
     kmf = KaplanMeierFitter(alpha=ALPHA).fit(time, event)
     natural = kmf.survival_function_.index.to_numpy()
@@ -125,6 +126,8 @@ def km_bands(times, events, timeline, *, level: float = 0.9, time_unit: str | No
     n_draws = times.shape[0]
     survival = np.empty((n_draws, timeline.size))
     median = np.empty(n_draws)
+    from lifelines import KaplanMeierFitter
+
     kmf = KaplanMeierFitter(alpha=ALPHA)
     for d in range(n_draws):
         kmf.fit(times[d], events[d])
@@ -151,6 +154,8 @@ def logrank(time_a, event_a, time_b, event_b) -> LogRank:
     :func:`kaplan_meier`)."""
     time_a, event_a = _check_arm(time_a, event_a, "time_a", "event_a")
     time_b, event_b = _check_arm(time_b, event_b, "time_b", "event_b")
+    from lifelines.statistics import logrank_test
+
     result = logrank_test(time_a, time_b, event_observed_A=event_a, event_observed_B=event_b)
     return LogRank(float(result.test_statistic), float(result.p_value))
 
@@ -169,6 +174,8 @@ def hazard_ratio(time, event, group) -> HazardRatio:
         if not event[in_g].any():
             raise ValueError(f"group {g} has no events; the hazard ratio is 0 or infinite")
     frame = pd.DataFrame({"time": time, "event": event, "group": group.astype(float)})
+    from lifelines import CoxPHFitter
+
     row = CoxPHFitter(alpha=ALPHA).fit(frame, duration_col="time", event_col="event").summary.loc["group"]
     return HazardRatio(
         float(row["exp(coef)"]),

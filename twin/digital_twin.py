@@ -157,16 +157,20 @@ class DigitalTwin:
 
     # --- calibration ----------------------------------------------------------------------------
     def _numpyro_model(self):
-        from inference.patient_model import patient_model
+        """``(model, data)``: the numpyro model of the record and its padded data (model_args)."""
+        from inference.patient_model import patient_model_and_data
 
         if not self.observables:
             raise ValueError(
                 f"patient {self.record.patient_id!r} has no {' or '.join(FIT_OBSERVABLES)} observations to fit"
             )
         obs = self.record.to_observations(observables=self.observables)
-        doses = self.record.to_dose_table()
-        spec = self.model.spec()
-        return patient_model(self.model.predict(doses, t0=self.t0), spec, obs, self.model.errors(self.observables))
+        inputs = self._solve_inputs(obs.times)
+        errors = self.model.errors(self.observables)
+        return patient_model_and_data(self.model.observables_at, self.model.spec(), obs, errors, inputs)
+
+    def _solve_inputs(self, times):
+        return self.model.solve_inputs(self.record.to_dose_table(), times, t0=self.t0)
 
     def calibrate(
         self, *, method: str | None = None, seed: int | None = None, chains: int | None = None,
@@ -181,12 +185,13 @@ class DigitalTwin:
                  "target_accept": target_accept}  # fmt: skip
         settings = self.settings._replace(**{k: v for k, v in given.items() if v is not None})
         _check_settings(settings)
-        model = self._numpyro_model()
+        model, data = self._numpyro_model()
         if settings.method == "laplace":
-            return self._laplace(model, settings)
+            return self._laplace(model, data, settings)
         mcmc = nuts(
             model,
             jax.random.key(settings.seed),
+            model_args=(data,),
             chains=settings.chains,
             warmup=settings.warmup,
             samples=settings.samples,
@@ -194,17 +199,18 @@ class DigitalTwin:
         )
         return self._with_run(mcmc, settings, warm_start(mcmc))
 
-    def _laplace(self, model, settings: Settings) -> DigitalTwin:
+    def _laplace(self, model, data, settings: Settings) -> DigitalTwin:
         from inference.fit import CalibrationWarning, laplace, map_estimate
 
         key = jax.random.key(settings.seed)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", CalibrationWarning)
-            fit = map_estimate(model, key, restarts=2)
+            fit = map_estimate(model, key, model_args=(data,), restarts=2)
         problems = [str(w.message) for w in caught if issubclass(w.category, CalibrationWarning)]
         for p in problems:
             warnings.warn(p, CalibrationWarning, stacklevel=3)
-        draws = laplace(model, fit, jax.random.fold_in(key, 1), num_samples=settings.chains * settings.samples)
+        n = settings.chains * settings.samples
+        draws = laplace(model, fit, jax.random.fold_in(key, 1), model_args=(data,), num_samples=n)
         shape = (settings.chains, settings.samples)
         samples = {k: np.asarray(v).reshape(shape) for k, v in draws.items() if k in self.model.priors}
         posterior = _posterior(samples, self.model.units())
@@ -263,12 +269,14 @@ class DigitalTwin:
         """Clone volumes ``(n, T, n_clones)`` at ``times`` under the doses given, per draw."""
         import jax.numpy as jnp
 
+        import mechanistic as m
+
         batch = {k: jnp.asarray(v, dtype=float) for k, v in draws.items()}
-        clones, ok = _solve_history(self.model, batch, self.record.to_dose_table(), jnp.asarray(times), self.t0)
+        padded = jnp.asarray(m.pad_repeating_last(times))
+        clones, ok = _solve_history(self.model, batch, padded, self._solve_inputs(times))
+        clones = clones[:, : len(times)]
         ok = np.asarray(ok)
         if not ok.all():
-            import mechanistic as m
-
             raise m.SolveError(f"{(~ok).sum()} of {len(ok)} posterior draws failed to solve the patient's history")
         return np.asarray(clones)
 
@@ -501,8 +509,9 @@ class DigitalTwin:
         if self.warm is None:  # Laplace: a new MAP and Laplace fit
             twin = twin.calibrate()
         else:
-            mcmc = update(twin._numpyro_model(), self.warm, key, warmup=warmup, samples=self.settings.samples,
-                          target_accept=self.settings.target_accept)  # fmt: skip
+            model, data = twin._numpyro_model()
+            mcmc = update(model, self.warm, key, warmup=warmup, samples=self.settings.samples,
+                          target_accept=self.settings.target_accept, model_args=(data,))  # fmt: skip
             twin = twin._with_run(mcmc, self.settings, warm_start(mcmc))
         entry = {"day": float(self.now), "new_day": float(twin.now), "checks": checks.to_dict(orient="list")}
         twin = replace(twin, log=(*self.log, entry))
@@ -530,8 +539,9 @@ class DigitalTwin:
             ds["warm_step_size"] = (("warm_chain",), np.asarray(w.step_size))
             (sites, imm), *more = w.inverse_mass_matrix.items()
             if more:
-                raise ValueError("saving a twin supports one diagonal mass-matrix block")
-            ds["warm_inverse_mass_matrix"] = (("warm_site",), np.asarray(imm))
+                raise ValueError("saving a twin supports one mass-matrix block")
+            dims = ("warm_site", "warm_site_") if np.ndim(imm) == 2 else ("warm_site",)
+            ds["warm_inverse_mass_matrix"] = (dims, np.asarray(imm))
             attrs["warm_sites"] = json.dumps(list(sites))
             attrs["warm_samples"] = int(w.samples)
         ds.attrs = attrs
@@ -712,14 +722,12 @@ class _Builder:
 
 
 @eqx.filter_jit
-def _solve_history(model: TwinModel, batch, doses, times, t0):
+def _solve_history(model: TwinModel, batch, times, inputs):
     """Clone volumes ``(n, T, n_clones)`` and success flags ``(n,)`` per draw (compiled once per
-    model, number of draws, dose count and times count)."""
-    import mechanistic as m
-    from twin.flagship import solver_options
+    model, number of draws and padded sizes of times and inputs)."""
 
     def one(p):
-        sol = m.solve(model.disease_model(p), model.initial_volumes(p), doses, times, t0=t0, options=solver_options())
+        sol = model.solve(p, times, inputs)
         return sol.clones, sol.ok
 
     return jax.vmap(one)(batch)

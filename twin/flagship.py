@@ -49,6 +49,7 @@ import json
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -73,6 +74,14 @@ def solver_options():
     import mechanistic as m
 
     return m.SolverOptions(grid=m.LawsonGrid(substeps=1, absorption_offsets=(), nodes=5))
+
+
+class SolveInputs(NamedTuple):
+    """A record's doses (``mechanistic.DoseTable`` in the model's drugs) and the solver's step
+    points ``(P,)`` (day), both padded to bucketed sizes: the data of :meth:`TwinModel.observables_at`."""
+
+    doses: object
+    points: object
 
 
 class TwinModelError(ValueError):
@@ -331,8 +340,6 @@ class TwinModel:
         import jax.numpy as jnp
 
         import mechanistic as m
-        from mechanistic.catalogue import erlotinib_pk
-        from mechanistic.egfr_network import egfr_drug_pk
 
         n = len(self.clones)
         cost = jnp.asarray(params["fitness_cost"], dtype=float)
@@ -345,8 +352,13 @@ class TwinModel:
             kill=m.EmaxEffect(emax=params["max_kill"] * jnp.asarray(self.efficacy), ec50=jnp.asarray(self.ec50)),
             resistant=self.resistant,
         )
-        pk = {d: erlotinib_pk() if d == "erlotinib" else egfr_drug_pk(d) for d in self.drugs}
-        return m.DiseaseModel(pk, tumour)
+        return m.DiseaseModel(self._pk(), tumour)
+
+    def _pk(self) -> dict:
+        from mechanistic.catalogue import erlotinib_pk
+        from mechanistic.egfr_network import egfr_drug_pk
+
+        return {d: erlotinib_pk() if d == "erlotinib" else egfr_drug_pk(d) for d in self.drugs}
 
     def initial_volumes(self, params: Mapping):
         """Clone volumes (mm^3) at the first scan, shape ``(n_clones,)``."""
@@ -374,17 +386,50 @@ class TwinModel:
     def predict(self, doses, *, t0: float):
         """``predict(params, times) -> {observable: (T,)}`` for ``inference.patient_model``: the
         doses given from the burden at ``t0`` (day, the first scan); NaN where a solve fails."""
+        import mechanistic as m
+
+        def predict(params, times):
+            sol = m.solve(self.disease_model(params), self.initial_volumes(params), doses, times, t0=t0,
+                          options=solver_options())  # fmt: skip
+            return self._observables_of(sol)
+
+        return predict
+
+    def solve_inputs(self, doses, times, *, t0: float) -> SolveInputs:
+        """The :class:`SolveInputs` of :meth:`solve` for a concrete dose table and sorted output
+        ``times`` (day) from ``t0`` (day): doses recoded to this model's drugs; doses and the
+        solver's step points padded to ``mechanistic.bucket`` sizes."""
         import jax.numpy as jnp
 
         import mechanistic as m
 
-        def predict(params, times):
-            sol = m.solve(
-                self.disease_model(params), self.initial_volumes(params), doses, times, t0=t0, options=solver_options()
-            )
-            return {k: jnp.where(sol.ok, v, jnp.nan) for k, v in self.observe(sol.clones).items()}
+        missing = [d for d in doses.drugs if d not in self.drugs]
+        if missing:
+            raise TwinModelError(f"doses of {missing} but the twin's model carries {self.drugs}")
+        lookup = np.asarray([self.drugs.index(d) for d in doses.drugs], dtype=int)
+        doses = replace(doses, drug=jnp.asarray(lookup[np.asarray(doses.drug)]), drugs=self.drugs)
+        doses = doses.pad(m.bucket(len(doses)))
+        points = m.step_points(m.DiseaseModel(self._pk()), doses, times, t0, solver_options())
+        return SolveInputs(doses, jnp.asarray(m.pad_repeating_last(points)))
 
-        return predict
+    def solve(self, params: Mapping, times, inputs: SolveInputs):
+        """The ``mechanistic.Solution`` at ``times`` (day; sorted, repeats allowed, within the step
+        points) from the first step point under ``inputs`` (:meth:`solve_inputs`). Traceable in
+        every argument: one compiled program serves every record of the same padded sizes."""
+        import mechanistic as m
+
+        return m.solve(self.disease_model(params), self.initial_volumes(params), inputs.doses, times,
+                       t0=inputs.points[0], options=solver_options(), points=inputs.points)  # fmt: skip
+
+    def observables_at(self, params: Mapping, times, inputs: SolveInputs):
+        """``{observable: (T,)}`` of :meth:`solve` (the ``predict`` of
+        ``inference.patient_model_and_data``); NaN where a solve fails."""
+        return self._observables_of(self.solve(params, times, inputs))
+
+    def _observables_of(self, sol):
+        import jax.numpy as jnp
+
+        return {k: jnp.where(sol.ok, v, jnp.nan) for k, v in self.observe(sol.clones).items()}
 
     def describe(self) -> list[str]:
         """One line per clone: its variants and the drugs that act on it."""

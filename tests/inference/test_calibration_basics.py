@@ -160,3 +160,31 @@ def test_bad_observations_name_the_patient_and_row():
         patient_model(predict, SPEC, obs, {"volume": Proportional("sigma")})
     with pytest.raises(ValueError, match=r"uses parameter\(s\) \['cv'\] not in the specification"):
         patient_model(predict, SPEC, obs, {"diameter": Proportional("cv")})
+
+
+def test_padded_patient_data_give_the_same_fit_and_one_program_for_patients_of_a_bucket(patient, fit):
+    """``patient_model_and_data``: the data are arguments padded to bucketed sizes; the fit is the
+    built-in model's, padding changes no log density, and a patient with a different number of
+    scans in the same bucket lowers to the same program (a new patient reuses the compiled fit)."""
+    from numpyro.infer.util import log_density
+
+    from inference import patient_model_and_data
+    from inference.fit import _lbfgs_restarts
+
+    obs, _ = patient
+    errors = {"diameter": Proportional("sigma")}
+    model, data = patient_model_and_data(lambda p, t, _: predict(p, t), SPEC, obs, errors)
+    padded = map_estimate(model, jax.random.key(0), model_args=(data,))
+    for name in TRUTH:
+        np.testing.assert_allclose(padded.params[name], fit.params[name], rtol=1e-6)
+    np.testing.assert_allclose(padded.log_density, fit.log_density, rtol=1e-9)
+
+    _, other = patient_model_and_data(lambda p, t, _: predict(p, t), SPEC, obs.first(9), errors)
+    assert other.times.shape == data.times.shape == (10,)  # 9 scans padded to the bucket of 10
+    assert float(other.groups["diameter"][3].sum()) == 9.0  # weights: 9 measurements, 1 padding row
+    built_in = patient_model(predict, SPEC, obs.first(9), errors)
+    np.testing.assert_allclose(log_density(model, (other,), {}, TRUTH)[0], log_density(built_in, (), {}, TRUTH)[0],
+                               rtol=1e-12)  # fmt: skip
+    lowered = [_lbfgs_restarts.lower(model, jax.random.key(0), (d,), 1, 5, 1e-4).as_text(debug_info=False)
+               for d in (data, other)]  # fmt: skip
+    assert lowered[0] == lowered[1]

@@ -94,3 +94,41 @@ def test_lawson_grid_rejects_bad_nodes_and_models_with_ode_states():
     model = m.DiseaseModel({"D": m.MichaelisMentenOneCompartment(vmax=10.0, km=1.0, v=20.0, ka=2.0)}, tum)
     with pytest.raises(ValueError, match="LawsonGrid needs .* closed-form PK .* 1 PK and 0 network ODE states"):
         m.solve(model, jnp.array([100.0]), m.daily(0, 5, "D", 10.0), np.arange(7.0), options=LAWSON)
+
+
+def test_buckets():
+    from mechanistic import bucket, pad_repeating_last
+
+    for n in range(0, 3000, 7):
+        size = bucket(n)
+        k = max(size.bit_length() - 3, 0)
+        assert size >= max(n, 8) and size % 2**k == 0 and 4 <= size // 2**k <= 7
+        assert n < 8 or size <= 1.25 * n + 1
+    np.testing.assert_array_equal(pad_repeating_last(np.array([1.0, 2.0, 3.0])), [1, 2, 3, 3, 3, 3, 3, 3])
+    with pytest.raises(ValueError, match="size=2"):
+        pad_repeating_last(np.arange(3.0), 2)
+
+
+def test_precomputed_padded_step_points_let_doses_and_times_be_traced_data():
+    """solve(points=step_points(...)) with padded doses, times and points, all traced: the same
+    volumes as the static grid, and schedules of the same padded sizes share one compiled program."""
+    import jax
+
+    model = egfr_two_clone()
+
+    @jax.jit
+    def traced(doses, ts, points):
+        return m.solve(model, Y0, doses, ts, t0=points[0], options=LAWSON, points=points).clones
+
+    def padded(doses, ts):
+        doses = doses.pad(m.bucket(len(doses)))
+        points = m.pad_repeating_last(m.step_points(model, doses, ts, 0.0, LAWSON))
+        return doses, jnp.asarray(m.pad_repeating_last(ts)), jnp.asarray(points)
+
+    for last_day in (48, 51):  # 49 and 52 doses: both pad to 56 rows, their 148 and 157 step points to 160
+        doses, ts = m.daily(0, last_day, "erlotinib", 150.0), np.array([0.0, 14.0, 28.0, 42.0, 60.0])
+        static = m.solve(model, Y0, doses, ts, options=LAWSON).clones
+        np.testing.assert_allclose(traced(*padded(doses, ts))[: ts.size], static, rtol=1e-12)
+    assert traced._cache_size() == 1
+    with pytest.raises(ValueError, match="SolverOptions.grid"):
+        m.solve(model, Y0, doses, ts, options=TIGHT, points=jnp.asarray(ts))
