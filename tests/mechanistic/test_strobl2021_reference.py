@@ -16,14 +16,27 @@ DAYS = np.arange(HORIZON + 1, dtype=float)
 OPTIONS = m.SolverOptions(rtol=1e-10, atol=1e-12)
 
 
+BATCH = 24  # MTD rows of the larger ttpComparison file: every case below runs in one compiled batch
+
+
 @jax.jit
-def time_to_failure(n0, f_r, cost, turnover):
-    model = strobl2021(cost=cost, turnover=turnover)
-    y0 = jnp.stack([n0 * (1 - f_r), n0 * f_r])
-    sol = m.solve(model, y0, strobl2021_continuous(HORIZON), DAYS, options=OPTIONS)
-    burden = m.total_volume(sol.clones)
-    failed = burden > 1.2 * n0
-    return jnp.where(failed.any(), jnp.asarray(DAYS)[jnp.argmax(failed)], jnp.inf), sol.ok
+def _burdens(n0, f_r, cost, turnover):
+    def one(n0, f_r, cost, turnover):
+        model = strobl2021(cost=cost, turnover=turnover)
+        y0 = jnp.stack([n0 * (1 - f_r), n0 * f_r])
+        sol = m.solve(model, y0, strobl2021_continuous(HORIZON), DAYS, options=OPTIONS)
+        return m.total_volume(sol.clones), sol.ok
+
+    return jax.vmap(one)(n0, f_r, cost, turnover)
+
+
+def burdens(n0, f_r, cost, turnover):
+    """Total burden on ``DAYS`` (n, T) and the solve's ``ok`` (n,) under continuous therapy; the
+    cases are padded (the last repeated) to :data:`BATCH`, so both tests share one program."""
+    n = len(n0)
+    pad = lambda x: jnp.asarray(np.pad(np.asarray(x, dtype=float), (0, BATCH - n), mode="edge"))  # noqa: E731
+    burden, ok = _burdens(pad(n0), pad(f_r), pad(cost), pad(turnover))
+    return np.asarray(burden)[:n], np.asarray(ok)[:n]
 
 
 def mtd_rows(refdata, name):
@@ -37,13 +50,11 @@ def mtd_rows(refdata, name):
 def test_every_mtd_time_to_failure_reproduced_exactly(refdata, name):
     rows, cost = mtd_rows(refdata, name)
     assert len(rows) in (18, 24)
-    ttf, ok = jax.vmap(time_to_failure)(
-        jnp.asarray(rows.InitialTumourSize.to_numpy()),
-        jnp.asarray(rows.RFrac.to_numpy()),
-        jnp.asarray(cost),
-        jnp.zeros(len(rows)),
-    )
-    assert bool(jnp.all(ok))
+    n0 = rows.InitialTumourSize.to_numpy()
+    burden, ok = burdens(n0, rows.RFrac.to_numpy(), cost, np.zeros(len(rows)))
+    failed = burden > 1.2 * n0[:, None]  # the first day with total burden > 1.2 n0
+    ttf = np.where(failed.any(axis=1), DAYS[np.argmax(failed, axis=1)], np.inf)
+    assert ok.all()
     mismatch = rows.assign(ours=np.asarray(ttf))[np.asarray(ttf) != rows.TimeToFailure.to_numpy()]
     assert mismatch.empty, f"rows not reproduced:\n{mismatch[['InitialTumourSize', 'RFrac', 'TimeToFailure', 'ours']]}"
 
@@ -52,12 +63,11 @@ def test_continuous_crossing_times_match_the_readme(refdata):
     """Continuous (not day-rounded) MTD failure times from the README of strobl2021_at_lv,
     verified there with an independent DOP853 solve; given to 0.1 day, so tolerance 0.05 day."""
     cases = [(0.75, 0.001, 451.6), (0.25, 0.1, 105.5), (0.25, 0.001, 295.6), (0.45, 0.001, 334.2), (0.75, 0.01, 368.7)]
-    for n0, f_r, expected in cases:
-        model = strobl2021()
-        sol = m.solve(
-            model, jnp.array([n0 * (1 - f_r), n0 * f_r]), strobl2021_continuous(HORIZON), DAYS, options=OPTIONS
-        )
-        excess = np.asarray(m.total_volume(sol.clones)) - 1.2 * n0
+    n0, f_r, expected = map(np.array, zip(*cases, strict=True))
+    burden, ok = burdens(n0, f_r, np.zeros(len(cases)), np.zeros(len(cases)))
+    assert ok.all()
+    for i in range(len(cases)):
+        excess = burden[i] - 1.2 * n0[i]
         day = int(np.argmax(excess > 0))
         crossing = day - 1 + (-excess[day - 1]) / (excess[day] - excess[day - 1])  # linear within the day
-        assert crossing == pytest.approx(expected, abs=0.05), (n0, f_r)
+        assert crossing == pytest.approx(expected[i], abs=0.05), (n0[i], f_r[i])
