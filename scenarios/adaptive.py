@@ -82,16 +82,25 @@ def simulate_regimen(
     noise_sd: float = 0.0,
     measured_as: str = "volume",
     options: m.SolverOptions = m.SolverOptions(),
+    pretreatment: jax.Array | float | None = None,
 ) -> Trajectory:
     """Simulate ``regimen`` for ``days`` from clone volumes ``y0`` (pure; jit/vmap it).
 
     ``noise_sd``: log-scale SD of the burden a policy reads (needs ``key``); ``measured_as``:
-    which burden the policy reads (``"volume"`` in mm^3 or ``"diameter"`` in mm). For reverse-mode
-    gradients through many decision intervals, give ``options`` a small ``max_steps`` (per
-    interval): diffrax's checkpoint buffers scale with it, once per interval.
+    which burden the policy reads (``"volume"`` in mm^3 or ``"diameter"`` in mm). The policy's
+    baseline is the burden read at the first decision, or, for a regimen with
+    ``baseline="pretreatment"``, ``pretreatment``: the total tumour volume before treatment began
+    (mm^3; read as ``measured_as``, without measurement noise; ignored by other regimens). For
+    reverse-mode gradients through many decision intervals, give ``options`` a small ``max_steps``
+    (per interval): diffrax's checkpoint buffers scale with it, once per interval.
     """
     if measured_as not in MEASURES:
         raise ValueError(f"measured_as={measured_as!r}; valid: {MEASURES}")
+    if regimen.adaptive and regimen.baseline == "pretreatment" and pretreatment is None:
+        raise ValueError(
+            f"regimen {regimen.description!r} decides against the pre-treatment burden: pass "
+            "pretreatment= (total tumour volume before treatment, mm^3)"
+        )
     if noise_sd and key is None:
         raise ValueError("noise_sd > 0 needs an explicit PRNG key (key=jax.random.key(seed))")
     grid = output_times(days, output_every)
@@ -129,13 +138,18 @@ def simulate_regimen(
         noise = jnp.exp(noise_sd * jax.random.normal(keys[k])) if noise_sd else 1.0
         return measure(clones, measured_as) * noise
 
-    baseline = read(y0, 0)
+    first = read(y0, 0)
+    if regimen.baseline == "pretreatment":
+        volume = jnp.asarray(pretreatment, dtype=float)
+        baseline = volume if measured_as == "volume" else m.longest_diameter(volume)
+    else:
+        baseline = first
     policy = regimen.policy
 
     def interval(carry, k):
         clones, state, pstate, given = carry
         t = t_dec[k]
-        measured = jnp.where(k == 0, baseline, read(clones, k))
+        measured = jnp.where(k == 0, first, read(clones, k))
         pstate, levels = policy.decide(pstate, measured, baseline, t)
         levels = jnp.broadcast_to(levels, (n_drugs,))
         now = (template.time >= t) & (template.time < t + every)

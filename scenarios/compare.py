@@ -62,6 +62,27 @@ def _check_regimens(regimens: Sequence[Regimen], model: m.DiseaseModel, days: in
             raise ValueError(f"regimen {r.description!r}: decision_every={r.decision_every!r} exceeds days={days}")
 
 
+def _check_pretreatment(pretreatment, regimens: Sequence[Regimen], n_draws: int) -> jax.Array:
+    """``pretreatment`` as a ``(n_draws,)`` array (NaN where no regimen needs it); an error naming
+    the regimen that needs it when it is missing, or the offending value when it is not a volume."""
+    needs = [r.description for r in regimens if r.adaptive and r.baseline == "pretreatment"]
+    if pretreatment is None:
+        if needs:
+            raise ValueError(
+                f"regimen {needs[0]!r} decides against the pre-treatment burden: pass pretreatment= (each draw's "
+                f"tumour volume before treatment, mm^3, shape ({n_draws},))"
+            )
+        return jnp.full(n_draws, jnp.nan)
+    values = np.asarray(pretreatment, dtype=float)
+    if values.shape != (n_draws,):
+        raise ValueError(f"pretreatment has shape {values.shape}; it must be ({n_draws},): one volume (mm^3) per draw")
+    bad = ~(np.isfinite(values) & (values > 0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"pretreatment[{i}]={values[i]!r} must be a finite tumour volume > 0 (mm^3)")
+    return jnp.asarray(values)
+
+
 def compare(
     build: Builder,
     draws: Mapping[str, np.ndarray],
@@ -74,6 +95,7 @@ def compare(
     n_lesions: int = 1,
     noise_sd: float = 0.0,
     options: m.SolverOptions = m.SolverOptions(rtol=1e-4, atol=1e-6),
+    pretreatment: np.ndarray | None = None,
 ) -> xr.Dataset:
     """Simulate every regimen on every draw.
 
@@ -93,11 +115,16 @@ def compare(
     ``options=m.SolverOptions(grid=m.FixedGrid())``: a dose-aligned fixed grid, about 4-5x
     faster at similar accuracy on the flagship model, but without error control (validate it
     for other models; ``benchmarks/compare_regimens.py`` does so for the flagship).
+
+    ``pretreatment`` ``(n_draws,)``: each draw's total tumour volume before treatment began (mm^3),
+    the baseline of adaptive regimens with ``baseline="pretreatment"`` (required when there is
+    one); stored as ``pretreatment_volume`` (draw).
     """
     n_draws = _check_draws(draws)
     params0 = {k: jnp.asarray(v[0], dtype=float) for k, v in draws.items()}
     model0, _ = build(params0)
     _check_regimens(regimens, model0, days)
+    pretreatment = _check_pretreatment(pretreatment, regimens, n_draws)
     if days % scan_every or days % store_every:
         raise ValueError(f"days={days} must be a multiple of scan_every={scan_every} and store_every={store_every}")
     grid = np.arange(days + 1.0)
@@ -110,7 +137,7 @@ def compare(
         codes = jnp.asarray([model0.drugs.index(d) for d in regimen.drugs])[regimen.doses.drug]
         opts = with_grid_window(options, regimen, days)
         out = _simulate_draws(
-            build, regimen, codes, batch, keys, days, scan_every, store_every, n_lesions, noise_sd, opts
+            build, regimen, codes, batch, keys, pretreatment, days, scan_every, store_every, n_lesions, noise_sd, opts
         )
         out = dict(out)
         failed = ~np.asarray(out.pop("ok"))
@@ -143,6 +170,12 @@ def compare(
     }
     for name, unit in ENDPOINT_UNITS.items():
         data[name] = (end_dims, stack(name), {"units": unit})
+    if any(r.adaptive and r.baseline == "pretreatment" for r in regimens):
+        data["pretreatment_volume"] = (
+            ("draw",),
+            np.asarray(pretreatment),
+            {"units": "mm^3", "long_name": "tumour volume before treatment: the baseline of pre-treatment regimens"},
+        )
     coords = {
         "regimen": [r.description for r in regimens],
         "draw": np.arange(n_draws),
@@ -156,16 +189,18 @@ def compare(
 
 
 @eqx.filter_jit
-def _simulate_draws(build, regimen, codes, batch, keys, days, scan_every, store_every, n_lesions, noise_sd, options):
+def _simulate_draws(
+    build, regimen, codes, batch, keys, pretreatment, days, scan_every, store_every, n_lesions, noise_sd, options
+):
     """Trajectory summaries and endpoints of one regimen for every draw (vmapped; compiled once
     per builder, regimen structure and settings)."""
     grid = jnp.arange(days + 1.0)
     scan_idx = np.arange(0, days + 1, scan_every)
     store_idx = np.arange(0, days + 1, store_every)
 
-    def one(params, k):
+    def one(params, k, before):
         model, y0 = build(params)
-        tr = simulate_regimen(model, y0, regimen, days, key=k, noise_sd=noise_sd, options=options)
+        tr = simulate_regimen(model, y0, regimen, days, key=k, noise_sd=noise_sd, options=options, pretreatment=before)
         vol = m.total_volume(tr.clones)
         sld = m.sum_of_diameters(vol, n_lesions)
         cats = recist(sld[scan_idx])
@@ -195,4 +230,4 @@ def _simulate_draws(build, regimen, codes, batch, keys, days, scan_every, store_
             "ok": tr.ok,
         }
 
-    return jax.vmap(one)(batch, keys)
+    return jax.vmap(one)(batch, keys, pretreatment)

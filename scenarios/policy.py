@@ -4,8 +4,10 @@ the dose level of each drug until the next decision.
 A policy is an equinox Module with two pure methods (blackjax/optax style, explicit state):
 
 - ``init(n_drugs) -> state``
-- ``decide(state, measured, baseline, t) -> (state, levels)`` where ``measured`` and
-  ``baseline`` are the measured burden now and at the first decision (same units),
+- ``decide(state, measured, baseline, t) -> (state, levels)`` where ``measured`` is the
+  measured burden now and ``baseline`` the regimen's reference burden in the same units: the
+  burden at the first decision or before treatment (``Regimen.baseline``,
+  :data:`scenarios.regimen.BASELINES`),
   ``t`` the decision time (day) and ``levels`` (scalar for all drugs, or ``(n_drugs,)``)
   multiply the regimen's template doses over the coming interval (0 = hold, 1 = as planned).
 

@@ -18,21 +18,37 @@ from scenarios.policy import DoseModulation, SwitchOnProgression, ThresholdAdapt
 
 Policy = ThresholdAdaptive | DoseModulation | SwitchOnProgression
 
+BASELINES = ("first_decision", "pretreatment")
+"""What an adaptive policy's ``baseline`` burden is: ``"first_decision"``, the burden measured at
+the regimen's first decision (its day 0), or ``"pretreatment"``, the burden before treatment began,
+given to :func:`scenarios.simulate_regimen` / :func:`scenarios.compare` (e.g. a twin's estimate at
+the patient's first dose; the AT50 of Zhang et al. 2017 holds below 50% of the pre-treatment PSA)."""
+
+BASELINE_WORDS = {
+    "first_decision": "the burden at the regimen's start (its first decision)",
+    "pretreatment": "the pre-treatment burden",
+}
+"""How descriptions name each baseline."""
+
 
 class Regimen(eqx.Module):
     """A dose template over the horizon, optionally driven by an adaptive ``policy`` that decides
-    every ``decision_every`` days (e.g. 1 for daily decisions, 56 for 8-weekly scans)."""
+    every ``decision_every`` days (e.g. 1 for daily decisions, 56 for 8-weekly scans) against the
+    ``baseline`` burden of :data:`BASELINES`."""
 
     doses: m.DoseTable
     policy: Policy | None = None
     decision_every: float | None = eqx.field(static=True, default=None)
     description: str = eqx.field(static=True, default="")
+    baseline: str = eqx.field(static=True, default="first_decision")
 
     def __check_init__(self):
         if (self.policy is None) != (self.decision_every is None):
             raise ValueError("Regimen: give both a policy and decision_every (adaptive) or neither (fixed)")
         if self.decision_every is not None and not self.decision_every > 0:
             raise ValueError(f"Regimen: decision_every={self.decision_every!r} must be > 0 (days)")
+        if self.baseline not in BASELINES:
+            raise ValueError(f"Regimen: baseline={self.baseline!r} is not one of {BASELINES}")
 
     @property
     def adaptive(self) -> bool:
@@ -134,25 +150,35 @@ def with_break(regimen: Regimen, start: int, end: int) -> Regimen:
     amount = np.where((t >= start) & (t < end), 0.0, np.asarray(regimen.doses.amount))
     doses = eqx.tree_at(lambda d: d.amount, regimen.doses, jnp.asarray(amount))
     description = f"{regimen.description}, break days {start}-{end - 1}"
-    return Regimen(doses, regimen.policy, regimen.decision_every, description)
+    return Regimen(doses, regimen.policy, regimen.decision_every, description, regimen.baseline)
 
 
 def adaptive_threshold(
-    base: Regimen, hold_below: float = 0.5, resume_above: float = 1.0, decision_every: float = 56.0, temperature=None
+    base: Regimen,
+    hold_below: float = 0.5,
+    resume_above: float = 1.0,
+    decision_every: float = 56.0,
+    temperature=None,
+    baseline: str = "first_decision",
 ) -> Regimen:
     """``base`` under threshold adaptive therapy (AT50 by default): hold below ``hold_below`` x
     baseline burden, resume above ``resume_above`` x baseline, deciding every ``decision_every``
-    days."""
+    days. ``baseline`` (:data:`BASELINES`): the burden at the first decision (default) or the
+    pre-treatment burden (Zhang et al. 2017's AT50); the description names it."""
     if base.adaptive:
         raise ValueError(f"adaptive_threshold needs a fixed base regimen; {base.description!r} is adaptive")
+    if baseline not in BASELINES:
+        raise ValueError(f"adaptive_threshold: baseline={baseline!r} is not one of {BASELINES}")
     policy = ThresholdAdaptive(hold_below, resume_above, temperature)
     pct = round(100 * (1 - float(hold_below)))
     return Regimen(
         base.doses,
         policy,
         float(decision_every),
-        f"{base.description}, adaptive AT{pct} (hold below {100 * float(hold_below):g}% of baseline, resume at "
-        f"{100 * float(resume_above):g}%; decisions every {decision_every:g} days)",
+        f"{base.description}, adaptive AT{pct} against {BASELINE_WORDS[baseline]} (hold below "
+        f"{100 * float(hold_below):g}% of it, resume at {100 * float(resume_above):g}%; decisions every "
+        f"{decision_every:g} days)",
+        baseline,
     )
 
 

@@ -119,6 +119,8 @@ def _table(console, result, title: str) -> None:
         "counts at the horizon); not reached (x%): x% of draws without the event by the horizon; P(tied): draws where "
         "several regimens share the best value."
     )
+    if ds.attrs.get("adaptive_baseline"):
+        console.print(ds.attrs["adaptive_baseline"])
     console.print(f"[bold]Verdict:[/bold] {result.verdict.text}")
     console.print("[dim]A model forecast under stated assumptions, not a treatment recommendation.[/dim]")
 
@@ -166,10 +168,10 @@ def demo(
     erlotinib, responding, ctDNA T790M rising at day 154).
 
     Calibrates their twin, compares the standard regimens from the decision day (continuous erlotinib; pulsed
-    erlotinib; adaptive AT50; erlotinib then osimertinib at progression; osimertinib now), prints them ranked by
-    the time until the tumour volume doubles, with 90% credible intervals, and writes OUT/index.html with the
-    figures (and a drug screen of the EGFR panel on the twin's clones) and OUT/EX-001.twin.nc (the twin, for
-    `twin whatif` and `twin update`).
+    erlotinib; adaptive AT50 against the pre-treatment burden; erlotinib then osimertinib at progression;
+    osimertinib now), prints them ranked by the time until the tumour volume doubles, with 90% credible intervals,
+    and writes OUT/index.html with the figures (and a drug screen of the EGFR panel on the twin's clones) and
+    OUT/EX-001.twin.nc (the twin, for `twin whatif` and `twin update`).
     """
     _setup()
     from twin.examples_data import example_files
@@ -219,6 +221,7 @@ def _summary(twin, result, page, saved, elapsed) -> dict:
         "parameters": twin.summary().to_dict(orient="records"),
         "regimens": _rows(result.table),
         "verdict": result.verdict.text,
+        "adaptive_baseline": result.dataset.attrs.get("adaptive_baseline"),
         "report": str(page) if page else None,
         "twin": str(saved) if saved else None,
         "seconds": round(elapsed, 1),
@@ -269,8 +272,10 @@ def whatif(
     twin_file: Path = typer.Argument(..., metavar="TWIN", help="A saved twin (.twin.nc)."),
     regimen: list[str] = typer.Option(
         None,
-        help="A regimen (repeat for several): continuous, pulsed, at50, switch, osimertinib, or DRUG:MG (daily), "
-        "DRUG:MG:ON:OFF, DRUG:MG:at50, DRUG:MG>DRUG2:MG2. Default: the five standard ones.",
+        help="A regimen (repeat for several): continuous, pulsed, at50 (adaptive: hold below 50% of the "
+        "pre-treatment burden, resume at 100%), at50-now (the same against the burden on the decision day), switch, "
+        "osimertinib, or DRUG:MG (daily), DRUG:MG:ON:OFF, DRUG:MG:at50, DRUG:MG:at50-now, DRUG:MG>DRUG2:MG2. "
+        "Default: the five standard ones.",
     ),
     days: int = typer.Option(728, min=56, max=3640, help="Horizon (days; a multiple of 56)."),
     draws: int = typer.Option(200, min=10, max=4000, help="Posterior draws simulated per regimen."),

@@ -431,9 +431,13 @@ class DigitalTwin:
         default, the time until the tumour volume doubles from the
         decision day (+26% in diameter), measures a switch strategy's second line too (RECIST
         ``time_to_progression`` on 8-weekly scans stops a switch regimen at its first
-        progression, the switch itself)."""
+        progression, the switch itself). Adaptive regimens against the pre-treatment burden (the
+        standard ``at50``) read each draw's fitted tumour volume at the first dose (mm^3; stored as
+        ``pretreatment_volume``, its day as ``attrs['pretreatment_day']``);
+        ``attrs['adaptive_baseline']`` says in words what each adaptive regimen's baseline is."""
 
         import scenarios as sc
+        from mechanistic import longest_diameter as m_diameter
         from twin.flagship import solver_options
         from twin.formatting import short_regimen
         from twin.regimens import SCAN_EVERY, above_label, standard_regimens
@@ -442,7 +446,12 @@ class DigitalTwin:
             raise ValueError(f"days={days!r} must be a positive multiple of {SCAN_EVERY} (the scan interval, days)")
         regimens = standard_regimens(days) if regimens is None else list(regimens)
         draws = self.draws(n_draws)
-        now = self._solve(draws, np.asarray([self.now]))[:, 0, :]  # (n, n_clones)
+        # the pre-treatment burden (adaptive regimens' clinical baseline): each draw's volume at the first dose
+        # (at the first observation if dosing began before it; on the decision day if the record has no doses)
+        first_dose = min((d.time for d in self.record.doses), default=None)
+        start_day = float(self.now) if first_dose is None else max(float(first_dose), self.t0)
+        clones = self._solve(draws, np.unique([start_day, self.now]))  # (n, 1 or 2, n_clones)
+        now, pretreatment = clones[:, -1, :], clones[:, 0, :].sum(axis=1)
         response = self.record_response()
         if response.progressed_now:  # start from the observed burden: the fit may lag a progression
             observed = np.pi * float(response.scans.diameter.iloc[-1]) ** 3 / 6.0  # mm^3, sphere
@@ -453,8 +462,9 @@ class DigitalTwin:
         build = _Builder(model)  # hashable and equal across calls: compiled once per model
         seed = self.settings.seed if seed is None else seed
         ds = sc.compare(
-            build, draws, regimens, days, key=jax.random.key(seed), scan_every=SCAN_EVERY, options=solver_options()
-        )
+            build, draws, regimens, days, key=jax.random.key(seed), scan_every=SCAN_EVERY, options=solver_options(),
+            pretreatment=pretreatment,
+        )  # fmt: skip
         ds.attrs["start_day"] = float(self.now)
         ds.attrs["patient_id"] = self.record.patient_id
         ds.attrs["primary"] = primary
@@ -464,6 +474,28 @@ class DigitalTwin:
             if response.progressed_now
             else "each posterior draw's fitted clone volumes on the decision day"
         )
+        baselines = {r.baseline for r in regimens if r.adaptive}
+        if baselines:
+            ds.attrs["pretreatment_day"] = start_day
+            when = (
+                "the decision day: the record has no doses" if first_dose is None
+                else "the first dose" if start_day == first_dose
+                else f"the first observation; dosing began on day {first_dose:g}, before it"
+            )  # fmt: skip
+            volume = float(np.median(pretreatment))
+            lines = []
+            if "pretreatment" in baselines:
+                lines.append(
+                    f"adaptive regimens 'against the pre-treatment burden' hold and resume relative to each posterior "
+                    f"draw's fitted tumour volume on day {start_day:g} ({when}): median {volume:.3g} mm^3 "
+                    f"({float(m_diameter(volume)):.3g} mm)"
+                )
+            if "first_decision" in baselines:
+                lines.append(
+                    "adaptive regimens 'against the burden at the regimen's start' hold and resume relative to each "
+                    f"draw's burden on the decision day (day {self.now:g})"
+                )
+            ds.attrs["adaptive_baseline"] = "Adaptive baseline: " + "; ".join(lines) + "."
         table = sc.summarise(ds, primary=primary, dose_penalty_per_g=dose_penalty_per_g)
         flags = {str(r): above_label(r) for r in regimens}
         table["above label dose"] = ["; ".join(flags[r]) for r in table.regimen]

@@ -4,15 +4,20 @@ Standard regimens (first-line EGFR TKIs; doses from the product labels):
 
 - ``continuous``: erlotinib 150 mg daily;
 - ``pulsed``: erlotinib 1200 mg on days 1-2 + 50 mg on days 3-7, weekly (Yu et al., Ann Oncol 2017);
-- ``at50``: erlotinib 150 mg daily under adaptive therapy AT50: hold below 50% of the burden at
-  the decision day, resume at 100% (Zhang et al., Nat Commun 2017), scans every 8 weeks;
+- ``at50``: erlotinib 150 mg daily under adaptive therapy AT50 as clinicians define it: hold when
+  the burden falls below 50% of the *pre-treatment* burden, resume when it is back at 100% (Zhang
+  et al., Nat Commun 2017: PSA against its pre-treatment value), decisions at 8-weekly scans. The
+  pre-treatment burden is the twin's estimate at the patient's first dose (each posterior draw's
+  own volume then; :meth:`twin.DigitalTwin.compare`). ``at50-now`` is the same rule against the
+  burden on the decision day (the what-if's first scan) instead;
 - ``switch``: erlotinib 150 mg daily, then osimertinib 80 mg daily from the first progression
   (+20% over nadir at an 8-weekly scan; AURA3, Mok et al., NEJM 2017);
 - ``osimertinib``: osimertinib 80 mg daily (FLAURA, Soria et al., NEJM 2018).
 
 :func:`parse_regimen` reads those names or ``DRUG:MG`` (daily), ``DRUG:MG:ON:OFF`` (intermittent
-ON days on, OFF days off), ``DRUG:MG:at50`` (adaptive AT50) and ``DRUG:MG>DRUG2:MG2`` (switch at
-progression). DRUG is any drug of :data:`twin.dose_limits.DOSE_LIMITS` (every drug of the EGFR drug
+ON days on, OFF days off), ``DRUG:MG:at50`` (adaptive AT50 against the pre-treatment burden),
+``DRUG:MG:at50-now`` (AT50 against the burden on the decision day) and ``DRUG:MG>DRUG2:MG2``
+(switch at progression). DRUG is any drug of :data:`twin.dose_limits.DOSE_LIMITS` (every drug of the EGFR drug
 table with PK; any case, brand names too). Doses are checked by :func:`twin.dose_limits.check_dose`:
 above the hard limit a regimen is refused unless ``allow_above_limit=True``; above the label dose
 it is allowed, and :func:`above_label` says so (the standard ``pulsed`` regimen is: 1200 mg is 8x
@@ -28,9 +33,14 @@ from twin.dose_limits import DOSE_LIMITS, canonical_drug, check_dose, unknown_dr
 
 SCAN_EVERY = 56  # day: 8-weekly scans decide adaptive regimens and switches
 STANDARD = ("continuous", "pulsed", "at50", "switch", "osimertinib")
+AT50 = {"at50": "pretreatment", "at50-now": "first_decision"}
+"""The AT50 spellings and their baselines (``scenarios.regimen.BASELINES``): ``at50`` holds below
+50% of the pre-treatment burden (Zhang et al. 2017), ``at50-now`` below 50% of the burden on the
+decision day (the what-if's first decision)."""
 SYNTAX = (
-    f"a standard name ({', '.join(STANDARD)}), DRUG:MG (daily), DRUG:MG:ON:OFF (intermittent), "
-    "DRUG:MG:at50 (adaptive AT50) or DRUG:MG>DRUG2:MG2 (switch at progression), e.g. erlotinib:100"
+    f"a standard name ({', '.join(STANDARD)}, at50-now), DRUG:MG (daily), DRUG:MG:ON:OFF (intermittent), "
+    "DRUG:MG:at50 (adaptive AT50 against the pre-treatment burden), DRUG:MG:at50-now (AT50 against the burden on "
+    "the decision day) or DRUG:MG>DRUG2:MG2 (switch at progression), e.g. erlotinib:100"
 )
 
 
@@ -69,7 +79,7 @@ def _parse(text: str, days: int, whole: str):
     standard = {
         "continuous": lambda: erlotinib,
         "pulsed": lambda: sc.pulsed("erlotinib", 1200.0, 2, 50.0, 7, days),
-        "at50": lambda: sc.adaptive_threshold(erlotinib, 0.5, 1.0, decision_every=SCAN_EVERY),
+        **{name: (lambda b=baseline: _at50(erlotinib, b)) for name, baseline in AT50.items()},
         "switch": lambda: sc.switch_on_progression(
             erlotinib, sc.continuous("osimertinib", 80.0, days), decision_every=SCAN_EVERY
         ),
@@ -99,8 +109,10 @@ def _parse(text: str, days: int, whole: str):
     mg = _mg(parts[1], whole, text)
     if len(parts) == 2:
         return sc.continuous(drug, mg, days)
-    if len(parts) == 3 and parts[2].lower() == "at50":
-        return sc.adaptive_threshold(sc.continuous(drug, mg, days), 0.5, 1.0, decision_every=SCAN_EVERY)
+    if len(parts) == 3 and parts[2].lower() in AT50:
+        return _at50(sc.continuous(drug, mg, days), AT50[parts[2].lower()])
+    if len(parts) == 3:
+        _fail(whole, text, f"{parts[2]!r} is not an adaptive rule; valid: {', '.join(AT50)}")
     if len(parts) == 4:
         on, off = _whole_days(parts[2], "ON", whole, text), _whole_days(parts[3], "OFF", whole, text)
         try:
@@ -108,6 +120,12 @@ def _parse(text: str, days: int, whole: str):
         except ValueError as e:
             _fail(whole, text, str(e))
     _fail(whole, text, f"{len(parts)} ':'-separated fields is not a form this syntax has")
+
+
+def _at50(base, baseline: str):
+    import scenarios as sc
+
+    return sc.adaptive_threshold(base, 0.5, 1.0, decision_every=SCAN_EVERY, baseline=baseline)
 
 
 def _mg(text: str, whole: str, part: str) -> float:

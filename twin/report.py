@@ -331,6 +331,7 @@ def write_twin_report(twin, comparison, out_dir: Path, *, n_draws: int = 200, sc
         posterior=twin.posterior.drop_vars("diverging", errors="ignore"),
         notes=[
             *twin_notes(twin, comparison.dataset.attrs["start_state"]),
+            *[line for line in [comparison.dataset.attrs.get("adaptive_baseline")] if line],
             *([f"Drug screen: {screen.attrs['not_screened']}."] if screen is not None and screen.attrs.get(
                 "not_screened") else []),
         ],  # fmt: skip

@@ -26,7 +26,13 @@ def test_descriptions_read_like_a_prescription():
     assert str(s.switch_on_progression(cont, osi, 56)).startswith(
         "erlotinib 150 mg daily, then osimertinib 80 mg daily at first progression"
     )
-    assert "adaptive AT50 (hold below 50% of baseline, resume at 100%" in str(s.adaptive_threshold(cont))
+    assert str(s.adaptive_threshold(cont)) == (
+        "erlotinib 150 mg daily, adaptive AT50 against the burden at the regimen's start (its first decision) "
+        "(hold below 50% of it, resume at 100%; decisions every 56 days)"
+    )
+    assert "adaptive AT50 against the pre-treatment burden (hold below 50% of it" in str(
+        s.adaptive_threshold(cont, baseline="pretreatment")
+    )
 
 
 def test_regimen_doses():
@@ -126,6 +132,35 @@ def test_adaptive_regimen_holds_and_resumes_on_the_flagship_model():
     assert lv[0] == 1 and (lv == 0).any()  # starts on, holds once the burden halves
     given = np.asarray(tr.doses_given).reshape(13, 28)
     np.testing.assert_array_equal(given, 150.0 * lv[:, None] * np.ones((1, 28)))  # doses follow decisions
+
+
+def test_at50_against_the_pretreatment_burden_holds_where_the_first_decision_rule_treats():
+    """The burden today is 30% of the pre-treatment burden: AT50 against the pre-treatment burden
+    holds at the first decision (30% < 50%) and resumes only when the burden is back at 100% of it;
+    against today's burden (the first decision) it treats on."""
+    cont = s.continuous("erlotinib", 150, 112)
+    y0 = jnp.array([3e4, 3.0])
+    before = float(m.total_volume(y0)) / 0.3
+    pre = s.adaptive_threshold(cont, decision_every=28, baseline="pretreatment")
+    now = s.adaptive_threshold(cont, decision_every=28)
+    model = egfr_two_clone()
+    tr_pre = s.simulate_regimen(model, y0, pre, 112, pretreatment=before)
+    tr_now = s.simulate_regimen(model, y0, now, 112, pretreatment=before)  # ignored: its baseline is day 0
+    lv_pre, lv_now = np.asarray(tr_pre.levels[:, 0]), np.asarray(tr_now.levels[:, 0])
+    assert lv_pre[0] == 0 and lv_now[0] == 1
+    measured = np.asarray(tr_pre.measured)
+    assert (measured < before).all() and (lv_pre == 0).all()  # never back at 100%: held throughout
+    np.testing.assert_array_equal(np.asarray(tr_pre.doses_given), 0.0)
+    # read as diameters, the baseline is the pre-treatment diameter: 30% of the volume is 67% of the
+    # diameter (treat on), 10% of the volume is 46% of it (hold)
+    for share, level in ((0.3, 1.0), (0.1, 0.0)):
+        volume = float(m.total_volume(y0)) / share
+        tr_d = s.simulate_regimen(model, y0, pre, 112, pretreatment=volume, measured_as="diameter")
+        assert float(tr_d.levels[0, 0]) == level, (share, np.asarray(tr_d.measured))
+    with pytest.raises(ValueError, match="decides against the pre-treatment burden: pass pretreatment="):
+        s.simulate_regimen(model, y0, pre, 112)
+    with pytest.raises(ValueError, match=r"baseline='start' is not one of \('first_decision', 'pretreatment'\)"):
+        s.adaptive_threshold(cont, baseline="start")
 
 
 def test_overlapping_combination_is_refused():

@@ -103,3 +103,14 @@ def test_the_twins_model_takes_every_drug_with_pk_and_simulates_gefitinib():
     assert bool(np.all(sol.ok))
     sensitive = np.asarray(sol.clones)[:, 0]
     assert sensitive[1] < 0.9 * sensitive[0]  # gefitinib kills the ex19del clone
+
+
+def test_at50_states_its_baseline_pretreatment_by_default():
+    pre, now = parse_regimen("at50", DAYS), parse_regimen("at50-now", DAYS)
+    assert pre.baseline == "pretreatment" and now.baseline == "first_decision"
+    assert "adaptive AT50 against the pre-treatment burden (hold below 50% of it, resume at 100%" in str(pre)
+    assert "adaptive AT50 against the burden at the regimen's start" in str(now)
+    assert parse_regimen("Erlotinib:100:AT50", DAYS).baseline == "pretreatment"
+    assert parse_regimen("gefitinib:250:at50-now", DAYS).baseline == "first_decision"
+    with pytest.raises(RegimenSyntaxError, match="'at60' is not an adaptive rule; valid: at50, at50-now"):
+        parse_regimen("erlotinib:150:at60", DAYS)
