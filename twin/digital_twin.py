@@ -375,9 +375,10 @@ class DigitalTwin:
                     f"the model's carrying capacity ({capacity:.3g} mm^3, {cap_mm:.3g} mm): no forecast can exceed it"
                 )
         post = self._require_posterior()
+        residual = {p for e in self.model.errors(self.observables).values() for p in e.parameters}
         for name, prior in self.model.priors.items():
-            if prior.family == "halfnormal" and name in post:
-                limit = 1.959964 * prior.scale
+            if name in residual and name in post:
+                limit = prior.quantile(0.95)
                 median = float(np.median(post[name].values))
                 if median > limit:
                     problems.append(

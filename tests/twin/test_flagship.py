@@ -73,6 +73,16 @@ def test_bad_prior_and_drug_named():
         TwinModel.from_mutations([V("EGFR", "L858R", 0.4)], drugs=("erlotinib", "aspirin"))
 
 
+@pytest.mark.parametrize("prior", [Prior("lognormal", 1.35, 0.65), Prior("halfnormal", 0.0, 2.0),
+                                   Prior("logitnormal", 0.005, 2.0)], ids=str)  # fmt: skip
+def test_prior_quantiles_match_their_distributions(prior):
+    import jax
+
+    draws = np.asarray(prior.distribution().sample(jax.random.key(0), (200_000,)))
+    for q in (0.05, 0.5, 0.95):
+        assert abs(np.mean(draws <= prior.quantile(q)) - q) < 0.004  # binomial SD at most 0.0011
+
+
 def test_daily_lawson_grid_matches_a_tight_solve_on_the_example():
     record = example_patient()
     model = TwinModel.from_mutations(record.mutations)
