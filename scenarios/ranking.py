@@ -13,6 +13,7 @@ that never triggers for this patient) are reported as the same option.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -78,11 +79,37 @@ def same_as(ds: xr.Dataset) -> dict[str, str]:
     return out
 
 
+def excess_exposure(ds: xr.Dataset, label_daily_mg: Mapping[str, float]) -> np.ndarray:
+    """Relative exposure above the label dose, ``(regimen, draw)``: for each drug, the mean daily
+    dose over the horizon (``cumulative_dose`` / ``attrs['horizon_days']``, mg/day) divided by
+    ``label_daily_mg[drug]`` (mg/day), minus 1 where positive, summed over drugs. E.g. 1200 mg
+    once weekly against a label of 150 mg daily: 1200 / 7 / 150 - 1 = 0.143; 150 mg daily: 0.
+    A drug given without a label dose in ``label_daily_mg`` is an error naming it."""
+    if "horizon_days" not in ds.attrs:
+        raise ValueError("the comparison has no attrs['horizon_days'] (scenarios.compare output expected)")
+    horizon = float(ds.attrs["horizon_days"])
+    dose = ds.cumulative_dose.values  # (regimen, draw, drug) mg
+    excess = np.zeros(dose.shape[:2])
+    for j, drug in enumerate(str(d) for d in ds.drug.values):
+        if not (dose[:, :, j] > 0).any():
+            continue
+        label = label_daily_mg.get(drug)
+        if label is None or not (np.isfinite(label) and label > 0):
+            raise ValueError(
+                f"drug {drug!r} is given but label_daily_mg has no daily label dose > 0 (mg/day) for it "
+                f"(got {label!r}; known: {sorted(label_daily_mg)})"
+            )
+        excess += np.maximum(dose[:, :, j] / horizon / float(label) - 1.0, 0.0)
+    return excess
+
+
 def summarise(
     ds: xr.Dataset,
     primary: str = "time_to_progression",
     dose_penalty_per_g: float = 0.0,
     time_on_drug_penalty_per_day: float = 0.0,
+    toxicity_penalty_days: float = 0.0,
+    label_daily_mg: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Per-regimen summary of ``scenarios.compare``'s output, best first.
 
@@ -94,16 +121,29 @@ def summarise(
     ``P(best on PRIMARY)`` (this regimen alone best) and ``P(tied for best on PRIMARY)``;
     ``same as`` (an earlier regimen with identical doses on every draw, else ""); ``P(progressed)``;
     ``cumulative dose g (median)``; ``expected utility`` = RMST - ``dose_penalty_per_g`` x mean dose
-    (g) - ``time_on_drug_penalty_per_day`` x mean days on drug (day). Sorted by expected utility;
-    exact ties keep the given order.
+    (g) - ``time_on_drug_penalty_per_day`` x mean days on drug (day) - the toxicity penalty. Sorted
+    by expected utility; exact ties keep the given order.
+
+    Tolerability: ``toxicity_penalty_days`` (day of restricted mean lost per unit of relative
+    exposure above the label dose) x :func:`excess_exposure` (needs ``label_daily_mg``, mg/day per
+    drug), averaged over draws, is the column ``toxicity penalty (days)``; with
+    ``label_daily_mg`` the column ``exposure above label`` gives the mean excess itself. Default 0:
+    no penalty.
     """
     _check_primary(ds, primary)
     for name, value in (
         ("dose_penalty_per_g", dose_penalty_per_g),
         ("time_on_drug_penalty_per_day", time_on_drug_penalty_per_day),
+        ("toxicity_penalty_days", toxicity_penalty_days),
     ):
         if not (np.isfinite(value) and value >= 0):
             raise ValueError(f"{name}={value!r} must be a finite penalty >= 0")
+    if toxicity_penalty_days and label_daily_mg is None:
+        raise ValueError(
+            f"toxicity_penalty_days={toxicity_penalty_days!r} needs label_daily_mg (each drug's label dose, mg/day)"
+        )
+    excess = excess_exposure(ds, label_daily_mg) if label_daily_mg is not None else None
+    toxicity = toxicity_penalty_days * excess.mean(axis=1) if excess is not None else np.zeros(len(ds.regimen))
     value = ds[primary].values  # (regimen, draw), censored draws at the horizon: restricted times
     n_draws = value.shape[1]
     names = [str(r) for r in ds.regimen.values]
@@ -118,7 +158,7 @@ def summarise(
             at_best[i], alone[i] = at_best[j], alone[j]
     total_dose_g = ds.cumulative_dose.sum("drug").values / 1000.0
     utility = value.mean(axis=1) - dose_penalty_per_g * total_dose_g.mean(axis=1)
-    utility = utility - time_on_drug_penalty_per_day * ds.days_on_drug.values.mean(axis=1)
+    utility = utility - time_on_drug_penalty_per_day * ds.days_on_drug.values.mean(axis=1) - toxicity
     q = [(1 - LEVEL) / 2, 0.5, (1 + LEVEL) / 2]
     rows = []
     for i, reg in enumerate(names):
@@ -136,6 +176,9 @@ def summarise(
         row["same as"] = duplicates.get(reg, "")
         row["P(progressed)"] = float(ds.progressed.values[i].mean())
         row["cumulative dose g (median)"] = float(np.median(total_dose_g[i]))
+        if excess is not None:
+            row["exposure above label"] = float(excess[i].mean())
+        row["toxicity penalty (days)"] = float(toxicity[i])
         row["expected utility"] = float(utility[i])
         rows.append(row)
     order = np.argsort(-np.asarray([r["expected utility"] for r in rows]), kind="stable")
@@ -212,7 +255,15 @@ def verdict(ds: xr.Dataset, table: pd.DataFrame, primary: str = "time_to_progres
     drivers = {k: v for k, v in drivers.items() if abs(v) >= 0.3}
     censored_both = float((~ds[EVENT_OBSERVED[primary]].sel(regimen=[best, runner]).values).all(axis=0).mean())
     separated = p_better >= level
-    if separated:
+    penalty = table.set_index("regimen")["toxicity penalty (days)"] if "toxicity penalty (days)" in table else None
+    penalised = penalty is not None and bool((penalty > 0).any())
+    if penalised and p_worse >= level:  # the penalty, not the endpoint, puts the best first
+        text = (
+            f"{show(runner)} has the longer {label}: {-diff.mean():.0f} days more than {show(best)}{same} on average "
+            f"over {years} years (90% interval {-hi:.0f} to {-lo:.0f} days), better in {p_worse:.0%} of the "
+            f"{diff.size} posterior draws; the toxicity penalty ranks {show(best)} first."
+        )
+    elif separated:
         text = (
             f"{show(best)}{same} has the longest {label}: {diff.mean():.0f} days more than {show(runner)} on average "
             f"over {years} years (90% interval {lo:.0f} to {hi:.0f} days), better in {p_better:.0%} of the "
@@ -224,6 +275,17 @@ def verdict(ds: xr.Dataset, table: pd.DataFrame, primary: str = "time_to_progres
             f"{show(best)} is ahead in {p_better:.0%} of the {diff.size} posterior draws, behind in {p_worse:.0%}, "
             f"tied in {p_tied:.0%}"
             + (f" (in {censored_both:.0%} neither reaches the event by day {horizon:g})" if censored_both else "")
+            + "."
+        )
+    if penalised:
+        scores = table.set_index("regimen")
+        parts = []
+        for r in (best, runner):
+            rmst, cost = scores.loc[r, f"{primary} RMST"], scores.loc[r, "toxicity penalty (days)"]
+            parts.append(f"{show(r)} {rmst:.0f} - {cost:.0f} = {rmst - cost:.0f} days")
+        text += (
+            " Ranked by the restricted mean minus a toxicity penalty for exposure above the label dose: "
+            + "; ".join(parts)
             + "."
         )
     if drivers:

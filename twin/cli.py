@@ -88,14 +88,17 @@ def _table(console, result, title: str) -> None:
     from rich.table import Table
 
     from scenarios.ranking import ENDPOINT_SHORT
-    from twin.formatting import event_cell, percent, short_regimen
+    from twin.formatting import event_cell, percent, short_regimen, toxicity_explained
 
     table, ds = result.table, result.dataset
     primary, horizon = ds.attrs["primary"], float(ds.attrs["horizon_days"])
+    toxicity = float(ds.attrs.get("toxicity_penalty_days", 0.0))
     out = Table(title=title)
     short = ENDPOINT_SHORT[primary]
-    for col in ("#", "regimen", f"{short}: mean days*", "vs #1 (days)", f"{short} by day {horizon:g}: median (90% CI)",
-                "P(best) / P(tied)", f"RECIST PD by day {horizon:g}", "dose (g)"):  # fmt: skip
+    penalty_cols = ("toxicity (days)**", "score (days)**") if toxicity else ()
+    for col in ("#", "regimen", f"{short}: mean days*", *penalty_cols, "vs #1 (days)",
+                f"{short} by day {horizon:g}: median (90% CI)", "P(best) / P(tied)", f"RECIST PD by day {horizon:g}",
+                "dose (g)"):  # fmt: skip
         out.add_column(col)
     rank_of = {r: i + 1 for i, r in enumerate(table.regimen)}
     for i, r in enumerate(table.to_dict(orient="records")):
@@ -103,10 +106,12 @@ def _table(console, result, title: str) -> None:
         if r["same as"]:
             notes.insert(0, f"same doses as #{rank_of[r['same as']]}")
         lo, hi = r["difference vs #1 90% CI"]
+        rmst, cost = r[f"{primary} RMST"], r["toxicity penalty (days)"]
         out.add_row(
             str(i + 1),
             short_regimen(r["regimen"]) + "".join(f"\n  [dim]{n}[/dim]" for n in notes),
-            f"{r[f'{primary} RMST']:.0f}",
+            f"{rmst:.0f}",
+            *((f"-{cost:.0f}", f"{rmst - cost:.0f}") if toxicity else ()),
             "—" if i == 0 else f"{r['difference vs #1 (mean)']:+.0f} ({lo:+.0f} to {hi:+.0f})",
             event_cell(r, primary, horizon),
             f"{percent(r[f'P(best on {primary})'])} / {percent(r[f'P(tied for best on {primary})'])}",
@@ -119,6 +124,8 @@ def _table(console, result, title: str) -> None:
         "counts at the horizon); not reached (x%): x% of draws without the event by the horizon; P(tied): draws where "
         "several regimens share the best value."
     )
+    if toxicity:
+        console.print(f"** {toxicity_explained(toxicity)}")
     if ds.attrs.get("adaptive_baseline"):
         console.print(ds.attrs["adaptive_baseline"])
     console.print(f"[bold]Verdict:[/bold] {result.verdict.text}")
@@ -152,6 +159,10 @@ def _print_problems(console, twin) -> int:
     return EXIT_DIAGNOSTICS if twin.diagnostics or twin.model_check else 0
 
 
+TOXICITY_HELP = (
+    "Days of restricted mean lost per unit of relative exposure above the label dose (mean daily dose / label daily "
+    "dose - 1): rank by the restricted mean minus this penalty. 0: no penalty."
+)
 METHOD_HELP = "nuts: exact posterior (minutes); laplace: Gaussian at the MAP (under a minute, approximate)."
 
 
@@ -162,6 +173,7 @@ def demo(
     draws: int = typer.Option(200, min=10, max=2000, help="Posterior draws simulated per regimen."),
     days: int = typer.Option(728, min=56, max=3640, help="What-if horizon (days; a multiple of 56)."),
     seed: int = typer.Option(0, min=0, help="Seed of every random number."),
+    toxicity_penalty_days: float = typer.Option(0.0, "--toxicity-penalty", min=0.0, help=TOXICITY_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the ranked table as JSON."),
 ) -> None:
     """The what-if for the shipped example patient EX-001 (synthetic; EGFR L858R with a T790M subclone, on
@@ -178,10 +190,11 @@ def demo(
 
     paths = example_files()
     _guarded(lambda: _calibrate_and_compare(paths["record"], paths["mutations"], None, out, method, draws, days,
-                                            seed, as_json, "twin demo"))  # fmt: skip
+                                            seed, as_json, "twin demo", toxicity_penalty_days))  # fmt: skip
 
 
-def _calibrate_and_compare(file, mutations, patient_id, out, method, draws, days, seed, as_json, what) -> int:
+def _calibrate_and_compare(file, mutations, patient_id, out, method, draws, days, seed, as_json, what,
+                           toxicity_penalty_days=0.0) -> int:  # fmt: skip
     from twin.digital_twin import DigitalTwin
     from twin.io import read_patient
     from twin.report import write_twin_report
@@ -194,7 +207,7 @@ def _calibrate_and_compare(file, mutations, patient_id, out, method, draws, days
         twin = DigitalTwin.from_record(record)
     twin = _calibrate(twin, console, method=method, seed=seed)
     with _stage(console, f"simulating the standard regimens on {draws} posterior draws"):
-        result = twin.compare(days=days, n_draws=draws)
+        result = twin.compare(days=days, n_draws=draws, toxicity_penalty_days=toxicity_penalty_days)
     out.mkdir(parents=True, exist_ok=True)
     with _stage(console, "screening the EGFR drug panel on the twin's clones"):
         screened = screen_twin(twin, pairs=True)
@@ -222,6 +235,7 @@ def _summary(twin, result, page, saved, elapsed) -> dict:
         "regimens": _rows(result.table),
         "verdict": result.verdict.text,
         "adaptive_baseline": result.dataset.attrs.get("adaptive_baseline"),
+        "toxicity_penalty_days": result.dataset.attrs.get("toxicity_penalty_days", 0.0),
         "report": str(page) if page else None,
         "twin": str(saved) if saved else None,
         "seconds": round(elapsed, 1),
@@ -280,6 +294,7 @@ def whatif(
     days: int = typer.Option(728, min=56, max=3640, help="Horizon (days; a multiple of 56)."),
     draws: int = typer.Option(200, min=10, max=4000, help="Posterior draws simulated per regimen."),
     report: Path = typer.Option(None, help="Also write an HTML report with figures into this folder."),
+    toxicity_penalty_days: float = typer.Option(0.0, "--toxicity-penalty", min=0.0, help=TOXICITY_HELP),
     allow_above_limit: bool = typer.Option(
         False, "--allow-above-limit", help="Accept doses above the hard limit (2x the highest dose studied)."
     ),
@@ -298,7 +313,7 @@ def whatif(
         regimens = [parse_regimen(r, days, allow_above_limit=allow_above_limit) for r in regimen] if regimen else None
         start = time.perf_counter()
         with _stage(console, f"simulating on {draws} posterior draws"):
-            result = twin.compare(regimens, days=days, n_draws=draws)
+            result = twin.compare(regimens, days=days, n_draws=draws, toxicity_penalty_days=toxicity_penalty_days)
         page = write_twin_report(twin, result, report, n_draws=draws) if report else None
         if as_json:
             typer.echo(json.dumps(_summary(twin, result, page, None, time.perf_counter() - start), default=float))

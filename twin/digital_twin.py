@@ -424,7 +424,7 @@ class DigitalTwin:
     # --- what-if --------------------------------------------------------------------------------
     def compare(
         self, regimens: Sequence | None = None, *, days: int = 728, n_draws: int = 200, seed: int | None = None,
-        primary: str = PRIMARY, dose_penalty_per_g: float = 0.0,
+        primary: str = PRIMARY, dose_penalty_per_g: float = 0.0, toxicity_penalty_days: float = 0.0,
     ) -> Comparison:  # fmt: skip
         """Simulate ``regimens`` (default the standard five, :mod:`twin.regimens`) from the decision
         day for ``days`` days on ``n_draws`` posterior draws; rank them by ``primary``
@@ -435,16 +435,28 @@ class DigitalTwin:
         progression, the switch itself). Adaptive regimens against the pre-treatment burden (the
         standard ``at50``) read each draw's fitted tumour volume at the first dose (mm^3; stored as
         ``pretreatment_volume``, its day as ``attrs['pretreatment_day']``);
-        ``attrs['adaptive_baseline']`` says in words what each adaptive regimen's baseline is."""
+        ``attrs['adaptive_baseline']`` says in words what each adaptive regimen's baseline is.
+
+        ``toxicity_penalty_days``: days of restricted mean subtracted per unit of relative exposure
+        above the label dose (each drug's mean daily dose over the horizon / its label dose per day
+        in :data:`twin.dose_limits.DOSE_LIMITS`, the excess over 1; ``scenarios.summarise``); the
+        table ranks by restricted mean minus that penalty and shows it as ``toxicity penalty
+        (days)``. Default 0: no penalty."""
 
         import scenarios as sc
         from mechanistic import longest_diameter as m_diameter
+        from twin.dose_limits import DOSE_LIMITS
         from twin.flagship import solver_options
         from twin.formatting import short_regimen
         from twin.regimens import SCAN_EVERY, above_label, standard_regimens
 
         if not (isinstance(days, (int, np.integer)) and days > 0 and days % SCAN_EVERY == 0):
             raise ValueError(f"days={days!r} must be a positive multiple of {SCAN_EVERY} (the scan interval, days)")
+        if not (isinstance(toxicity_penalty_days, (int, float)) and 0 <= toxicity_penalty_days < np.inf):
+            raise ValueError(
+                f"toxicity_penalty_days={toxicity_penalty_days!r} must be a finite number >= 0 (days of restricted "
+                "mean per unit of relative exposure above the label dose; 0: no penalty)"
+            )
         regimens = standard_regimens(days) if regimens is None else list(regimens)
         draws = self.draws(n_draws)
         # the pre-treatment burden (adaptive regimens' clinical baseline): each draw's volume at the first dose
@@ -497,7 +509,10 @@ class DigitalTwin:
                     f"draw's burden on the decision day (day {self.now:g})"
                 )
             ds.attrs["adaptive_baseline"] = "Adaptive baseline: " + "; ".join(lines) + "."
-        table = sc.summarise(ds, primary=primary, dose_penalty_per_g=dose_penalty_per_g)
+        ds.attrs["toxicity_penalty_days"] = float(toxicity_penalty_days)
+        labels = {d: DOSE_LIMITS[d].label_per_day_mg for d in model.drugs if d in DOSE_LIMITS}
+        table = sc.summarise(ds, primary=primary, dose_penalty_per_g=dose_penalty_per_g,
+                             toxicity_penalty_days=toxicity_penalty_days, label_daily_mg=labels)  # fmt: skip
         flags = {str(r): above_label(r) for r in regimens}
         table["above label dose"] = ["; ".join(flags[r]) for r in table.regimen]
         names = {str(r): short_regimen(str(r)) + (" (above label dose)" if flags[str(r)] else "") for r in regimens}

@@ -88,3 +88,13 @@ def short_regimen(description: str) -> str:
     import re
 
     return re.sub(r" \([^)]*\)", "", description)
+
+
+def toxicity_explained(days_per_unit: float) -> str:
+    """What a ranking with a toxicity penalty of ``days_per_unit`` (day of restricted mean per unit
+    of relative exposure above the label dose; ``scenarios.summarise``) means, in one sentence."""
+    return (
+        f"Ranked by score = restricted mean minus a toxicity penalty of {days_per_unit:g} days per unit of relative "
+        "exposure above the label dose (each drug's mean daily dose over the horizon divided by its label dose per "
+        "day, the excess over 1, summed over drugs; mean over draws)."
+    )

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from scenarios.ranking import ENDPOINT_LABELS, ENDPOINT_SHORT
 from twin import plots
-from twin.formatting import event_cell, finite_number, percent, short_regimen
+from twin.formatting import event_cell, finite_number, percent, short_regimen, toxicity_explained
 from twin.network_plots import plot_screen_heatmap
 
 DPI = 110
@@ -64,11 +64,13 @@ def ranking_table_html(
         raise ValueError(f"table must be scenarios.summarise's DataFrame ranked on primary={primary!r}")
     esc = html.escape
     horizon = float(comparison.attrs.get("horizon_days", comparison.time.values[-1]))
+    toxicity = float(comparison.attrs.get("toxicity_penalty_days", 0.0))
     short = ENDPOINT_SHORT[primary]
     heads = [
         "#",
         "regimen",
         f"{short}: restricted mean (days)*",
+        *(["toxicity penalty (days)**", "score: restricted mean - penalty (days)**"] if toxicity else []),
         "vs #1 (days): mean (90% interval)",
         f"{short} by day {horizon:g}: median (90% interval)",
         "P(best) / P(tied)",
@@ -94,6 +96,14 @@ def ranking_table_html(
             f'<td class="regimen" title="{esc(name, quote=True)}">{swatch}{esc(short_regimen(name))}'
             f"{_flag_html(notes)}</td>",
             f'<td class="num">{row[f"{primary} RMST"]:.0f}</td>',
+            *(
+                [
+                    f'<td class="num">-{row["toxicity penalty (days)"]:.0f}</td>',
+                    f'<td class="num">{row[f"{primary} RMST"] - row["toxicity penalty (days)"]:.0f}</td>',
+                ]
+                if toxicity
+                else []
+            ),
             f'<td class="num">{esc(diff)}</td>',
             f'<td class="num">{esc(event_cell(row, primary, horizon))}</td>',
             f'<td class="num">{percent(p_best)} / {percent(p_tied)}</td>',
@@ -110,13 +120,16 @@ def ranking_table_html(
     )
 
 
-def ranking_explanation(primary: str, horizon: float, n_draws: int) -> list[str]:
-    """What each column of :func:`ranking_table_html` means (one line each)."""
+def ranking_explanation(primary: str, horizon: float, n_draws: int, toxicity_penalty_days: float = 0.0) -> list[str]:
+    """What each column of :func:`ranking_table_html` means (one line each); with a non-zero
+    ``toxicity_penalty_days`` (day per unit of relative exposure above the label dose), how the
+    penalty ranks."""
     label = ENDPOINT_LABELS[primary]
     return [
         f"* Ranked by the restricted mean {label} up to day {horizon:g} of the forecast: the mean over the {n_draws} "
         "posterior draws, a draw without the event counting at the horizon (the area under the forecast's "
         "event-free curve). It stays meaningful when many draws do not reach the event.",
+        *([f"** {toxicity_explained(toxicity_penalty_days)}"] if toxicity_penalty_days else []),
         "Difference vs #1: paired draw by draw (every regimen runs on the same draws), mean and 90% interval.",
         f"Medians are 'not reached (share of draws without the event)' when at least half the draws have no event by "
         f"day {horizon:g}; '>{horizon:g}' marks an interval end beyond the horizon.",
@@ -249,7 +262,12 @@ def write_report(
         "<h2>Regimens, best first</h2>",
         ranking_table_html(table, comparison, primary, colours, flags),
         '<ul class="caption">',
-        *(f"<li>{esc(line)}</li>" for line in ranking_explanation(primary, float(horizon), n_draws)),
+        *(
+            f"<li>{esc(line)}</li>"
+            for line in ranking_explanation(
+                primary, float(horizon), n_draws, float(comparison.attrs.get("toxicity_penalty_days", 0.0))
+            )
+        ),
         "</ul>",
     ]
     if notes:

@@ -94,3 +94,47 @@ def test_one_option_and_bad_arguments():
         summarise(ds, primary="days_on_drug")
     with pytest.raises(ValueError, match="level=1.2 must be in"):
         verdict(ds, summarise(ds), level=1.2)
+
+
+def test_toxicity_penalty_ranks_by_restricted_mean_minus_excess_exposure():
+    """1200 mg once weekly against erlotinib's label 150 mg/day: relative exposure 1200 / 7 / 150 =
+    1.143, excess 0.143; 150 mg daily: exactly 1, no excess."""
+    ds = comparison(
+        {"cont": [500, 500, 500, 500], "weekly": [520, 530, 540, 550]},
+        doses={"cont": [150.0] * 4, "weekly": [1200.0 / 7] * 4},
+    )
+    labels = {"erlotinib": 150.0}
+    excess = 1200 / 7 / 150 - 1  # 0.142857
+    p = "time_to_progression"
+    plain = summarise(ds, toxicity_penalty_days=0.0, label_daily_mg=labels).set_index("regimen")
+    assert list(plain.index) == ["weekly", "cont"]  # RMST 535 > 500, no penalty: numbers as before
+    assert plain.loc["weekly", "exposure above label"] == pytest.approx(excess)
+    assert plain.loc["cont", "exposure above label"] == 0.0
+    assert (plain["toxicity penalty (days)"] == 0).all()
+    assert plain.loc["weekly", "expected utility"] == pytest.approx(535.0)
+    mild = summarise(ds, toxicity_penalty_days=200.0, label_daily_mg=labels).set_index("regimen")
+    assert mild.loc["weekly", "toxicity penalty (days)"] == pytest.approx(200 * excess)  # 28.6 days
+    assert mild.loc["weekly", "expected utility"] == pytest.approx(535 - 200 * excess)  # 506.4 > 500
+    assert list(mild.index) == ["weekly", "cont"]
+    strict = summarise(ds, toxicity_penalty_days=300.0, label_daily_mg=labels)
+    assert list(strict.regimen) == ["cont", "weekly"]  # 535 - 42.9 = 492.1 < 500
+    assert strict.set_index("regimen").loc["weekly", f"{p} RMST"] == pytest.approx(535.0)  # the endpoint unchanged
+    text = verdict(ds, strict).text
+    assert text.startswith("weekly has the longer time to RECIST progression: 35 days more than cont")
+    assert "the toxicity penalty ranks cont first" in text
+    assert "minus a toxicity penalty for exposure above the label dose: cont 500 - 0 = 500 days; " in text
+    assert "weekly 535 - 43 = 492 days" in text
+    assert "toxicity" not in verdict(ds, summarise(ds)).text
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"toxicity_penalty_days": -1.0, "label_daily_mg": {"erlotinib": 150.0}}, "toxicity_penalty_days=-1.0 must"),
+        ({"toxicity_penalty_days": 10.0}, "toxicity_penalty_days=10.0 needs label_daily_mg"),
+        ({"toxicity_penalty_days": 10.0, "label_daily_mg": {"osimertinib": 80.0}}, "drug 'erlotinib' is given but"),
+    ],
+)
+def test_toxicity_penalty_bad_input_is_named(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        summarise(comparison({"a": [1.0, 2.0]}), **kwargs)

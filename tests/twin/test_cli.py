@@ -59,6 +59,7 @@ def test_whatif_update_and_screen_read_the_saved_twin(demo, tmp_path):
     assert whatif.returncode == 0, whatif.stderr
     table = " ".join(whatif.stdout.split())  # the table a person reads
     assert "erlotinib 150 mg daily" in table and "erlotinib 100 mg daily, adaptive AT50" in table
+    assert "Adaptive baseline: adaptive regimens 'against the pre-treatment burden'" in table
     assert "volume doubling" in table and "P(best) / P(tied)" in table and "Verdict:" in table
     assert "not a treatment recommendation" in table
 
@@ -96,10 +97,25 @@ def test_missing_twin_and_refdata_exit_1(tmp_path):
     assert result.returncode == 1 and "nowhere" in result.stderr
 
 
+def test_whatif_ranks_with_a_toxicity_penalty(demo):
+    _, report = demo
+    result = run("whatif", report["twin"], "--regimen", "continuous", "--regimen", "erlotinib:1200:1:6",
+                 "--toxicity-penalty", "300", "--json", *SMALL)  # fmt: skip
+    assert result.returncode in (0, 3), result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["toxicity_penalty_days"] == 300.0
+    rows = {r["regimen"]: r for r in payload["regimens"]}
+    weekly = rows["erlotinib 1200 mg daily, 1 days on / 6 days off"]  # 1200 mg weekly: 1200 / 7 / 150 = 1.143
+    assert weekly["toxicity penalty (days)"] == pytest.approx(300 * (16 * 1200 / 112 / 150 - 1))
+    assert rows["erlotinib 150 mg daily"]["toxicity penalty (days)"] == 0.0
+    assert "toxicity penalty for exposure above the label dose" in payload["verdict"]
+
+
 def test_help_teaches():
     result = run("--help")
     assert result.returncode == 0
     text = " ".join(result.stdout.split())
     assert "Exit codes: 0 ok, 1 bad input" in text and "demo" in text and "update" in text
     result = run("whatif", "--help")
-    assert "DRUG:MG:ON:OFF" in " ".join(result.stdout.split())
+    text = " ".join(result.stdout.split())
+    assert "DRUG:MG:ON:OFF" in text and "at50-now" in text and "--toxicity-penalty " in text
