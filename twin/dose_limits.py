@@ -29,6 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+import numpy as np
+
 HARD_LIMIT_FACTOR = 2.0
 """Hard limit = this x the highest dose studied (per administration, and per day)."""
 UNIT_FACTOR = 1000.0
@@ -280,6 +282,18 @@ class DoseVerdict:
     @property
     def above_label(self) -> bool:
         return self.level in ("above_label", "above_limit")
+
+
+def daily_totals(time, amount) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per calendar day, the total of the doses given: ``time (n,)`` (day; the calendar day of a dose
+    is ``floor(time)``) and ``amount (n,)`` (mg) of one drug. Returns ``days (D,)`` (the distinct
+    calendar days, ascending), ``totals (D,)`` (mg given on each) and ``day_of (n,)`` (each dose's
+    index into ``days``), what the per-day checks of :func:`check_dose` (``per="day"``) read."""
+    time, amount = np.asarray(time, dtype=float), np.asarray(amount, dtype=float)
+    if time.shape != amount.shape or time.ndim != 1:
+        raise ValueError(f"time {time.shape} and amount {amount.shape} must be 1-D arrays of one entry per dose")
+    days, day_of = np.unique(np.floor(time), return_inverse=True)
+    return days, np.bincount(day_of, weights=amount, minlength=len(days)), day_of
 
 
 def check_dose(drug: str, mg: float, *, where: str = "", confirm: bool = False, per: str = "administration"):

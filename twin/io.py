@@ -93,6 +93,8 @@ from os import PathLike
 from pathlib import Path
 from typing import NoReturn
 
+import numpy as np
+
 from twin.dose_limits import (
     DOSE_LIMITS,
     DoseLimitError,
@@ -100,6 +102,7 @@ from twin.dose_limits import (
     canonical_drug,
     check_dose,
     closest_drug,
+    daily_totals,
     dose_limits,
     unknown_drug_message,
 )
@@ -331,7 +334,7 @@ class _Patient:
         calendar day): errors name the file and row; doses above the label dose are reported in one
         :class:`~twin.dose_limits.DoseWarning` per drug and file."""
         above: dict[tuple[str, Path], list[tuple[int, float, str, str]]] = {}
-        days: dict[tuple[str, int], list[int]] = {}
+        of_drug: dict[str, list[int]] = {}
         for i, (dose, origin) in enumerate(zip(self.doses, self.origins["doses"], strict=True)):
             if dose.drug not in DOSE_LIMITS:
                 continue
@@ -343,11 +346,15 @@ class _Patient:
                 above.setdefault((dose.drug, origin.table.path), []).append(
                     (origin.row.number, dose.amount, "", verdict.level)
                 )
-            days.setdefault((dose.drug, math.floor(dose.time)), []).append(i)
-        for (drug, day), rows in days.items():
-            if len(rows) < 2:
-                continue
-            total = math.fsum(self.doses[i].amount for i in rows)
+            of_drug.setdefault(dose.drug, []).append(i)
+        shared_days = []  # (drug, day, total mg, rows) for each calendar day with several doses of a drug
+        for drug, index in of_drug.items():
+            given = [self.doses[i] for i in index]
+            days, totals, day_of = daily_totals([d.time for d in given], [d.amount for d in given])
+            for k in np.flatnonzero(np.bincount(day_of) >= 2):
+                rows = [index[j] for j in np.flatnonzero(day_of == k)]
+                shared_days.append((drug, int(days[k]), float(totals[k]), rows))
+        for drug, day, total, rows in shared_days:
             origin = self.origins["doses"][rows[-1]]
             numbers = ", ".join(str(self.origins["doses"][i].row.number) for i in rows)
             try:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from typing import NoReturn
 
-from twin.dose_limits import DOSE_LIMITS, canonical_drug, check_dose, unknown_drug_message
+from twin.dose_limits import DOSE_LIMITS, canonical_drug, check_dose, daily_totals, unknown_drug_message
 
 SCAN_EVERY = 56  # day: 8-weekly scans decide adaptive regimens and switches
 STANDARD = ("continuous", "pulsed", "at50", "switch", "osimertinib")
@@ -160,8 +160,7 @@ def _largest_doses(regimen) -> list[tuple[str, float, str]]:
         given = (index == j) & (amount > 0)
         if drug is None or not given.any():
             continue
-        days, daily = np.unique(np.floor(time[given]), return_inverse=True)
-        per_day = np.bincount(daily, weights=amount[given], minlength=len(days))
+        _, per_day, _ = daily_totals(time[given], amount[given])
         out.append((drug, level * float(amount[given].max()), "administration"))
         out.append((drug, level * float(per_day.max()), "day"))
     return out

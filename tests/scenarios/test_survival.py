@@ -17,7 +17,7 @@ import pytest
 
 from scenarios.endpoints import CR, NE, PD, PR, SD
 from scenarios.oak2018 import DAYS_PER_MONTH, load_oak_clinical
-from scenarios.survival import hazard_ratio, kaplan_meier, km_bands, logrank, response_rate
+from scenarios.survival import hazard_ratio, kaplan_meier, km_bands, km_median, logrank, response_rate
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +92,23 @@ def test_kaplan_meier_by_hand():
     assert km.median == 3.0 and (km.n, km.n_events) == (4, 3)
     assert np.all(km.survival_lower <= km.survival) and np.all(km.survival <= km.survival_upper)
     assert math.isinf(kaplan_meier([1.0, 2.0], [0, 0]).median)
+
+
+def test_km_median_step_as_kaplan_meier_and_interpolated():
+    days = np.array([10.0, 20.0, 30.0, 40.0])
+    assert km_median(days, np.ones(4, bool)) == 20.0  # S: 1, .75, .5 at 20
+    assert km_median(days, np.ones(4, bool), interpolate=True) == pytest.approx(20.0)
+    # S: .75, .75, .375 at 10, 20, 30: the step median is 30; linearly, 0.5 is crossed a third of the
+    # way from 20 to 30 (used by twin.studies.flaura2018, so a fit does not see scan-timed steps)
+    censored = np.array([1, 0, 1, 0], bool)
+    assert km_median(days, censored) == 30.0 == kaplan_meier(days, censored).median
+    assert km_median(days, censored, interpolate=True) == pytest.approx(20.0 + 10.0 * 0.25 / 0.375)
+    assert math.isinf(km_median(days, np.zeros(4, bool))) and math.isinf(km_median(days, np.zeros(4), interpolate=True))
+    rng = np.random.default_rng(0)  # ties and censoring: the step median is lifelines'
+    t, e = rng.integers(1, 30, 200).astype(float), rng.random(200) < 0.7
+    assert km_median(t, e) == kaplan_meier(t, e).median
+    with pytest.raises(ValueError, match=r"time\[1\] = -1.0; times must be finite and >= 0"):
+        km_median([1.0, -1.0], [1, 1])
 
 
 def exponential_arms(rng, rate, n_draws, n_patients, follow_up):

@@ -27,14 +27,6 @@ def test_published_numbers_and_their_standard_errors():
     assert 0.5 < f.discrepancy(off) < 4.0
 
 
-def test_interpolated_km_median():
-    days = np.array([10.0, 20.0, 30.0, 40.0])
-    assert f._km_median(days, np.ones(4, bool)) == pytest.approx(20.0)  # S: 1, .75, .5 at 20
-    # S: .75, .75, .375 at 10, 20, 30: 0.5 crossed a third of the way from 20 to 30 (linear)
-    assert f._km_median(days, np.array([1, 0, 1, 0], bool)) == pytest.approx(20.0 + 10.0 * 0.25 / 0.375)
-    assert math.isinf(f._km_median(days, np.zeros(4, bool)))
-
-
 def test_design_follows_the_protocol():
     d = f.design((5, 7))
     t = d.scan_times()

@@ -1,6 +1,7 @@
 """Dose plausibility: the table covers every drug with PK, its facts are ordered, and check_dose
 warns above the label, refuses above the hard limit unless confirmed, and catches unit typos."""
 
+import numpy as np
 import pytest
 
 from mechanistic.egfr_network import EGFR_DRUG_PK
@@ -89,3 +90,14 @@ def test_drug_names_aliases_and_typos():
         dose_limits("osimertnib")
     with pytest.raises(ValueError, match="per='week'"):
         check_dose("erlotinib", 150.0, per="week")
+
+
+def test_daily_totals_sum_the_doses_of_each_calendar_day():
+    from twin.dose_limits import daily_totals
+
+    days, totals, day_of = daily_totals([0.0, 0.5, 1.0, 7.25, 7.9], [1200.0, 300.0, 50.0, 100.0, 100.0])
+    np.testing.assert_array_equal(days, [0.0, 1.0, 7.0])
+    np.testing.assert_array_equal(totals, [1500.0, 50.0, 200.0])
+    np.testing.assert_array_equal(day_of, [0, 0, 1, 2, 2])
+    with pytest.raises(ValueError, match=r"time \(2,\) and amount \(3,\) must be 1-D arrays"):
+        daily_totals([0.0, 1.0], [1.0, 2.0, 3.0])

@@ -249,27 +249,10 @@ def simulate(population: FlauraPopulation = FITTED, *, n_trials: int = 20, n_per
     return sc.run_trial(trial_design, jax.random.key(seed), population.virtual_population(n_trials))
 
 
-def _km_median(days: np.ndarray, event: np.ndarray) -> float:
-    """Kaplan-Meier median (days), linearly interpolated between event times (continuous in the
-    data, so a fit does not see the 6-week steps of scan-timed events); inf when not reached."""
-    order = np.argsort(days, kind="stable")
-    t, e = days[order], event[order].astype(bool)
-    uniq, first = np.unique(t, return_index=True)
-    n_at_risk = len(t) - first
-    deaths = np.add.reduceat(e, first)
-    s = np.cumprod(1.0 - deaths / n_at_risk)
-    tt, ss = np.r_[0.0, uniq], np.r_[1.0, s]
-    below = np.flatnonzero(ss <= 0.5)
-    if below.size == 0:
-        return math.inf
-    i = below[0]
-    return float(tt[i - 1] + (ss[i - 1] - 0.5) / (ss[i - 1] - ss[i]) * (tt[i] - tt[i - 1]))
-
-
 def trial_summary(trial) -> dict[str, np.ndarray]:
     """Per virtual trial (draw): medians (months, interpolated KM), Cox HR (osimertinib vs
     comparator), ORR and share with a PFS event, each ``(n_trials,)``."""
-    from scenarios.survival import hazard_ratio
+    from scenarios.survival import hazard_ratio, km_median
 
     out: dict[str, list] = {k: [] for k in (*PUBLISHED, "events_comparator", "events_osimertinib")}
     data = trial.data
@@ -280,7 +263,7 @@ def trial_summary(trial) -> dict[str, np.ndarray]:
             sel = data.sel(arm=name, draw=d)
             arm[name] = (sel.pfs_days.values[:n], sel.pfs_event.values[:n].astype(bool), sel.best_response.values[:n])
         for name, (t, e, best) in arm.items():
-            out[f"median_pfs_{name}"].append(_km_median(t, e) / DAYS_PER_MONTH)
+            out[f"median_pfs_{name}"].append(km_median(t, e, interpolate=True) / DAYS_PER_MONTH)
             out[f"orr_{name}"].append(float(np.mean(best <= 1)))  # CR (0) or PR (1), scenarios.endpoints codes
             out[f"events_{name}"].append(float(np.mean(e)))
         (t0, e0, _), (t1, e1, _) = arm["comparator"], arm["osimertinib"]
