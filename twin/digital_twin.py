@@ -65,8 +65,10 @@ class Settings(NamedTuple):
 class Comparison(NamedTuple):
     """``dataset``: ``scenarios.compare`` output (dims regimen, draw, time; ``time`` in days from the
     decision day, ``attrs['start_day']`` the decision day, ``attrs['primary']`` the ranking
-    endpoint); ``table``: ``scenarios.summarise``, best first, with ``above label dose`` (what
-    exceeds the label, ``twin.regimens.above_label``; empty when nothing does); ``verdict``:
+    endpoint, ``attrs['toxicity_penalty_days']``); ``table``: ``scenarios.summarise``, best first
+    (with ``toxicity penalty (days)``, and ``exposure above label`` where the regimens' drugs have
+    label doses), and ``above label dose`` (what exceeds the label, ``twin.regimens.above_label``;
+    empty when nothing does); ``verdict``:
     ``scenarios.verdict``, the ranking in one sentence (short regimen names)."""
 
     dataset: xr.Dataset
