@@ -13,8 +13,7 @@ def bucket(n: int, minimum: int = 8) -> int:
         raise ValueError(f"bucket: n={n!r} must be an integer >= 0")
     n = max(n, minimum, 1)
     k = max(n.bit_length() - 3, 0)
-    size = -(-n // 2**k) * 2**k
-    return size
+    return -(-n // 2**k) * 2**k
 
 
 def pad_repeating_last(values, size: int | None = None) -> np.ndarray:

@@ -11,6 +11,7 @@ lag in days. Routes: ``"iv_bolus"``, ``"infusion"`` (zero-order over ``duration`
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import equinox as eqx
@@ -59,6 +60,16 @@ class DoseTable(eqx.Module):
         if name not in self.drugs:
             raise ValueError(f"drug {name!r} is not in this dose table; it has {self.drugs}")
         return self.drug == self.drugs.index(name)
+
+    def with_drugs(self, drugs: Sequence[str]) -> DoseTable:
+        """The same rows with ``drug`` coded into ``drugs`` (e.g. a model's drug order), which must
+        name every drug of this table."""
+        drugs = tuple(drugs)
+        missing = [d for d in self.drugs if d not in drugs]
+        if missing:
+            raise ValueError(f"drug(s) {missing} of this dose table are not in drugs={drugs}")
+        lookup = jnp.asarray([drugs.index(d) for d in self.drugs], dtype=int)
+        return dataclasses.replace(self, drug=lookup[self.drug], drugs=drugs)
 
     def pad(self, n: int) -> DoseTable:
         """Append zero-amount oral rows at the last dose time so the table has ``n`` rows.
@@ -239,9 +250,8 @@ def concat(tables: Sequence[DoseTable]) -> DoseTable:
     drugs: list[str] = []
     for t in tables:
         drugs += [d for d in t.drugs if d not in drugs]
-    recode = [jnp.asarray([drugs.index(d) for d in t.drugs])[t.drug] for t in tables]
     cols = {f: jnp.concatenate([jnp.asarray(getattr(t, f)) for t in tables]) for f in _ARRAY_FIELDS}
-    cols["drug"] = jnp.concatenate(recode)
+    cols["drug"] = jnp.concatenate([t.with_drugs(drugs).drug for t in tables])
     times = concrete(cols["time"])
     order = jnp.argsort(cols["time"], stable=True) if times is None else np.argsort(times, kind="stable")
     return DoseTable(**{f: c[order] for f, c in cols.items()}, drugs=tuple(drugs))

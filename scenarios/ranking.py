@@ -13,6 +13,7 @@ that never triggers for this patient) are reported as the same option.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -79,6 +80,14 @@ def same_as(ds: xr.Dataset) -> dict[str, str]:
     return out
 
 
+def check_penalties(**penalties) -> None:
+    """Raise ``ValueError`` naming the first of :func:`summarise`'s penalties that is not a finite
+    number >= 0 (callers that simulate first can check them before simulating)."""
+    for name, value in penalties.items():
+        if not (isinstance(value, numbers.Real) and np.isfinite(value) and value >= 0):
+            raise ValueError(f"{name}={value!r} must be a finite number >= 0 (a penalty; 0: none)")
+
+
 def excess_exposure(ds: xr.Dataset, label_daily_mg: Mapping[str, float]) -> np.ndarray:
     """Relative exposure above the label dose, ``(regimen, draw)``: for each drug, the mean daily
     dose over the horizon (``cumulative_dose`` / ``attrs['horizon_days']``, mg/day) divided by
@@ -131,13 +140,8 @@ def summarise(
     no penalty.
     """
     _check_primary(ds, primary)
-    for name, value in (
-        ("dose_penalty_per_g", dose_penalty_per_g),
-        ("time_on_drug_penalty_per_day", time_on_drug_penalty_per_day),
-        ("toxicity_penalty_days", toxicity_penalty_days),
-    ):
-        if not (np.isfinite(value) and value >= 0):
-            raise ValueError(f"{name}={value!r} must be a finite penalty >= 0")
+    check_penalties(dose_penalty_per_g=dose_penalty_per_g, time_on_drug_penalty_per_day=time_on_drug_penalty_per_day,
+                    toxicity_penalty_days=toxicity_penalty_days)  # fmt: skip
     if toxicity_penalty_days and label_daily_mg is None:
         raise ValueError(
             f"toxicity_penalty_days={toxicity_penalty_days!r} needs label_daily_mg (each drug's label dose, mg/day)"

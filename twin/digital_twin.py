@@ -454,11 +454,7 @@ class DigitalTwin:
 
         if not (isinstance(days, (int, np.integer)) and days > 0 and days % SCAN_EVERY == 0):
             raise ValueError(f"days={days!r} must be a positive multiple of {SCAN_EVERY} (the scan interval, days)")
-        if not (isinstance(toxicity_penalty_days, (int, float)) and 0 <= toxicity_penalty_days < np.inf):
-            raise ValueError(
-                f"toxicity_penalty_days={toxicity_penalty_days!r} must be a finite number >= 0 (days of restricted "
-                "mean per unit of relative exposure above the label dose; 0: no penalty)"
-            )
+        sc.check_penalties(dose_penalty_per_g=dose_penalty_per_g, toxicity_penalty_days=toxicity_penalty_days)
         regimens = standard_regimens(days) if regimens is None else list(regimens)
         draws = self.draws(n_draws)
         # the pre-treatment burden (adaptive regimens' clinical baseline): each draw's volume at the first dose

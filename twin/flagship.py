@@ -421,8 +421,7 @@ class TwinModel:
         missing = [d for d in doses.drugs if d not in self.drugs]
         if missing:
             raise TwinModelError(f"doses of {missing} but the twin's model carries {self.drugs}")
-        lookup = np.asarray([self.drugs.index(d) for d in doses.drugs], dtype=int)
-        doses = replace(doses, drug=jnp.asarray(lookup[np.asarray(doses.drug)]), drugs=self.drugs)
+        doses = doses.with_drugs(self.drugs)
         doses = doses.pad(m.bucket(len(doses)))
         points = m.step_points(m.DiseaseModel(self._pk()), doses, times, t0, solver_options())
         return SolveInputs(doses, jnp.asarray(m.pad_repeating_last(points)))

@@ -89,3 +89,13 @@ def test_units_convert_and_refuse_mismatched_dimensions():
         m.convert(1.0, "mg", "day")
     with pytest.raises(ValueError, match="unknown unit 'furlong'"):
         m.convert(1.0, "furlong", "mm")
+
+
+def test_with_drugs_recodes_into_another_drug_order():
+    table = m.daily(0, 2, "osimertinib", 80.0)
+    recoded = table.with_drugs(("erlotinib", "osimertinib"))
+    assert recoded.drugs == ("erlotinib", "osimertinib")
+    np.testing.assert_array_equal(recoded.drug, [1, 1, 1])
+    np.testing.assert_array_equal(recoded.amount, table.amount)
+    with pytest.raises(ValueError, match=r"\['osimertinib'\] of this dose table are not in drugs=\('erlotinib',\)"):
+        table.with_drugs(("erlotinib",))
