@@ -485,7 +485,8 @@ class DigitalTwin:
             if response.progressed_now
             else "each posterior draw's fitted clone volumes on the decision day"
         )
-        baselines = {r.baseline for r in regimens if r.adaptive}
+        # the rules that hold and resume against a baseline (a switch at progression reads its own nadir)
+        baselines = {r.baseline for r in regimens if isinstance(r.policy, sc.ThresholdAdaptive)}
         if baselines:
             ds.attrs["pretreatment_day"] = start_day
             when = (

@@ -56,3 +56,12 @@ def test_the_output_says_what_the_baseline_is(result):
     median = np.median(comparison.dataset.pretreatment_volume.values)
     assert f"fitted tumour volume on day 0 (the first dose): median {median:.3g} mm^3" in text
     assert "relative to each draw's burden on the decision day (day 154)" in text
+
+
+def test_a_switch_at_progression_is_not_described_as_holding_against_a_baseline():
+    """The switch reads its own nadir: with AT50 (pre-treatment) beside it, only AT50's baseline is stated."""
+    twin = fixed_twin()
+    regimens = [parse_regimen("at50", DAYS), parse_regimen("switch", DAYS)]
+    text = twin.compare(regimens, days=DAYS, n_draws=4).dataset.attrs["adaptive_baseline"]
+    assert "'against the pre-treatment burden'" in text
+    assert "regimen's start" not in text
