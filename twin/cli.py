@@ -88,7 +88,7 @@ def _table(console, result, title: str) -> None:
     from rich.table import Table
 
     from scenarios.ranking import ENDPOINT_SHORT
-    from twin.formatting import event_cell, percent, short_regimen, toxicity_explained
+    from twin.formatting import event_cell, penalty_cells, percent, short_regimen, toxicity_explained
 
     table, ds = result.table, result.dataset
     primary, horizon = ds.attrs["primary"], float(ds.attrs["horizon_days"])
@@ -111,7 +111,7 @@ def _table(console, result, title: str) -> None:
             str(i + 1),
             short_regimen(r["regimen"]) + "".join(f"\n  [dim]{n}[/dim]" for n in notes),
             f"{rmst:.0f}",
-            *((f"-{cost:.0f}", f"{rmst - cost:.0f}") if toxicity else ()),
+            *(penalty_cells(rmst, cost) if toxicity else ()),
             "—" if i == 0 else f"{r['difference vs #1 (mean)']:+.0f} ({lo:+.0f} to {hi:+.0f})",
             event_cell(r, primary, horizon),
             f"{percent(r[f'P(best on {primary})'])} / {percent(r[f'P(tied for best on {primary})'])}",

@@ -90,6 +90,13 @@ def short_regimen(description: str) -> str:
     return re.sub(r" \([^)]*\)", "", description)
 
 
+def penalty_cells(rmst: float, penalty: float) -> tuple[str, str]:
+    """The ranked table's penalty and score cells (day): ``-PENALTY`` (``0`` when it rounds to 0 days)
+    and ``RMST - PENALTY``."""
+    shown = f"-{penalty:.0f}" if round(penalty) else "0"
+    return shown, f"{rmst - penalty:.0f}"
+
+
 def toxicity_explained(days_per_unit: float) -> str:
     """What a ranking with a toxicity penalty of ``days_per_unit`` (day of restricted mean per unit
     of relative exposure above the label dose; ``scenarios.summarise``) means, in one sentence."""

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from scenarios.ranking import ENDPOINT_LABELS, ENDPOINT_SHORT
 from twin import plots
-from twin.formatting import event_cell, finite_number, percent, short_regimen, toxicity_explained
+from twin.formatting import event_cell, finite_number, penalty_cells, percent, short_regimen, toxicity_explained
 from twin.network_plots import plot_screen_heatmap
 
 DPI = 110
@@ -98,8 +98,8 @@ def ranking_table_html(
             f'<td class="num">{row[f"{primary} RMST"]:.0f}</td>',
             *(
                 [
-                    f'<td class="num">-{row["toxicity penalty (days)"]:.0f}</td>',
-                    f'<td class="num">{row[f"{primary} RMST"] - row["toxicity penalty (days)"]:.0f}</td>',
+                    f'<td class="num">{c}</td>'
+                    for c in penalty_cells(row[f"{primary} RMST"], row["toxicity penalty (days)"])
                 ]
                 if toxicity
                 else []

@@ -18,3 +18,11 @@ def test_percent_interval_and_short_names():
     assert short_regimen("erlotinib 150 mg daily, adaptive AT50 (hold below 50%, resume at 100%)") == (
         "erlotinib 150 mg daily, adaptive AT50"
     )
+
+
+def test_penalty_cells_show_a_zero_penalty_as_0_not_minus_0():
+    from twin.formatting import penalty_cells
+
+    assert penalty_cells(539.2, 0.0) == ("0", "539")
+    assert penalty_cells(539.2, 0.3) == ("0", "539")
+    assert penalty_cells(222.0, 457.4) == ("-457", "-235")
