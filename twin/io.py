@@ -3,8 +3,9 @@
 Three formats, each holding any number of patients (readers return ``{id: PatientRecord}``;
 :func:`read_patient` returns one). Units are checked and converted on reading, so records are
 always in canonical units (day, mg, mm, mm^3, mg/L, fraction; see :mod:`twin.record`).
-Column names are matched case-insensitively, cells are stripped, blank rows are skipped, and
-extra columns are ignored.
+Column names are matched case-insensitively, cells are stripped and blank rows are skipped. The
+long and mutations readers ignore extra columns; the NONMEM-style reader refuses any column it does
+not read unless it is named in ``ignore=`` (NONMEM files carry dosing columns such as ``SS``).
 
 **Long CSV** (:func:`read_long_csv`, :func:`write_long_csv`): one row per observation, dose or
 covariate::
@@ -50,6 +51,12 @@ infusion lasting ``AMT/RATE``, an empty or 0 ``RATE`` a bolus; ``RATE > 0`` into
 compartment is an error. ``ADDL``/``II`` add doses every ``II``; ``CENS`` 1 marks a value below the
 detection limit, with the limit in ``DV`` (the M3 convention). ``covariates={"WT":
 ("body_weight", "kg")}`` reads columns as covariates, which must be constant within a patient.
+No dosing value is dropped: ``SS`` (steady state) is not supported, so an ``SS`` column may be
+present only with every cell empty or 0; ``II`` on a dose row needs ``ADDL`` > 0; observation and
+EVID 2 rows may not carry ``AMT``, ``RATE``, ``ADDL`` or ``II`` (other than empty or 0). Any other
+column (``PCMT``, ``TAD``, an unmapped covariate...) is refused, listing the columns read, unless
+``ignore=`` names it (it may not name a column the reader reads, nor ``SS``); date columns
+(``DATE``, ``DAT1``-``DAT3``, which NONMEM adds to TIME) are always refused.
 Rows of a patient are contiguous and sorted by TIME. The writer writes not-evaluable
 observations with ``MDV`` 1, so they are dropped on reading; everything else round-trips.
 
@@ -139,6 +146,8 @@ LONG_COLUMNS: tuple[str, ...] = (
     "duration",
 )
 NONMEM_COLUMNS: tuple[str, ...] = ("ID", "TIME", "DV", "AMT", "EVID", "CMT", "MDV")
+NONMEM_READ: tuple[str, ...] = (*NONMEM_COLUMNS, "RATE", "ADDL", "II", "CENS", "SS")  # SS: empty or 0 only
+NONMEM_DATES: tuple[str, ...] = ("DATE", "DAT1", "DAT2", "DAT3")  # NONMEM adds them to TIME: never ignored
 MUTATION_COLUMNS: tuple[str, ...] = ("id", "gene", "variant", "vaf")
 BELOW_DETECTION = "TOO SMALL TO MEASURE"
 NOT_EVALUABLE = "NOT EVALUABLE"
@@ -716,6 +725,7 @@ def read_nonmem(
     covariates: Mapping[str, tuple[str, str]] | None = None,
     mutations: PathType | None = None,
     allow_above_limit: bool = False,
+    ignore: Iterable[str] = (),
 ) -> dict[str, PatientRecord]:
     """Read a NONMEM-style CSV (see the module docstring) into ``{id: PatientRecord}``.
 
@@ -723,14 +733,43 @@ def read_nonmem(
     or ``"mg/kg"`` with a body-weight covariate); ``dose_compartments``: CMT -> (drug, route);
     ``observation_compartments``: CMT -> (observable, unit of DV); ``covariates``: column ->
     (covariate name, unit); ``mutations``: a mutations CSV to attach; ``allow_above_limit``: as
-    for :func:`read_long_csv`.
+    for :func:`read_long_csv`; ``ignore``: names of columns that carry neither a dose nor an
+    observation (``TAD``, ``OCC``...), to be skipped. Every other column is read or refused: a file
+    with a column not in :data:`NONMEM_READ`, ``covariates`` or ``ignore`` is refused, naming it and
+    the columns read, and so is a row with a dosing value the reader cannot honour (``SS`` other
+    than empty or 0; ``II`` without ``ADDL`` > 0; ``AMT``/``RATE``/``ADDL``/``II`` on a row that is
+    not a dose), so that no dose is silently dropped or changed.
     """
     _check_time_unit(time_unit)
     _check_mappings(dose_compartments, observation_compartments, covariates, amount_unit)
     covariates = dict(covariates or {})
+    ignored = _check_ignore(ignore, covariates)
     table = _Table(path)
     for key in ("ID", "TIME", "DV", "AMT", "EVID", "CMT", *covariates):
         table.require(key.lower(), shown=key)
+    for name in NONMEM_DATES:
+        if table.has(name.lower()):
+            raise PatientFileError(
+                table.path,
+                1,
+                table.name(name.lower()),
+                None,
+                f"date columns are not supported (NONMEM adds {name} to TIME): give TIME as the time since a "
+                f"fixed start, e.g. the first dose, in {time_unit}, and leave {name} out",
+            )
+    read = {c.lower() for c in (*NONMEM_READ, *covariates)}
+    unknown = [name for key, name in table.written.items() if key not in read | ignored]
+    if unknown:
+        others = f" (nor {', '.join(unknown[1:])})" if unknown[1:] else ""
+        raise PatientFileError(
+            table.path,
+            1,
+            unknown[0],
+            None,
+            f"is not a column the NONMEM reader reads{others}; it reads {', '.join(NONMEM_READ[:-1])}, SS (empty "
+            f"or 0 only) and the columns of covariates= ({', '.join(covariates) or 'none'}): map a covariate in "
+            f"covariates=, or, where a column carries no dose and no observation, pass ignore={unknown!r}",
+        )
     patients: dict[str, _Patient] = {}
     rows_of: dict[str, list[_Row]] = {}
     last_id = None
@@ -768,12 +807,53 @@ def read_nonmem(
     return {pid: p.build() for pid, p in patients.items()}
 
 
+def _check_ignore(ignore: Iterable[str], covariates: Mapping[str, tuple[str, str]]) -> set[str]:
+    """``ignore=`` of :func:`read_nonmem` as lower-case names; it may not name a column that is read."""
+    if isinstance(ignore, str):
+        raise TypeError(f"ignore={ignore!r} must be a collection of column names, e.g. [{ignore!r}]")
+    ignored = set()
+    for name in ignore:
+        if not isinstance(name, str):
+            raise TypeError(f"ignore: {name!r} is not a column name")
+        if name.lower() in {c.lower() for c in (*NONMEM_READ, *covariates)}:
+            raise ValueError(
+                f"ignore: column {name!r} is read by read_nonmem (columns {', '.join(NONMEM_READ)} and covariates=) "
+                "and cannot be ignored"
+            )
+        if name.lower() in {c.lower() for c in NONMEM_DATES}:
+            raise ValueError(f"ignore: column {name!r} is a NONMEM date, added to TIME, and cannot be ignored")
+        ignored.add(name.lower())
+    return ignored
+
+
+def _zero(table: _Table, row: _Row, key: str) -> bool:
+    """Whether the cell is empty, '.' or a number equal to 0 (a missing column counts as empty)."""
+    return row.cells.get(key, "") in ("", ".") or table.number(row, key, f"{table.name(key)}, or empty") == 0
+
+
 def _nonmem_row(table, row, p, time_unit, amount_unit, dose_compartments, observation_compartments):
     evid = table.integer(row, "evid", "0 observation, 1 dose, 2 other")
+    if evid not in (0, 1, 2):
+        table.fail(row, "evid", "is not supported; valid: 0 (observation), 1 (dose), 2 (other, skipped)")
+    if not _zero(table, row, "ss"):
+        ss = table.integer(row, "ss", "0, as steady state is not supported")
+        table.fail(
+            row,
+            "ss",
+            f"SS={ss} (steady state) is not supported: write out the doses that led to the steady state as rows "
+            "(one row with ADDL and II from the first dose), or leave SS empty or 0",
+        )
+    if evid != 1:
+        for key in ("amt", "rate", "addl", "ii"):
+            if not _zero(table, row, key):
+                table.fail(
+                    row,
+                    key,
+                    f"an EVID {evid} row carries no dose, so {table.name(key)} would be dropped: "
+                    f"give a dose its own row with EVID 1, or leave {table.name(key)} empty or 0 here",
+                )
     if evid == 2:
         return
-    if evid not in (0, 1):
-        table.fail(row, "evid", "is not supported; valid: 0 (observation), 1 (dose), 2 (other, skipped)")
     time = table.convert(row, "time", time_unit, "time")
     cmt = table.integer(row, "cmt", "compartment number")
     mapping = observation_compartments if evid == 0 else dose_compartments
@@ -812,6 +892,13 @@ def _nonmem_row(table, row, p, time_unit, amount_unit, dose_compartments, observ
     if addl < 0:
         table.fail(row, "addl", "must be >= 0")
     interval = 0.0
+    if not addl and not _zero(table, row, "ii"):
+        table.fail(
+            row,
+            "ii",
+            "II (dosing interval) repeats a dose only with ADDL > 0, and SS is not supported: give ADDL, the "
+            "number of doses after this one, or leave II empty or 0",
+        )
     if addl:
         table.require("ii", f" (ADDL at row {row.number} needs it)", shown="II")
         interval = table.convert(row, "ii", time_unit, "time")

@@ -460,6 +460,67 @@ def test_bad_nonmem_names_file_row_column_and_value(tmp_path, replace, row, colu
     assert valid in message
 
 
+NONMEM_DOSING = [
+    "ID,TIME,DV,AMT,EVID,CMT,MDV,RATE,ADDL,II,SS,WT",
+    "1,0,.,150,1,1,1,.,1,24,0,70",
+    "1,24,30,.,0,3,0,.,.,.,.,70",
+]
+
+
+@pytest.mark.parametrize(
+    "replace, row, column, value, valid",
+    [
+        ({2: "1,0,.,150,1,1,1,.,1,24,1,70"}, 2, "SS", "1", "SS=1 (steady state) is not supported: write out the doses"),
+        ({2: "1,0,.,150,1,1,1,.,.,24,2,70"}, 2, "SS", "2", "SS=2 (steady state) is not supported"),
+        ({3: "1,24,30,.,0,3,0,.,.,.,1,70"}, 3, "SS", "1", "SS=1 (steady state) is not supported"),
+        ({2: "1,0,.,150,1,1,1,.,0,24,0,70"}, 2, "II", "24", "repeats a dose only with ADDL > 0"),
+        ({3: "1,24,30,150,0,3,0,.,.,.,.,70"}, 3, "AMT", "150", "EVID 0 row carries no dose, so AMT would be dropped"),
+        ({3: "1,24,30,.,0,3,1,.,2,24,.,70"}, 3, "ADDL", "2", "an EVID 0 row carries no dose"),  # even with MDV 1
+        ({3: "1,24,.,.,2,1,1,50,.,.,.,70"}, 3, "RATE", "50", "an EVID 2 row carries no dose"),
+    ],
+)
+def test_nonmem_refuses_dosing_values_it_would_drop(tmp_path, replace, row, column, value, valid):
+    lines = [replace.get(i + 1, line) for i, line in enumerate(NONMEM_DOSING)]
+    path = _write(tmp_path / "nm.csv", "\n".join(lines) + "\n")
+    with pytest.raises(PatientFileError) as info:
+        read_nonmem(path, **NONMEM_ARGS)
+    message = str(info.value)
+    assert message.startswith(f"{path}, row {row}, column {column!r}, value {value!r}: "), message
+    assert valid in message
+
+
+def test_nonmem_ss_column_of_zeros_and_empty_cells_is_read(tmp_path):
+    path = _write(tmp_path / "nm.csv", "\n".join([*NONMEM_DOSING, "2,0,.,100,1,1,1,.,.,.,.,80"]) + "\n")
+    records = read_nonmem(path, **NONMEM_ARGS)
+    assert records["1"].doses == (Dose(0.0, "erlotinib", 150.0), Dose(1.0, "erlotinib", 150.0))
+    assert records["2"].doses == (Dose(0.0, "erlotinib", 100.0),)
+
+
+def test_nonmem_refuses_columns_it_does_not_read_unless_ignored(tmp_path):
+    lines = ["ID,TIME,DV,AMT,EVID,CMT,TAD,MDV,OCC,WT", "1,0,.,150,1,1,0,1,1,70", "1,24,30,.,0,3,24,0,1,70"]
+    path = _write(tmp_path / "nm.csv", "\n".join(lines) + "\n")
+    with pytest.raises(PatientFileError) as info:
+        read_nonmem(path, **NONMEM_ARGS)
+    message = str(info.value)
+    assert message.startswith(f"{path}, row 1, column 'TAD': is not a column the NONMEM reader reads (nor OCC)")
+    assert "it reads ID, TIME, DV, AMT, EVID, CMT, MDV, RATE, ADDL, II, CENS, SS (empty or 0 only)" in message
+    assert "covariates= (WT)" in message and "ignore=['TAD', 'OCC']" in message
+    with pytest.raises(PatientFileError, match=r"column 'OCC': is not a column the NONMEM reader reads; "):
+        read_nonmem(path, **NONMEM_ARGS, ignore=["tad"])  # names match case-insensitively
+    r = read_nonmem(path, **NONMEM_ARGS, ignore=["TAD", "OCC"])["1"]
+    assert r.doses == (Dose(0.0, "erlotinib", 150.0),) and len(r.observations) == 1
+    for read in ("SS", "amt", "WT"):
+        with pytest.raises(ValueError, match=f"ignore: column '{read}' is read by read_nonmem"):
+            read_nonmem(path, **NONMEM_ARGS, ignore=[read])
+    with pytest.raises(TypeError, match="must be a collection of column names"):
+        read_nonmem(path, **NONMEM_ARGS, ignore="TAD")
+    dated = _write(tmp_path / "dated.csv", "ID,DATE,TIME,DV,AMT,EVID,CMT\n1,2024-01-02,0,.,150,1,1\n")
+    with pytest.raises(PatientFileError, match=r"row 1, column 'DATE': date columns are not supported \(NONMEM adds"):
+        read_nonmem(dated, **{**NONMEM_ARGS, "covariates": None})
+    with pytest.raises(ValueError, match="ignore: column 'Date' is a NONMEM date, added to TIME, and cannot be"):
+        read_nonmem(dated, **{**NONMEM_ARGS, "covariates": None}, ignore=["Date"])
+
+
 def test_nonmem_needs_its_columns_and_contiguous_patients(tmp_path):
     path = _write(tmp_path / "nm.csv", "ID,TIME,DV,AMT,CMT,WT\n1,0,.,150,1,70\n")
     with pytest.raises(PatientFileError, match=r"nm\.csv, row 1, column 'EVID': missing column 'EVID'"):
