@@ -86,8 +86,10 @@ def simulate_regimen(
 ) -> Trajectory:
     """Simulate ``regimen`` for ``days`` from clone volumes ``y0`` (pure; jit/vmap it).
 
-    ``noise_sd``: log-scale SD of the burden a policy reads (needs ``key``); ``measured_as``:
-    which burden the policy reads (``"volume"`` in mm^3 or ``"diameter"`` in mm). The policy's
+    ``noise_sd``: log-scale SD of the burden a policy reads; ``key``: the PRNG key of that noise,
+    required where ``noise_sd`` > 0 and unused otherwise (a noiseless run draws nothing, and no
+    key is ever chosen for the caller); ``measured_as``: which burden the policy reads
+    (``"volume"`` in mm^3 or ``"diameter"`` in mm). The policy's
     baseline is the burden read at the first decision, or, for a regimen with
     ``baseline="pretreatment"``, ``pretreatment``: the total tumour volume before treatment began
     (mm^3; read as ``measured_as``, without measurement noise; ignored by other regimens). For
@@ -102,7 +104,10 @@ def simulate_regimen(
             "pretreatment= (total tumour volume before treatment, mm^3)"
         )
     if noise_sd and key is None:
-        raise ValueError("noise_sd > 0 needs an explicit PRNG key (key=jax.random.key(seed))")
+        raise ValueError(
+            f"noise_sd={noise_sd!r} > 0 draws measurement noise and needs key= (e.g. key=jax.random.key(seed)); "
+            "no default key is used"
+        )
     grid = output_times(days, output_every)
     if not regimen.adaptive:
         sol = m.solve(model, y0, regimen.doses, grid, options=options)
@@ -131,7 +136,7 @@ def simulate_regimen(
     sub = every * jnp.arange(0, n_sub + 1) / n_sub  # interval start, then n_sub output times
     template = regimen.doses
     n_drugs = len(regimen.drugs)
-    keys = jax.random.split(key if key is not None else jax.random.key(0), n_int)
+    keys = jax.random.split(key, n_int) if noise_sd else None  # noiseless: no key, none drawn
     y0 = jnp.asarray(y0, dtype=float)
 
     def read(clones, k):

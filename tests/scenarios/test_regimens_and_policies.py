@@ -134,6 +134,24 @@ def test_adaptive_regimen_holds_and_resumes_on_the_flagship_model():
     np.testing.assert_array_equal(given, 150.0 * lv[:, None] * np.ones((1, 28)))  # doses follow decisions
 
 
+def test_adaptive_simulation_uses_no_hidden_prng_key(monkeypatch):
+    """Noise needs an explicit key; a noiseless run draws nothing, so it neither needs nor makes
+    a key (it used to split a hidden jax.random.key(0))."""
+    model, y0 = egfr_two_clone(), jnp.array([3e4, 3.0])
+    at = s.adaptive_threshold(s.continuous("erlotinib", 150, D), 0.5, 1.0, decision_every=28)
+    with pytest.raises(ValueError, match=r"noise_sd=0.1 > 0 draws measurement noise and needs key="):
+        s.simulate_regimen(model, y0, at, D, noise_sd=0.1)
+    keyed = s.simulate_regimen(model, y0, at, D, key=jax.random.key(3))
+
+    def no_default_key(*args, **kwargs):
+        raise AssertionError("simulate_regimen made a PRNG key of its own")
+
+    monkeypatch.setattr(jax.random, "key", no_default_key)
+    plain = s.simulate_regimen(model, y0, at, D)
+    np.testing.assert_array_equal(np.asarray(plain.measured), np.asarray(keyed.measured))
+    np.testing.assert_array_equal(np.asarray(plain.levels), np.asarray(keyed.levels))
+
+
 def test_at50_against_the_pretreatment_burden_holds_where_the_first_decision_rule_treats():
     """The burden today is 30% of the pre-treatment burden: AT50 against the pre-treatment burden
     holds at the first decision (30% < 50%) and resumes only when the burden is back at 100% of it;
