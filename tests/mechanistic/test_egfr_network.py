@@ -18,7 +18,6 @@ from mechanistic.egfr_network import (
     egfr_network,
     egfr_network_model,
 )
-from scenarios.drug_screen import steady_state_exposure
 
 DRUGS = tuple(d.name for d in EGFR_DRUGS)
 L858R = m.Mutation("EGFR", "L858R", 0.4)
@@ -36,6 +35,16 @@ def phenotype():
     panel = egfr_drug_panel(net)
     clones = [m.personalise(net, panel, muts, EGFR_VARIANTS) for muts in CLONES.values()]
     return m.NetworkPhenotype(net, panel, clones, apoptosis_rate=0.06)
+
+
+def steady_state_exposure(pk, amount, interval, days=90.0):
+    """Average plasma concentration (mg/L) over the last dosing interval of ``amount`` mg given
+    orally every ``interval`` days for ``days`` days, from the PK layer alone (as
+    scenarios.steady_state_exposure computes it; tests/scenarios/test_drug_screen.py checks that one)."""
+    n = int(days // interval)
+    ts = (n - 1) * interval + interval * jnp.linspace(0.0, 1.0, 193)
+    sol = m.solve(m.DiseaseModel({"drug": pk}), jnp.zeros(0), m.every(interval, n, "drug", amount, "oral"), ts)
+    return float(jnp.trapezoid(sol.concentrations[:, 0], ts) / interval)
 
 
 @pytest.fixture(scope="module")

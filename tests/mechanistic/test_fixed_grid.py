@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import mechanistic as m
-import scenarios as s
 from mechanistic.catalogue import egfr_two_clone
 
 GRID = m.SolverOptions(grid=m.FixedGrid())
@@ -50,15 +49,6 @@ def test_lawson_grid_with_mutation_inhibition_and_death_matches_tight_adaptive()
     assert bool(lawson.ok)
     # growth inhibition is sampled at the RK4 stages, not integrated exactly like the kill: 4e-4 here
     assert np.max(np.abs(np.asarray(lawson.clones) / np.asarray(tight.clones) - 1)) < 1e-3
-
-
-def test_decision_loop_on_the_grid_makes_the_same_decisions():
-    at = s.adaptive_threshold(s.continuous("erlotinib", 150, 364), 0.5, 1.0, decision_every=28)
-    a = s.simulate_regimen(egfr_two_clone(), Y0, at, 364, options=TIGHT)
-    g = s.simulate_regimen(egfr_two_clone(), Y0, at, 364, options=GRID)
-    np.testing.assert_array_equal(np.asarray(a.levels), np.asarray(g.levels))
-    ratio = np.asarray(m.total_volume(g.clones)) / np.asarray(m.total_volume(a.clones))
-    assert np.max(np.abs(ratio - 1)) < 5e-4
 
 
 def test_exposure_switching_on_and_off_is_stepped_exactly():

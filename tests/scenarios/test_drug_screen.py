@@ -6,10 +6,16 @@ import numpy as np
 import pytest
 
 import mechanistic as m
-from mechanistic.egfr_network import EGFR_DRUG_PK, EGFR_DRUGS, egfr_network_model
-from scenarios.drug_screen import NO_DRUG, screen, screen_model, treatments
+from mechanistic.egfr_network import EGFR_DRUG_PK, EGFR_DRUGS, egfr_drug_pk, egfr_network_model
+from scenarios.drug_screen import NO_DRUG, screen, screen_model, steady_state_exposure, treatments
 
 DRUGS = tuple(d.name for d in EGFR_DRUGS)
+
+
+def test_erlotinib_steady_state_exposure_matches_its_clearance():
+    # Css,avg = dose / (CL/F * interval) = 150 mg / (3.95 L/h * 24 h) (Lu et al. 2006 typical values)
+    exposure = steady_state_exposure(egfr_drug_pk("erlotinib"), *EGFR_DRUG_PK["erlotinib"][:2])
+    assert exposure == pytest.approx(150 / (3.95 * 24), rel=1e-3)
 
 
 @pytest.fixture(scope="module")

@@ -152,6 +152,19 @@ def test_adaptive_simulation_uses_no_hidden_prng_key(monkeypatch):
     np.testing.assert_array_equal(np.asarray(plain.levels), np.asarray(keyed.levels))
 
 
+def test_decision_loop_on_the_fixed_grid_makes_the_same_decisions():
+    """The adaptive decision loop on the dose-aligned fixed grid (mechanistic.FixedGrid) against a
+    tight adaptive solve (moved from tests/mechanistic/test_fixed_grid.py: it needs scenarios)."""
+    tight, grid = m.SolverOptions(rtol=1e-10, atol=1e-8), m.SolverOptions(grid=m.FixedGrid())
+    y0 = jnp.array([3e4, 3.0])
+    at = s.adaptive_threshold(s.continuous("erlotinib", 150, 364), 0.5, 1.0, decision_every=28)
+    a = s.simulate_regimen(egfr_two_clone(), y0, at, 364, options=tight)
+    g = s.simulate_regimen(egfr_two_clone(), y0, at, 364, options=grid)
+    np.testing.assert_array_equal(np.asarray(a.levels), np.asarray(g.levels))
+    ratio = np.asarray(m.total_volume(g.clones)) / np.asarray(m.total_volume(a.clones))
+    assert np.max(np.abs(ratio - 1)) < 5e-4
+
+
 def test_at50_against_the_pretreatment_burden_holds_where_the_first_decision_rule_treats():
     """The burden today is 30% of the pre-treatment burden: AT50 against the pre-treatment burden
     holds at the first decision (30% < 50%) and resumes only when the burden is back at 100% of it;
