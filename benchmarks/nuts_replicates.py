@@ -2,18 +2,20 @@
 
 Simulation-based check of the defaults (issue: "default NUTS passes its diagnostics on at least 19
 of 20 synthetic patients drawn from the calibrated population, and calibration coverage over those
-replicates is nominal"). Each synthetic patient: the example's mutations (EGFR L858R, T790M
-subclone), parameters drawn from the twin's prior (the FLAURA population for growth rate, maximal
-kill and T790M share; the other priors as shipped), erlotinib 150 mg daily from day 0, CT scans at
-days -10, 42, 98 and 154 and ctDNA at -10 and 154 (the example's schedule), measurement noise from
-the twin's error models. Each is calibrated with ``DigitalTwin.calibrate()`` as shipped (or
-``--method``), and we record: sampler diagnostics passed (R-hat, bulk/tail ESS, divergences), the
-model check, wall time, and whether each true parameter lies inside its central 90% posterior
-interval (coverage; binomial 95% interval over patients).
+replicates is nominal"). Each synthetic patient (``twin.synthetic.synthetic_patient``): the
+example's mutations (EGFR L858R, T790M subclone), parameters drawn from the twin's prior (the FLAURA
+population for growth rate, maximal kill and T790M share; the other priors as shipped), erlotinib
+150 mg daily from day 0, CT scans at days -10, 42, 98 and 154 and ctDNA at -10 and 154 (the
+example's schedule), measurement noise from the twin's error models. Each is calibrated with
+``DigitalTwin.calibrate()`` as shipped (or ``--method``), and we record: sampler diagnostics
+passed (R-hat, bulk/tail ESS, divergences), the model check, wall time, and whether each true
+parameter lies inside its central 90% posterior interval (coverage; binomial 95% interval over
+patients).
 
-    .venv/bin/python benchmarks/nuts_replicates.py --patients 20 [--first 0] [--method nuts]
+    .venv/bin/python benchmarks/nuts_replicates.py --patients 20 [--first 0] [--method nuts] [--tag T]
+    .venv/bin/python benchmarks/nuts_replicates.py --combine results/a.json results/b.json  # parts run in parallel
 
-Writes benchmarks/results/nuts_replicates[_FIRST].json. Slow: minutes per patient on 2 cores.
+Writes benchmarks/results/nuts_replicates[_FIRST][_T].json. Slow: minutes per patient on 2 cores.
 """
 
 from __future__ import annotations
@@ -28,57 +30,25 @@ from pathlib import Path
 
 import numpy as np
 
-SCANS = (-10.0, 42.0, 98.0, 154.0)
-CTDNA = (-10.0, 154.0)
-CTDNA_LIMIT = 0.005
 LEVEL = 0.9
 
 
-def synthetic_patient(i: int, model, key):
-    """Patient ``SYN-i``: (record, true free parameters)."""
-    import jax
-    import jax.numpy as jnp
-
-    from twin.record import Dose, Observation, PatientRecord, VariantCall
-
-    keys = jax.random.split(key, len(model.priors) + 2)
-    truth = {name: float(p.distribution().sample(k)) for (name, p), k in zip(model.priors.items(), keys, strict=False)}
-    doses = [Dose(float(t), "erlotinib", 150.0) for t in range(int(SCANS[-1]))]
-    times = np.asarray(sorted({*SCANS, *CTDNA}))
-    params = {k: jnp.asarray(v) for k, v in {**truth, **model.fixed}.items()}
-    table = PatientRecord(f"SYN-{i}", doses=doses).to_dose_table()
-    pred = model.predict(table, t0=SCANS[0])(params, jnp.asarray(times))
-    errors = model.errors(("diameter", "resistant_fraction"))
-    noisy = {name: np.asarray(errors[name].sample(k, params, pred[name]))
-             for name, k in zip(errors, keys[-2:], strict=True)}  # fmt: skip
-    obs = []
-    for j, t in enumerate(times):
-        if t in SCANS:
-            obs.append(Observation(float(t), "diameter", round(max(float(noisy["diameter"][j]), 1.0), 1), "mm"))
-        if t in CTDNA:
-            f = float(noisy["resistant_fraction"][j])
-            status = "below_detection" if f < CTDNA_LIMIT else "measured"
-            obs.append(Observation(float(t), "resistant_fraction", max(min(f, 1.0), CTDNA_LIMIT), "1", status))
-    calls = [VariantCall("EGFR", "L858R", 0.42), VariantCall("EGFR", "T790M", 0.001)]
-    return PatientRecord(f"SYN-{i}", obs, doses, {}, calls), truth
-
-
-def run(patients: int, first: int, method: str | None) -> dict:
+def run(patients: int, first: int, method: str | None, options: dict) -> dict:
     import jax
 
     jax.config.update("jax_enable_x64", True)
     from twin.digital_twin import DigitalTwin
     from twin.flagship import TwinModel
-    from twin.record import VariantCall
+    from twin.synthetic import CALLS, synthetic_patient
 
-    model = TwinModel.from_mutations([VariantCall("EGFR", "L858R", 0.42), VariantCall("EGFR", "T790M", 0.001)])
+    model = TwinModel.from_mutations(CALLS)
     rows = []
     for i in range(first, first + patients):
-        record, truth = synthetic_patient(i, model, jax.random.key(1000 + i))
+        record, truth = synthetic_patient(model, jax.random.key(1000 + i), f"SYN-{i}")
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            twin = DigitalTwin.from_record(record).calibrate(method=method, seed=i)
+            twin = DigitalTwin.from_record(record).calibrate(method=method, seed=i, **options)
         wall = time.perf_counter() - start
         inside = {}
         for name, value in truth.items():
@@ -90,7 +60,7 @@ def run(patients: int, first: int, method: str | None) -> dict:
                      "inside_90": inside, "wall_s": round(wall, 1)})  # fmt: skip
         print(f"{record.patient_id}: {'pass' if not twin.diagnostics else 'FAIL'} {wall:.0f} s "
               f"inside {sum(inside.values())}/{len(inside)} {list(twin.diagnostics)}", flush=True)  # fmt: skip
-    return {"rows": rows, "method": method or "default"}
+    return {"rows": rows, "method": method or "default", "options": options}
 
 
 def coverage(rows: list[dict]) -> dict:
@@ -109,8 +79,22 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=20)
     parser.add_argument("--first", type=int, default=0)
     parser.add_argument("--method", default=None, help="nuts or laplace (default: the twin's default)")
+    parser.add_argument("--mass", choices=("dense", "diagonal"), default=None, help="NUTS mass matrix")
+    parser.add_argument("--target-accept", type=float, default=None)
+    parser.add_argument("--warmup", type=int, default=None)
+    parser.add_argument("--tag", default="", help="suffix of the result file")
+    parser.add_argument("--combine", nargs="+", type=Path, metavar="JSON",
+                        help="merge the rows of these part files into nuts_replicates.json")  # fmt: skip
     args = parser.parse_args()
-    result = run(args.patients, args.first, args.method)
+    if args.combine:
+        parts = [json.loads(p.read_text()) for p in args.combine]
+        result = {**parts[0], "rows": [r for p in parts for r in p["rows"]], "parts": [str(p) for p in args.combine]}
+        args.first, args.tag = 0, ""
+    else:
+        dense = None if args.mass is None else args.mass == "dense"
+        options = {k: v for k, v in {"dense_mass": dense, "target_accept": args.target_accept,
+                                     "warmup": args.warmup}.items() if v is not None}  # fmt: skip
+        result = run(args.patients, args.first, args.method, options)
     rows = result["rows"]
     record = {
         "benchmark": "default calibration on synthetic patients drawn from the twin's prior",
@@ -118,13 +102,13 @@ def main() -> None:
         "passed": sum(r["diagnostics_passed"] for r in rows),
         "of": len(rows),
         "coverage_90": coverage(rows),
-        **result,
+        **{k: v for k, v in result.items() if k not in ("passed", "of", "coverage_90")},
         "cpu_count": os.cpu_count(),
         "load_average_1min_at_end": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "machine": platform.platform(),
         "date": time.strftime("%Y-%m-%d %H:%M"),
     }
-    suffix = f"_{args.first}" if args.first else ""
+    suffix = (f"_{args.first}" if args.first else "") + (f"_{args.tag}" if args.tag else "")
     path = Path(__file__).parent / "results" / f"nuts_replicates{suffix}.json"
     path.write_text(json.dumps(record, indent=2) + "\n")
     print(f"passed {record['passed']} of {record['of']}; coverage {record['coverage_90']}\nwrote {path}")

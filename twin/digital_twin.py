@@ -52,14 +52,20 @@ class Settings(NamedTuple):
     """Calibration settings. ``method``: ``"nuts"`` (``chains`` x (``warmup`` + ``samples``) draws
     of the exact posterior) or ``"laplace"`` (a Gaussian on the unconstrained scale at the MAP,
     ``chains`` x ``samples`` independent draws: seconds instead of minutes, approximate);
-    ``seed`` of every PRNG key the twin makes; ``target_accept`` of NUTS."""
+    ``seed`` of every PRNG key the twin makes; ``target_accept`` of NUTS; ``dense_mass``: NUTS adapts
+    a full mass matrix (growth rate and maximal kill correlate strongly in a patient's posterior).
+    The defaults are checked on synthetic patients from the prior by ``benchmarks/nuts_replicates.py``
+    (a diagonal mass matrix, or a target acceptance of 0.8, failed the diagnostics more often)."""
 
     method: str = "nuts"
     seed: int = 0
     chains: int = 4
-    warmup: int = 500  # 4 x (500 + 500) on the example patient: ~3 min on 2 cores, diagnostics pass
-    samples: int = 500
-    target_accept: float = 0.8
+    # 4 x (500 + 1000) on the example patient: ~3 min on a loaded 2-core machine, diagnostics pass (at
+    # 4 x (500 + 500) growth_rate's R-hat was 1.01 and tail ESS 389 < 400)
+    warmup: int = 500
+    samples: int = 1000
+    target_accept: float = 0.9
+    dense_mass: bool = True
 
 
 class Comparison(NamedTuple):
@@ -177,6 +183,7 @@ class DigitalTwin:
     def calibrate(
         self, *, method: str | None = None, seed: int | None = None, chains: int | None = None,
         warmup: int | None = None, samples: int | None = None, target_accept: float | None = None,
+        dense_mass: bool | None = None,
     ) -> DigitalTwin:  # fmt: skip
         """Bayesian calibration (:class:`Settings`; unset arguments keep the twin's). NUTS problems
         (R-hat > 1.01, bulk or tail ESS < 100 per chain, divergences; :func:`inference.diagnose`)
@@ -184,7 +191,7 @@ class DigitalTwin:
         from inference.fit import nuts, warm_start
 
         given = {"method": method, "seed": seed, "chains": chains, "warmup": warmup, "samples": samples,
-                 "target_accept": target_accept}  # fmt: skip
+                 "target_accept": target_accept, "dense_mass": dense_mass}  # fmt: skip
         settings = self.settings._replace(**{k: v for k, v in given.items() if v is not None})
         _check_settings(settings)
         model, data = self._numpyro_model()
@@ -198,6 +205,7 @@ class DigitalTwin:
             warmup=settings.warmup,
             samples=settings.samples,
             target_accept=settings.target_accept,
+            dense_mass=settings.dense_mass,
         )
         return self._with_run(mcmc, settings, warm_start(mcmc))
 
@@ -353,9 +361,10 @@ class DigitalTwin:
     def _model_problems(self) -> tuple[str, ...]:
         """Why the model does not explain this patient (empty: it does): observations the posterior
         predictive cannot reproduce (p < :data:`MISFIT_P`), too many outside their 90% intervals
-        (share > :data:`MISFIT_OUTSIDE_SHARE`, at least 2), a scan near the model's carrying capacity
-        (above :data:`CAPACITY_WARNING` of its diameter), or a residual error SD whose posterior
-        median exceeds its prior's 95th percentile (the fit absorbing misfit as noise)."""
+        (share > :data:`MISFIT_OUTSIDE_SHARE`, at least 2), a scan near the model's carrying
+        capacity (above :data:`CAPACITY_WARNING` of the diameter of its 5th posterior percentile),
+        or a residual error SD whose posterior median exceeds its prior's 95th percentile (the fit
+        absorbing misfit as noise)."""
         check = self.record_check()
         problems = []
         for r in check[check.p_value < MISFIT_P].itertuples():
@@ -367,16 +376,20 @@ class DigitalTwin:
         n_out, n = int(check.outside.sum()), len(check)
         if n_out >= 2 and n_out > MISFIT_OUTSIDE_SHARE * n:
             problems.append(f"{n_out} of {n} observations fall outside their 90% predictive intervals")
-        capacity = self.model.fixed.get("capacity")
+        post = self._require_posterior()
         diameters = [o.value for o in self.record.observations if o.observable == "diameter" and o.status == "measured"]
+        if "capacity" in post:  # free: its lower 5% posterior quantile
+            capacity, which = float(np.quantile(post["capacity"].values, 0.05)), "5th posterior percentile of the "
+        else:  # fixed in models saved before it had a prior
+            capacity, which = self.model.fixed.get("capacity"), ""
         if capacity is not None and diameters:
             cap_mm = (6.0 * capacity / np.pi) ** (1 / 3)
             if max(diameters) > CAPACITY_WARNING * cap_mm:
                 problems.append(
                     f"the largest scan ({max(diameters):.3g} mm) is {max(diameters) / cap_mm:.0%} of the diameter of "
-                    f"the model's carrying capacity ({capacity:.3g} mm^3, {cap_mm:.3g} mm): no forecast can exceed it"
+                    f"the {which}model's carrying capacity ({capacity:.3g} mm^3, {cap_mm:.3g} mm): its forecasts are "
+                    "shaped by that limit"
                 )
-        post = self._require_posterior()
         residual = {p for e in self.model.errors(self.observables).values() for p in e.parameters}
         for name, prior in self.model.priors.items():
             if name in residual and name in post:

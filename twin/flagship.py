@@ -33,7 +33,8 @@ the efficacy from the network's quasi-steady state at a saturating concentration
 the first drug (erlotinib) on a cell carrying only the sensitising mutation (1 = as killable;
 0 = bypassed, e.g. MET amplification under an EGFR TKI; a bypassed truncal clone is an error).
 Kill of clone c by drug d = ``max_kill * efficacy[c, d] * C / (C + ec50[c, d])``
-(effects add across drugs), Gompertz growth with a shared capacity, fitness cost of resistance.
+(effects add across drugs), Gompertz growth with a shared capacity (a free parameter with a
+prior, :data:`DEFAULT_PRIORS`), fitness cost of resistance.
 
 The priors of growth rate, maximal kill and T790M share are the FLAURA-calibrated virtual
 population (:data:`FLAURA_POPULATION`, fitted in :mod:`twin.studies.flaura2018`): typical values
@@ -138,9 +139,9 @@ class Prior:
 # value and between-patient SD (log / logit scale) of the parameters it fitted to FLAURA's aggregate
 # results (Soria et al. NEJM 2018). A new patient's prior is this population; their scans update it.
 FLAURA_POPULATION: dict[str, tuple[float, float]] = {
-    "growth_rate": (0.0030955, 1.4171),
-    "max_kill": (0.051789, 0.6897),
-    "resistant_fraction0": (0.00532, 2.0),
+    "growth_rate": (0.0019670, 1.2170),
+    "max_kill": (0.052508, 0.70139),
+    "resistant_fraction0": (0.0074561, 2.0),
 }
 _FLAURA = "FLAURA virtual population (twin.studies.flaura2018; Soria et al. NEJM 2018)"
 DEFAULT_PRIORS: dict[str, tuple[str, Prior, str]] = {
@@ -153,6 +154,12 @@ DEFAULT_PRIORS: dict[str, tuple[str, Prior, str]] = {
     # ~0.7 mm), a tail that a few scans cannot inform and NUTS explored slowly (R-hat 1.02, tail ESS
     # 92 of 2,000 draws on the example patient at the default settings; the log-normal passed)
     "sd_add": ("mm", Prior("lognormal", 1.35, 0.65), "RECIST inter-reader variability; CT pixel size"),
+    # Gompertz capacity of the lesion: a parameter, not a hidden cap (a fixed 2e5 mm^3, 73 mm, made
+    # an 88 mm lesion plateau at 73 mm). Median 1e6 mm^3 (a 124 mm sphere, ~1 kg: the order of the
+    # lethal tumour burden of ~1e12 cells; Friberg & Mattson, J Surg Oncol 1997;65:284), log-SD 0.7
+    # (90%: 0.3 to 3.2 L, 85 to 183 mm): illustrative, wide. A few scans barely inform it; the
+    # FLAURA population draws it from this prior too (twin.studies.flaura2018).
+    "capacity": ("mm^3", Prior("lognormal", 1.0e6, 0.7), "lethal-burden order of magnitude (illustrative)"),
 }
 FIXED: dict[str, tuple[float, str, str]] = {
     # a handful of scans cannot separate an additive from a proportional error SD (a ridge that
@@ -161,11 +168,17 @@ FIXED: dict[str, tuple[float, str, str]] = {
     # two or three ctDNA samples cannot identify their own noise (a free SD diverged in testing)
     "sd_ctdna": (0.3, "1", "ctDNA allele-fraction replicate noise, log scale (illustrative)"),
     "fitness_cost": (0.25, "1", "Chmielecki et al. Sci Transl Med 2011"),
-    "capacity": (2.0e5, "mm^3", "mechanistic.catalogue.egfr_two_clone"),
     # the typical share of the FLAURA virtual population (twin.studies.flaura2018.FITTED); the
     # patient's own scans on a first-generation TKI rarely inform it
-    "bypass_fraction0": (5.6e-7, "1", "FLAURA virtual population, twin.studies.flaura2018 (Soria et al. NEJM 2018)"),
+    "bypass_fraction0": (8.3e-7, "1", "FLAURA virtual population, twin.studies.flaura2018 (Soria et al. NEJM 2018)"),
 }
+
+
+def _unit_and_source(name: str) -> tuple[str, str]:
+    """Unit and source of a model parameter, free (:data:`DEFAULT_PRIORS`) or fixed (:data:`FIXED`)."""
+    if name in DEFAULT_PRIORS:
+        return DEFAULT_PRIORS[name][0], DEFAULT_PRIORS[name][2]
+    return FIXED[name][1], FIXED[name][2]
 
 
 def _label(gene: str, variant: str) -> str:
@@ -319,21 +332,23 @@ class TwinModel:
         return self.clones[-1] == BYPASS
 
     def _fixed_names(self) -> tuple[str, ...]:
-        return tuple(k for k in FIXED if k != "bypass_fraction0" or self.has_bypass)
+        return tuple(k for k in self.fixed if k != "bypass_fraction0" or self.has_bypass)
 
     def units(self) -> dict[str, str]:
-        return {**{k: v[0] for k, v in DEFAULT_PRIORS.items()}, **{k: FIXED[k][1] for k in self._fixed_names()}}
+        return {k: _unit_and_source(k)[0] for k in (*self.priors, *self._fixed_names())}
 
     def spec(self):
-        """The ``inference.ParameterSpec``: the free parameters with their priors and the fixed ones."""
+        """The ``inference.ParameterSpec``: the free parameters with their priors and the fixed ones
+        (a model saved when a parameter was fixed, e.g. ``capacity`` before it had a prior, keeps it fixed)."""
         from inference.parameters import Parameter, ParameterSpec
 
         params = []
-        for name, (unit, _, source) in DEFAULT_PRIORS.items():
+        for name, prior in self.priors.items():
+            unit, source = _unit_and_source(name)
             constraint = "unit_interval" if name == "resistant_fraction0" else "positive"
-            params.append(Parameter(name, unit, self.priors[name].distribution(), constraint=constraint, source=source))
+            params.append(Parameter(name, unit, prior.distribution(), constraint=constraint, source=source))
         for name in self._fixed_names():
-            _, unit, source = FIXED[name]
+            unit, source = _unit_and_source(name)
             # sd_ctdna: a log-scale SD > 0
             constraint = "unit_interval" if name in ("fitness_cost", "bypass_fraction0") else "positive"
             params.append(Parameter(name, unit, value=float(self.fixed[name]), constraint=constraint, source=source))

@@ -66,7 +66,7 @@ def test_every_twin_has_a_bypass_clone_no_tki_reaches():
     model = TwinModel.from_mutations([V("EGFR", "L858R", 0.4), V("EGFR", "C797S", 0.02)])
     assert model.clones == ("sensitive", "T790M", "C797S", BYPASS) and model.resistant[-1]
     np.testing.assert_array_equal(np.asarray(model.efficacy)[-1], 0.0)
-    assert not model.spec()["bypass_fraction0"].free  # fixed: the twin's NUTS parameters stay five
+    assert not model.spec()["bypass_fraction0"].free  # fixed: not among the twin's NUTS parameters
     assert TwinModel.from_json(model.to_json()) == model
 
 

@@ -17,7 +17,7 @@ REGIMENS = [sc.continuous("erlotinib", 150.0, DAYS), sc.continuous("osimertinib"
 
 @pytest.fixture(scope="module")
 def twin():
-    """The Laplace twin with the default chains x samples (4 x 500), as ``twin demo`` (test_cli) makes it:
+    """The Laplace twin with the default chains x samples (4 x 1000), as ``twin demo`` (test_cli) makes it:
     the same programs, so one of the two loads them from the session's compilation cache (and the
     update below from the CLI's ``twin update``) instead of compiling them again."""
     return DigitalTwin.from_record(example_patient()).calibrate(method="laplace", seed=0)
@@ -30,7 +30,7 @@ def step(twin):
 
 def test_calibration_covers_the_truth(twin):
     summary = twin.summary().set_index("parameter")
-    assert set(summary.index) == {"volume0", "resistant_fraction0", "growth_rate", "max_kill", "sd_add"}
+    assert set(summary.index) == {"volume0", "resistant_fraction0", "growth_rate", "max_kill", "sd_add", "capacity"}
     for name in ("volume0", "growth_rate", "max_kill", "resistant_fraction0"):
         row = summary.loc[name]
         assert row.lo < TRUTH[name] < row.hi, f"{name}: truth {TRUTH[name]} outside the 90% interval {row.lo, row.hi}"
@@ -40,7 +40,7 @@ def test_calibration_covers_the_truth(twin):
 def test_repr_reads_like_a_summary(twin):
     text = repr(twin)
     assert "DigitalTwin of patient 'EX-001'" in text and "EGFR T790M 0.1%" in text
-    assert "Laplace approximation at the MAP, 2000 draws (seed 0)" in text
+    assert "Laplace approximation at the MAP, 4000 draws (seed 0)" in text
     assert "growth_rate = " in text and "1/day (90% CI" in text and "decision day: 154" in text
     assert "not modelled: TP53 R273H" in text
 
@@ -106,7 +106,8 @@ def test_model_check_of_the_record(twin):
     problems = odd._model_problems()
     assert problems[0].startswith("day 210 diameter 95 mm: predictive p-value 0.000")
     assert problems[-1] == "the model does not explain this patient: treat its forecasts with caution"
-    assert any("of the diameter of the model's carrying capacity (2e+05 mm^3, 72.6 mm)" in p for p in problems)
+    # the capacity is free: the warning reads its 5th posterior percentile (the prior's, ~3.1e5 mm^3, 84 mm)
+    assert any("diameter of the 5th posterior percentile of the model's carrying capacity" in p for p in problems)
 
 
 @pytest.mark.slow  # ~40 s: a Laplace refit of a record the model cannot explain

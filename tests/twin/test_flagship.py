@@ -1,13 +1,16 @@
 """TwinModel: clones and drug responses from a sequencing report through the EGFR network; its solver."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import mechanistic as m
 from twin import example_patient
+from twin.examples.generate_example import TRUTH
 from twin.flagship import Prior, TwinModel, TwinModelError, solver_options
 from twin.record import VariantCall as V
+from twin.synthetic import CALLS, CTDNA, CTDNA_LIMIT, SCANS, synthetic_patient
 
 
 @pytest.fixture(scope="module")
@@ -86,10 +89,21 @@ def test_prior_quantiles_match_their_distributions(prior):
 def test_daily_lawson_grid_matches_a_tight_solve_on_the_example():
     record = example_patient()
     model = TwinModel.from_mutations(record.mutations)
-    params = {k: jnp.asarray(v) for k, v in {**model.fixed, "volume0": 3.5e4, "resistant_fraction0": 1e-3,
-                                             "growth_rate": 0.01, "max_kill": 0.04}.items()}  # fmt: skip
+    params = {k: jnp.asarray(v) for k, v in {**model.fixed, **TRUTH}.items()}
     times = jnp.asarray([-10.0, 42.0, 98.0, 154.0])
     args = (model.disease_model(params), model.initial_volumes(params), record.to_dose_table(), times)
     fast = m.solve(*args, t0=-10.0, options=solver_options()).clones
     tight = m.solve(*args, t0=-10.0, options=m.SolverOptions(rtol=1e-10, atol=1e-10)).clones
     assert float(jnp.max(jnp.abs(fast / tight - 1))) < 2e-4
+
+
+def test_a_synthetic_patient_is_drawn_from_the_prior_reproducibly():
+    model = TwinModel.from_mutations(CALLS)
+    record, truth = synthetic_patient(model, jax.random.key(3), "SYN")
+    again, _ = synthetic_patient(model, jax.random.key(3), "SYN")
+    assert record == again and set(truth) == set(model.priors)
+    scans = [o for o in record.observations if o.observable == "diameter"]
+    assert [o.time for o in scans] == list(SCANS) and all(o.value >= 1.0 for o in scans)
+    ctdna = [o for o in record.observations if o.observable == "resistant_fraction"]
+    assert [o.time for o in ctdna] == list(CTDNA) and all(CTDNA_LIMIT <= o.value <= 1.0 for o in ctdna)
+    assert len(record.doses) == int(max(SCANS)) and {d.drug for d in record.doses} == {"erlotinib"}

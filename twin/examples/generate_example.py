@@ -26,6 +26,9 @@ TRUTH = {
     "growth_rate": 0.01,  # 1/day
     "max_kill": 0.04,  # 1/day
     "sd_add": 1.5,  # mm
+    # mm^3 (a 73 mm sphere): the value the model fixed when the example was made; the capacity now has
+    # a prior (twin.flagship.DEFAULT_PRIORS) with this value below its 5th percentile
+    "capacity": 2.0e5,
     "cv": 0.05,
     "sd_ctdna": 0.3,
 }
