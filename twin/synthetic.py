@@ -15,11 +15,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from twin.examples.generate_example import CTDNA, CTDNA_LIMIT, SCANS
 from twin.record import Dose, Observation, PatientRecord, VariantCall
 
-SCANS = (-10.0, 42.0, 98.0, 154.0)
-CTDNA = (-10.0, 154.0)
-CTDNA_LIMIT = 0.005
+__all__ = ["CALLS", "CTDNA", "CTDNA_LIMIT", "SCANS", "synthetic_patient"]
+
 CALLS = (VariantCall("EGFR", "L858R", 0.42), VariantCall("EGFR", "T790M", 0.001))
 
 
