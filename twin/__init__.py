@@ -39,6 +39,7 @@ _LAZY = {
     "parse_regimen": "twin.regimens",
     "standard_regimens": "twin.regimens",
     "example_patient": "twin.examples_data",
+    "synthetic_patient": "twin.synthetic",
 }
 
 
@@ -60,6 +61,7 @@ __all__ = [
     "example_patient",
     "parse_regimen",
     "standard_regimens",
+    "synthetic_patient",
     "OBSERVABLES",
     "STATUSES",
     "Covariate",
