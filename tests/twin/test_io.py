@@ -451,8 +451,13 @@ NONMEM_OK = [
     ],
 )
 def test_bad_nonmem_names_file_row_column_and_value(tmp_path, replace, row, column, value, valid):
-    lines = [replace.get(i + 1, line) for i, line in enumerate(NONMEM_OK)]
-    path = _write(tmp_path / "nm.csv", "\n".join(lines) + "\n")
+    _assert_nonmem_refuses(tmp_path, NONMEM_OK, replace, row, column, value, valid)
+
+
+def _assert_nonmem_refuses(tmp_path, lines, replace, row, column, value, valid):
+    """``read_nonmem`` of ``lines`` with ``replace`` ({1-based line: text}) fails naming the file, row, column
+    and value, and its message contains ``valid``."""
+    path = _write(tmp_path / "nm.csv", "\n".join(replace.get(i + 1, line) for i, line in enumerate(lines)) + "\n")
     with pytest.raises(PatientFileError) as info:
         read_nonmem(path, **NONMEM_ARGS)
     message = str(info.value)
@@ -480,13 +485,7 @@ NONMEM_DOSING = [
     ],
 )
 def test_nonmem_refuses_dosing_values_it_would_drop(tmp_path, replace, row, column, value, valid):
-    lines = [replace.get(i + 1, line) for i, line in enumerate(NONMEM_DOSING)]
-    path = _write(tmp_path / "nm.csv", "\n".join(lines) + "\n")
-    with pytest.raises(PatientFileError) as info:
-        read_nonmem(path, **NONMEM_ARGS)
-    message = str(info.value)
-    assert message.startswith(f"{path}, row {row}, column {column!r}, value {value!r}: "), message
-    assert valid in message
+    _assert_nonmem_refuses(tmp_path, NONMEM_DOSING, replace, row, column, value, valid)
 
 
 def test_nonmem_ss_column_of_zeros_and_empty_cells_is_read(tmp_path):
