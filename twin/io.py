@@ -743,7 +743,8 @@ def read_nonmem(
     _check_time_unit(time_unit)
     _check_mappings(dose_compartments, observation_compartments, covariates, amount_unit)
     covariates = dict(covariates or {})
-    ignored = _check_ignore(ignore, covariates)
+    read = {c.lower() for c in (*NONMEM_READ, *covariates)}
+    ignored = _check_ignore(ignore, read)
     table = _Table(path)
     for key in ("ID", "TIME", "DV", "AMT", "EVID", "CMT", *covariates):
         table.require(key.lower(), shown=key)
@@ -757,7 +758,6 @@ def read_nonmem(
                 f"date columns are not supported (NONMEM adds {name} to TIME): give TIME as the time since a "
                 f"fixed start, e.g. the first dose, in {time_unit}, and leave {name} out",
             )
-    read = {c.lower() for c in (*NONMEM_READ, *covariates)}
     unknown = [name for key, name in table.written.items() if key not in read | ignored]
     if unknown:
         others = f" (nor {', '.join(unknown[1:])})" if unknown[1:] else ""
@@ -807,20 +807,21 @@ def read_nonmem(
     return {pid: p.build() for pid, p in patients.items()}
 
 
-def _check_ignore(ignore: Iterable[str], covariates: Mapping[str, tuple[str, str]]) -> set[str]:
-    """``ignore=`` of :func:`read_nonmem` as lower-case names; it may not name a column that is read."""
+def _check_ignore(ignore: Iterable[str], read: set[str]) -> set[str]:
+    """``ignore=`` of :func:`read_nonmem` as lower-case names; it may not name a column that is
+    ``read`` (lower-case: :data:`NONMEM_READ` and the covariates) nor a date column."""
     if isinstance(ignore, str):
         raise TypeError(f"ignore={ignore!r} must be a collection of column names, e.g. [{ignore!r}]")
     ignored = set()
     for name in ignore:
         if not isinstance(name, str):
             raise TypeError(f"ignore: {name!r} is not a column name")
-        if name.lower() in {c.lower() for c in (*NONMEM_READ, *covariates)}:
+        if name.lower() in read:
             raise ValueError(
                 f"ignore: column {name!r} is read by read_nonmem (columns {', '.join(NONMEM_READ)} and covariates=) "
                 "and cannot be ignored"
             )
-        if name.lower() in {c.lower() for c in NONMEM_DATES}:
+        if name.upper() in NONMEM_DATES:
             raise ValueError(f"ignore: column {name!r} is a NONMEM date, added to TIME, and cannot be ignored")
         ignored.add(name.lower())
     return ignored
