@@ -82,6 +82,7 @@ def main() -> None:
     parser.add_argument("--mass", choices=("dense", "diagonal"), default=None, help="NUTS mass matrix")
     parser.add_argument("--target-accept", type=float, default=None)
     parser.add_argument("--warmup", type=int, default=None)
+    parser.add_argument("--init", choices=("laplace", "prior"), default=None, help="where NUTS chains start")
     parser.add_argument("--tag", default="", help="suffix of the result file")
     parser.add_argument("--combine", nargs="+", type=Path, metavar="JSON",
                         help="merge the rows of these part files into nuts_replicates.json")  # fmt: skip
@@ -93,7 +94,7 @@ def main() -> None:
     else:
         dense = None if args.mass is None else args.mass == "dense"
         options = {k: v for k, v in {"dense_mass": dense, "target_accept": args.target_accept,
-                                     "warmup": args.warmup}.items() if v is not None}  # fmt: skip
+                                     "warmup": args.warmup, "init": args.init}.items() if v is not None}  # fmt: skip
         result = run(args.patients, args.first, args.method, options)
     rows = result["rows"]
     record = {

@@ -46,6 +46,7 @@ CAPACITY_WARNING = 0.8  # a scan above this share of the capacity's diameter is 
 
 
 METHODS = ("nuts", "laplace")
+INITS = ("laplace", "prior")
 
 
 class Settings(NamedTuple):
@@ -53,7 +54,10 @@ class Settings(NamedTuple):
     of the exact posterior) or ``"laplace"`` (a Gaussian on the unconstrained scale at the MAP,
     ``chains`` x ``samples`` independent draws: seconds instead of minutes, approximate);
     ``seed`` of every PRNG key the twin makes; ``target_accept`` of NUTS; ``dense_mass``: NUTS adapts
-    a full mass matrix (growth rate and maximal kill correlate strongly in a patient's posterior).
+    a full mass matrix (growth rate and maximal kill correlate strongly in a patient's posterior);
+    ``init``: where the NUTS chains start, ``"laplace"`` (one draw each from the Laplace
+    approximation at the MAP: dispersed, in the posterior's bulk) or ``"prior"`` (the prior medians,
+    jittered by numpyro).
     The defaults are checked on synthetic patients from the prior by ``benchmarks/nuts_replicates.py``
     (a diagonal mass matrix, or a target acceptance of 0.8, failed the diagnostics more often)."""
 
@@ -66,6 +70,7 @@ class Settings(NamedTuple):
     samples: int = 1000
     target_accept: float = 0.9
     dense_mass: bool = True
+    init: str = "laplace"
 
 
 class Comparison(NamedTuple):
@@ -183,7 +188,7 @@ class DigitalTwin:
     def calibrate(
         self, *, method: str | None = None, seed: int | None = None, chains: int | None = None,
         warmup: int | None = None, samples: int | None = None, target_accept: float | None = None,
-        dense_mass: bool | None = None,
+        dense_mass: bool | None = None, init: str | None = None,
     ) -> DigitalTwin:  # fmt: skip
         """Bayesian calibration (:class:`Settings`; unset arguments keep the twin's). NUTS problems
         (R-hat > 1.01, bulk or tail ESS < 100 per chain, divergences; :func:`inference.diagnose`)
@@ -191,41 +196,32 @@ class DigitalTwin:
         from inference.fit import nuts, warm_start
 
         given = {"method": method, "seed": seed, "chains": chains, "warmup": warmup, "samples": samples,
-                 "target_accept": target_accept, "dense_mass": dense_mass}  # fmt: skip
+                 "target_accept": target_accept, "dense_mass": dense_mass, "init": init}  # fmt: skip
         settings = self.settings._replace(**{k: v for k, v in given.items() if v is not None})
         _check_settings(settings)
         model, data = self._numpyro_model()
+        key = jax.random.key(settings.seed)
         if settings.method == "laplace":
-            return self._laplace(model, data, settings)
+            fit, problems = _map(model, data, key)
+            draws = _laplace_draws(model, data, fit, key, settings.chains * settings.samples, unconstrained=False)
+            shape = (settings.chains, settings.samples)
+            samples = {k: np.asarray(v).reshape(shape) for k, v in draws.items() if k in self.model.priors}
+            posterior = _posterior(samples, self.model.units())
+            twin = replace(self, settings=settings, posterior=posterior, warm=None, diagnostics=tuple(problems))
+            return twin._with_model_check()
+        starts = _laplace_starts(model, data, key, settings.chains) if settings.init == "laplace" else None
         mcmc = nuts(
             model,
-            jax.random.key(settings.seed),
+            key,
             model_args=(data,),
             chains=settings.chains,
             warmup=settings.warmup,
             samples=settings.samples,
             target_accept=settings.target_accept,
             dense_mass=settings.dense_mass,
+            init_unconstrained=starts,
         )
         return self._with_run(mcmc, settings, warm_start(mcmc))
-
-    def _laplace(self, model, data, settings: Settings) -> DigitalTwin:
-        from inference.fit import CalibrationWarning, laplace, map_estimate
-
-        key = jax.random.key(settings.seed)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", CalibrationWarning)
-            fit = map_estimate(model, key, model_args=(data,), restarts=2)
-        problems = [str(w.message) for w in caught if issubclass(w.category, CalibrationWarning)]
-        for p in problems:
-            warnings.warn(p, CalibrationWarning, stacklevel=3)
-        n = settings.chains * settings.samples
-        draws = laplace(model, fit, jax.random.fold_in(key, 1), model_args=(data,), num_samples=n)
-        shape = (settings.chains, settings.samples)
-        samples = {k: np.asarray(v).reshape(shape) for k, v in draws.items() if k in self.model.priors}
-        posterior = _posterior(samples, self.model.units())
-        twin = replace(self, settings=settings, posterior=posterior, warm=None, diagnostics=tuple(problems))
-        return twin._with_model_check()
 
     def _with_model_check(self) -> DigitalTwin:
         from inference.fit import CalibrationWarning
@@ -732,6 +728,42 @@ class DigitalTwin:
         return "\n".join(lines)
 
 
+def _map(model, data, key) -> tuple:
+    """``(MapResult, problems)``: the MAP (2 L-BFGS starts) and its warnings as lines (re-warned)."""
+    from inference.fit import CalibrationWarning, map_estimate
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CalibrationWarning)
+        fit = map_estimate(model, key, model_args=(data,), restarts=2)
+    problems = [str(w.message) for w in caught if issubclass(w.category, CalibrationWarning)]
+    for p in problems:
+        warnings.warn(p, CalibrationWarning, stacklevel=4)
+    return fit, problems
+
+
+def _laplace_starts(model, data, key, chains: int) -> dict | None:
+    """One start per NUTS chain ``{site: (chains,)}`` (unconstrained) from the Laplace
+    approximation at the MAP; None (numpyro's default starts) where the Hessian there is not
+    positive definite. The MAP's own warnings are not shown: NUTS is checked by its diagnostics."""
+    from inference.fit import CalibrationWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CalibrationWarning)
+        fit, _ = _map(model, data, key)
+    try:
+        return _laplace_draws(model, data, fit, key, chains, unconstrained=True)
+    except ValueError:
+        return None
+
+
+def _laplace_draws(model, data, fit, key, n: int, *, unconstrained: bool) -> dict:
+    """``n`` draws ``{site: (n,)}`` of the Laplace approximation at ``fit``."""
+    from inference.fit import laplace
+
+    draw_key = jax.random.fold_in(key, 1)
+    return laplace(model, fit, draw_key, model_args=(data,), num_samples=n, unconstrained=unconstrained)
+
+
 def _check_drugs(record: PatientRecord, model: TwinModel) -> None:
     unknown = [d for d in record.drugs if d not in model.drugs]
     if unknown:
@@ -756,6 +788,8 @@ def _check_settings(s: Settings) -> None:
             raise ValueError(f"{name}={v!r} must be a whole number >= 1")
     if not (isinstance(s.seed, (int, np.integer)) and s.seed >= 0):
         raise ValueError(f"seed={s.seed!r} must be a whole number >= 0")
+    if s.init not in INITS:
+        raise ValueError(f"init={s.init!r} is not one of {INITS}")
     if not 0 < s.target_accept < 1:
         raise ValueError(f"target_accept={s.target_accept!r} must be in (0, 1)")
 

@@ -141,6 +141,7 @@ def test_updated_twin_round_trips_with_its_log(step, tmp_path):
     [
         (lambda t: t.calibrate(method="mcmc"), ValueError, r"method='mcmc' is not one of \('nuts', 'laplace'\)"),
         (lambda t: t.calibrate(chains=0), ValueError, "chains=0 must be a whole number >= 1"),
+        (lambda t: t.calibrate(init="map"), ValueError, r"init='map' is not one of \('laplace', 'prior'\)"),
         (lambda t: t.compare(days=100), ValueError, "days=100 must be a positive multiple of 56"),
         (lambda t: t.draws(10_000), ValueError, r"n=10000 draws: must be a whole number in \[1, 4000\]"),
         (lambda t: t.predictive_interval([-20.0]), ValueError, "must be non-empty and >= the first observation day"),
