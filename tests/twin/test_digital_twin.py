@@ -5,6 +5,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import scipy.special
 
 import scenarios as sc
 from twin import DigitalTwin, example_patient
@@ -29,11 +30,17 @@ def step(twin):
 
 
 def test_calibration_covers_the_truth(twin):
+    """One data set and one seed: the truth need not lie inside each 90% interval (four such events
+    hold together only ~2/3 of the time), so each true value is asked to lie within 3.5 posterior SDs
+    on the unconstrained scale (log, logit for the fraction; ~1 in 2000 per parameter for a calibrated
+    posterior). Coverage at the nominal level over replicate patients: benchmarks/nuts_replicates.py."""
     summary = twin.summary().set_index("parameter")
     assert set(summary.index) == {"volume0", "resistant_fraction0", "growth_rate", "max_kill", "sd_add", "capacity"}
     for name in ("volume0", "growth_rate", "max_kill", "resistant_fraction0"):
-        row = summary.loc[name]
-        assert row.lo < TRUTH[name] < row.hi, f"{name}: truth {TRUTH[name]} outside the 90% interval {row.lo, row.hi}"
+        unconstrained = scipy.special.logit if name == "resistant_fraction0" else np.log
+        draws = unconstrained(np.asarray(twin.posterior[name]).ravel())
+        z = (unconstrained(TRUTH[name]) - draws.mean()) / draws.std()
+        assert abs(z) < 3.5, f"{name}: truth {TRUTH[name]} is {z:.1f} posterior SDs from the posterior mean"
     assert summary.loc["growth_rate", "units"] == "1/day" and twin.diagnostics == ()
 
 
