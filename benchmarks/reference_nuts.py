@@ -322,7 +322,7 @@ def run_stan(args, df, init, check_points) -> dict:
 
 
 def stan_summary(res: dict, job: dict, reused: str | None) -> dict:
-    az = FIT._arviz()
+    az = FIT.import_arviz()
     stats = {k: np.asarray(v) for k, v in res["sample_stats"].items()}
     idata = az.from_dict(
         posterior={n: np.asarray(res["posterior"][n]) for n in PARAMS},

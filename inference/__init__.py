@@ -8,7 +8,6 @@ for large cohorts, and batched multistart least squares of growth curves (the cl
 """
 
 from inference.egfr_two_clone import egfr_two_clone_predict, egfr_two_clone_spec
-from inference.error_models import Combined, Proportional
 from inference.fit import (
     CalibrationWarning,
     Diagnostics,
@@ -25,13 +24,13 @@ from inference.fit import (
 from inference.least_squares import FitResult, Metrics, aic, aic_laleh, fit_curve, metrics
 from inference.least_squares import predict as predict_curve
 from inference.observations import Observations
-from inference.parameters import CONSTRAINTS, Parameter, ParameterSpec
+from inference.parameters import Parameter, ParameterSpec
 from inference.patient_model import PatientData, patient_data, patient_model, patient_model_and_data
-from inference.population import TRANSFORMS, Cohort, population_description, population_model, population_prior
+from inference.population import Cohort, population_description, population_model, population_prior
 from inference.svi import SviResult, svi
+from mechanistic.measurement import Combined, Proportional
 
 __all__ = [
-    "CONSTRAINTS",
     "CalibrationWarning",
     "Cohort",
     "Combined",
@@ -45,7 +44,6 @@ __all__ = [
     "PatientData",
     "Proportional",
     "SviResult",
-    "TRANSFORMS",
     "WarmStart",
     "aic",
     "aic_laleh",

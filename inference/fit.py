@@ -244,7 +244,7 @@ def to_inference_data(mcmc: MCMC, units: Mapping[str, str] | None = None, *, log
     """ArviZ ``InferenceData`` (dims chain, draw) with each parameter's unit in its ``attrs``.
     ``log_likelihood=False`` skips the pointwise log-likelihood group (needed for LOO/WAIC only):
     ArviZ computes it by re-running the model per draw, minutes for a large cohort."""
-    az = _arviz()
+    az = import_arviz()
     idata = az.from_numpyro(mcmc, log_likelihood=log_likelihood)
     for name, unit in (units or {}).items():
         if name in idata.posterior:
@@ -268,7 +268,7 @@ class Diagnostics(NamedTuple):
 def diagnose(idata, *, max_rhat: float = 1.01, min_ess: float = 400.0, warn: bool = True) -> Diagnostics:
     """R-hat, bulk/tail ESS and divergences of an ``InferenceData``; each failure is a line in
     ``problems`` (and a :class:`CalibrationWarning` when ``warn``) naming the parameter and a remedy."""
-    az = _arviz()
+    az = import_arviz()
     table = az.summary(idata, kind="diagnostics", round_to="none")
     problems = []
     checks = (
@@ -294,7 +294,8 @@ def diagnose(idata, *, max_rhat: float = 1.01, min_ess: float = 400.0, warn: boo
     return Diagnostics(table, div, problems)
 
 
-def _arviz():
+def import_arviz():
+    """The ``arviz`` module, imported without its refactor announcement (a FutureWarning)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # ArviZ announces its refactor on import
         import arviz

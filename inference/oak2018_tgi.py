@@ -86,7 +86,6 @@ import pandas as pd
 from numpyro.distributions import constraints
 from scipy.optimize import minimize as scipy_minimize
 
-from inference.error_models import Combined
 from inference.fit import CalibrationWarning, diagnose, nuts, to_inference_data
 from inference.laleh2022 import FILE
 from inference.observations import Observations
@@ -94,6 +93,7 @@ from inference.parameters import Parameter, ParameterSpec
 from inference.population import Cohort, population_model
 from inference.svi import svi
 from mechanistic import SteinBiexponential
+from mechanistic.measurement import Combined
 
 ARMS: dict[str, str] = {"docetaxel": "Study_4_Arm_1", "atezolizumab": "Study_4_Arm_2"}
 STUDY = "Study4"

@@ -19,11 +19,7 @@ from dataclasses import dataclass
 import numpyro
 import numpyro.distributions as dist
 
-CONSTRAINTS: dict[str, tuple[float, float]] = {
-    "real": (-math.inf, math.inf),
-    "positive": (0.0, math.inf),
-    "unit_interval": (0.0, 1.0),
-}
+from mechanistic.constraints import CONSTRAINTS
 
 
 def _support_bounds(prior: dist.Distribution) -> tuple[float, float]:

@@ -19,11 +19,11 @@ import jax.numpy as jnp
 import numpy as np
 import numpyro
 
-from inference.error_models import ErrorModel, Proportional
 from inference.fit import CalibrationWarning
 from inference.observations import Observations
 from inference.parameters import ParameterSpec
 from mechanistic.buckets import bucket, pad_repeating_last
+from mechanistic.measurement import ErrorModel, Proportional
 from mechanistic.precision import require_float64
 
 Predict = Callable[[dict, "jnp.ndarray"], Mapping[str, "jnp.ndarray"]]

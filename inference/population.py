@@ -28,17 +28,12 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 
-from inference.error_models import ErrorModel
 from inference.observations import Observations
 from inference.parameters import Parameter, ParameterSpec
 from inference.patient_model import Predict, check_error_models, check_values
+from mechanistic.constraints import individual_values, transform
+from mechanistic.measurement import ErrorModel
 from mechanistic.precision import require_float64
-
-TRANSFORMS: dict[str, tuple[Callable, Callable]] = {
-    "positive": (jnp.log, jnp.exp),
-    "unit_interval": (jax.scipy.special.logit, jax.scipy.special.expit),
-    "real": (lambda x: x, lambda x: x),
-}
 
 
 @dataclass(frozen=True)
@@ -179,17 +174,19 @@ def population_model(
             if p.level != "individual":
                 params[p.name] = jnp.broadcast_to(jnp.asarray(typical[p.name], float), (n,))
                 continue
-            forward, inverse = TRANSFORMS[p.constraint]
-            mean = forward(typical[p.name])
+            forward, inverse = transform(p.constraint)
+            shift = 0.0
             for c in effects.get(p.name, ()):
-                mean = mean + numpyro.sample(f"beta_{p.name}_{c}", dist.Normal(0.0, 1.0)) * covariates[c]
+                shift = shift + numpyro.sample(f"beta_{p.name}_{c}", dist.Normal(0.0, 1.0)) * covariates[c]
             omega = numpyro.sample(f"omega_{p.name}", p.omega_prior)
             with numpyro.plate("patient", n):
                 if p.name in centred:
-                    z = numpyro.sample(f"z_{p.name}", dist.Normal(mean, omega))
+                    z = numpyro.sample(f"z_{p.name}", dist.Normal(forward(typical[p.name]) + shift, omega))
+                    value = inverse(z)
                 else:
-                    z = mean + omega * numpyro.sample(f"eta_{p.name}", dist.Normal(0.0, 1.0))
-            params[p.name] = numpyro.deterministic(f"{p.name}_individual", inverse(z))
+                    eta = numpyro.sample(f"eta_{p.name}", dist.Normal(0.0, 1.0))
+                    value = individual_values(p.constraint, typical[p.name], omega, eta, shift)
+            params[p.name] = numpyro.deterministic(f"{p.name}_individual", value)
         preds = jax.vmap(predict)(params, times) if inputs is None else jax.vmap(predict)(params, times, inputs)
         for name, (index, value, censored, mask) in groups.items():
             pred = jnp.take_along_axis(preds[name], index, axis=1)
@@ -219,7 +216,7 @@ def population_prior(
             continue
         if p.name not in samples:
             raise KeyError(f"no posterior draws of {p.name!r}; the draws hold {sorted(samples)}")
-        forward, _ = TRANSFORMS[p.constraint]
+        forward, _ = transform(p.constraint)
         z = np.asarray(forward(jnp.asarray(samples[p.name], float)))
         var_between = 0.0
         if p.level == "individual":

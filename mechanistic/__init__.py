@@ -6,120 +6,97 @@ concentrations in mg/L, tumour volumes in mm^3, diameters in mm. Float64 is expe
 it with ``jax.config.update("jax_enable_x64", True)`` in your entry point (importing this
 package does not change global JAX settings); without it, building a model raises
 ``Float64Required`` naming the field.
+
+Every name below loads its module on first use, so ``import mechanistic.units`` (unit
+conversion only) does not import JAX.
 """
 
-from mechanistic.boolean_attractors import asynchronous_attractors, synchronous_attractors
-from mechanistic.boolean_rules import RuleSyntaxError
-from mechanistic.buckets import bucket, pad_repeating_last
-from mechanistic.dosing import ROUTES, DoseTable, concat, daily, dose, every
-from mechanistic.drug_effect import EmaxEffect, LinearEffect
-from mechanistic.exponential_events import ExponentialEvents, accumulate, evaluate
-from mechanistic.fixed_grid import FixedGrid, LawsonGrid
-from mechanistic.growth_curves import GROWTH_CURVES, GrowthCurve
-from mechanistic.model import DiseaseModel
-from mechanistic.mutations import (
-    Mutation,
-    Personalisation,
-    UnknownVariantError,
-    VariantEffect,
-    clones_from_mutations,
-    personalise,
-)
-from mechanistic.network import Perturbation, SignallingNetwork, read_graphml, read_sif
-from mechanistic.network_phenotype import NetworkPhenotype
-from mechanistic.network_steady_state import (
-    NetworkConvergenceError,
-    SteadyState,
-    SteadyStateOptions,
-    check_steady_state,
-    steady_state,
-)
-from mechanistic.observation import (
-    longest_diameter,
-    resistant_fraction,
-    sum_of_diameters,
-    total_volume,
-    variant_allele_fraction,
-)
-from mechanistic.pk import (
-    DirectExposure,
-    DoseRows,
-    MichaelisMentenOneCompartment,
-    OneCompartment,
-    TwoCompartment,
-)
-from mechanistic.precision import ENABLE_X64, Float64Required, require_float64
-from mechanistic.simulate import simulate, to_dataset
-from mechanistic.solver import Solution, SolveError, SolverOptions, check_solution, initial_state, solve, step_points
-from mechanistic.stein import SteinBiexponential
-from mechanistic.targeted_drugs import DrugPanel, TargetedDrug
-from mechanistic.tumour import GROWTH_LAWS, TumourModel
-from mechanistic.units import convert
+from importlib import import_module
 
-__all__ = [
-    "GROWTH_CURVES",
-    "GROWTH_LAWS",
-    "GrowthCurve",
-    "ROUTES",
-    "DirectExposure",
-    "DiseaseModel",
-    "DoseRows",
-    "DoseTable",
-    "DrugPanel",
-    "ENABLE_X64",
-    "EmaxEffect",
-    "ExponentialEvents",
-    "FixedGrid",
-    "Float64Required",
-    "LawsonGrid",
-    "LinearEffect",
-    "MichaelisMentenOneCompartment",
-    "Mutation",
-    "NetworkConvergenceError",
-    "NetworkPhenotype",
-    "OneCompartment",
-    "Personalisation",
-    "Perturbation",
-    "RuleSyntaxError",
-    "SignallingNetwork",
-    "Solution",
-    "SolveError",
-    "SolverOptions",
-    "SteadyState",
-    "SteadyStateOptions",
-    "SteinBiexponential",
-    "TargetedDrug",
-    "TumourModel",
-    "TwoCompartment",
-    "UnknownVariantError",
-    "VariantEffect",
-    "accumulate",
-    "asynchronous_attractors",
-    "bucket",
-    "check_solution",
-    "check_steady_state",
-    "clones_from_mutations",
-    "concat",
-    "convert",
-    "daily",
-    "dose",
-    "evaluate",
-    "every",
-    "initial_state",
-    "longest_diameter",
-    "pad_repeating_last",
-    "personalise",
-    "read_graphml",
-    "read_sif",
-    "require_float64",
-    "resistant_fraction",
-    "simulate",
-    "solve",
-    "step_points",
-    "steady_state",
-    "sum_of_diameters",
-    "synchronous_attractors",
-    "to_dataset",
-    "total_volume",
-    "variant_allele_fraction",
-]
+_LAZY = {
+    "asynchronous_attractors": "mechanistic.boolean_attractors",
+    "synchronous_attractors": "mechanistic.boolean_attractors",
+    "RuleSyntaxError": "mechanistic.boolean_rules",
+    "bucket": "mechanistic.buckets",
+    "pad_repeating_last": "mechanistic.buckets",
+    "CONSTRAINTS": "mechanistic.constraints",
+    "TRANSFORMS": "mechanistic.constraints",
+    "individual_values": "mechanistic.constraints",
+    "transform": "mechanistic.constraints",
+    "DoseTable": "mechanistic.dosing",
+    "ROUTES": "mechanistic.dosing",
+    "concat": "mechanistic.dosing",
+    "daily": "mechanistic.dosing",
+    "dose": "mechanistic.dosing",
+    "every": "mechanistic.dosing",
+    "EmaxEffect": "mechanistic.drug_effect",
+    "LinearEffect": "mechanistic.drug_effect",
+    "ExponentialEvents": "mechanistic.exponential_events",
+    "accumulate": "mechanistic.exponential_events",
+    "evaluate": "mechanistic.exponential_events",
+    "FixedGrid": "mechanistic.fixed_grid",
+    "LawsonGrid": "mechanistic.fixed_grid",
+    "GROWTH_CURVES": "mechanistic.growth_curves",
+    "GrowthCurve": "mechanistic.growth_curves",
+    "Combined": "mechanistic.measurement",
+    "ErrorModel": "mechanistic.measurement",
+    "Proportional": "mechanistic.measurement",
+    "DiseaseModel": "mechanistic.model",
+    "Mutation": "mechanistic.mutations",
+    "Personalisation": "mechanistic.mutations",
+    "UnknownVariantError": "mechanistic.mutations",
+    "VariantEffect": "mechanistic.mutations",
+    "clones_from_mutations": "mechanistic.mutations",
+    "personalise": "mechanistic.mutations",
+    "Perturbation": "mechanistic.network",
+    "SignallingNetwork": "mechanistic.network",
+    "read_graphml": "mechanistic.network",
+    "read_sif": "mechanistic.network",
+    "NetworkPhenotype": "mechanistic.network_phenotype",
+    "NetworkConvergenceError": "mechanistic.network_steady_state",
+    "SteadyState": "mechanistic.network_steady_state",
+    "SteadyStateOptions": "mechanistic.network_steady_state",
+    "check_steady_state": "mechanistic.network_steady_state",
+    "steady_state": "mechanistic.network_steady_state",
+    "longest_diameter": "mechanistic.observation",
+    "resistant_fraction": "mechanistic.observation",
+    "sum_of_diameters": "mechanistic.observation",
+    "total_volume": "mechanistic.observation",
+    "variant_allele_fraction": "mechanistic.observation",
+    "DirectExposure": "mechanistic.pk",
+    "DoseRows": "mechanistic.pk",
+    "MichaelisMentenOneCompartment": "mechanistic.pk",
+    "OneCompartment": "mechanistic.pk",
+    "TwoCompartment": "mechanistic.pk",
+    "ENABLE_X64": "mechanistic.precision",
+    "Float64Required": "mechanistic.precision",
+    "require_float64": "mechanistic.precision",
+    "simulate": "mechanistic.simulate",
+    "to_dataset": "mechanistic.simulate",
+    "Solution": "mechanistic.solver",
+    "SolveError": "mechanistic.solver",
+    "SolverOptions": "mechanistic.solver",
+    "check_solution": "mechanistic.solver",
+    "initial_state": "mechanistic.solver",
+    "solve": "mechanistic.solver",
+    "step_points": "mechanistic.solver",
+    "SteinBiexponential": "mechanistic.stein",
+    "DrugPanel": "mechanistic.targeted_drugs",
+    "TargetedDrug": "mechanistic.targeted_drugs",
+    "GROWTH_LAWS": "mechanistic.tumour",
+    "TumourModel": "mechanistic.tumour",
+    "convert": "mechanistic.units",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mechanistic' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(_LAZY)
+
+
+__all__ = sorted(_LAZY)

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mechanistic._checks import concrete
+from mechanistic.checks import concrete
 
 ROUTES: tuple[str, ...] = ("iv_bolus", "infusion", "oral")
 IV_BOLUS, INFUSION, ORAL = 0, 1, 2

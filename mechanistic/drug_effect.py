@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mechanistic._checks import check_range, concrete
+from mechanistic.checks import check_range, concrete
 
 
 class EmaxEffect(eqx.Module):

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mechanistic._checks import concrete
+from mechanistic.checks import concrete
 
 
 class FixedGrid(eqx.Module):

@@ -31,7 +31,7 @@ import networkx as nx
 import numpy as np
 
 from mechanistic import boolean_rules
-from mechanistic._checks import check_range
+from mechanistic.checks import check_range
 
 NODE_KINDS: tuple[str, ...] = ("protein", "gene", "phenotype")
 LOGIC: tuple[str, ...] = ("or", "and")

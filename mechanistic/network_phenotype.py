@@ -24,7 +24,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from mechanistic._checks import check_range
+from mechanistic.checks import check_range
 from mechanistic.mutations import Personalisation, stack
 from mechanistic.network import SignallingNetwork
 from mechanistic.network_steady_state import SteadyState, SteadyStateOptions, steady_state

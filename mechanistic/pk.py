@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mechanistic._checks import check_range, concrete
+from mechanistic.checks import check_range, concrete
 from mechanistic.dosing import INFUSION, IV_BOLUS, ORAL, ROUTES, DoseTable
 from mechanistic.exponential_events import ExponentialEvents, accumulate, evaluate
 

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mechanistic._checks import check_range, concrete
+from mechanistic.checks import check_range, concrete
 from mechanistic.dosing import DoseTable
 from mechanistic.exponential_events import accumulate, evaluate
 from mechanistic.fixed_grid import FixedGrid, LawsonGrid, at_times, grid_points, in_window, lawson_rk4, rk4

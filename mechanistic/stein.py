@@ -11,7 +11,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from mechanistic._checks import check_range
+from mechanistic.checks import check_range
 
 
 class SteinBiexponential(eqx.Module):

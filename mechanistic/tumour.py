@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mechanistic._checks import check_range
+from mechanistic.checks import check_range
 from mechanistic.drug_effect import EmaxEffect, LinearEffect
 from mechanistic.network_phenotype import NetworkPhenotype
 

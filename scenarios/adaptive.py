@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import mechanistic as m
-from mechanistic._checks import concrete
+from mechanistic.checks import concrete
 from scenarios.regimen import Regimen
 
 MEASURES = ("volume", "diameter")

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mechanistic._checks import check_range, concrete
+from mechanistic.checks import check_range, concrete
 
 
 def _step(x: jax.Array, temperature) -> jax.Array:

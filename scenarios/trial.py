@@ -30,12 +30,14 @@ import numpy as np
 import xarray as xr
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from mechanistic.measurement import Combined
 from scenarios.endpoints import PD, best_overall_response, confirmed_responses, recist
 from scenarios.trial_design import WEEK8_DAY, Arm, TrialDesign
 from scenarios.trial_result import TrialResult
 from scenarios.virtual_population import VirtualPopulation
 
 DAYS_PER_YEAR = 365.25
+SCAN_NOISE = Combined("additive", "proportional")  # a scan's sum of diameters about the true one (mm)
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,8 @@ def _patient(size, s: _Settings, params, key, enrol_day, dropout_per_day, early_
     baseline = true_scans[0]
     change8 = (sld[s.week8_index] - baseline) / jnp.maximum(baseline, 1e-9)
     k_noise, k_drop, k_death, k_early, k_when = jax.random.split(key, 5)
-    sd = jnp.sqrt(s.additive_mm**2 + (s.proportional * true_scans) ** 2)
-    observed = jnp.maximum(true_scans + sd * jax.random.normal(k_noise, true_scans.shape), 0.0)
+    noise = {"additive": s.additive_mm, "proportional": s.proportional}
+    observed = jnp.maximum(SCAN_NOISE.sample(k_noise, noise, true_scans), 0.0)
     dropout = jnp.where(
         dropout_per_day > 0, jax.random.exponential(k_drop) / jnp.maximum(dropout_per_day, 1e-300), jnp.inf
     )

@@ -80,7 +80,8 @@ class ScanSchedule:
 @dataclass(frozen=True)
 class ScanNoise:
     """Measurement error of a scan's sum of diameters: ``SLD_obs = SLD + sqrt(a^2 + (b SLD)^2) e``,
-    e ~ N(0, 1), floored at 0 (``additive_mm`` = a, mm; ``proportional`` = b)."""
+    e ~ N(0, 1), floored at 0 (``additive_mm`` = a, mm; ``proportional`` = b): the combined error
+    model of :class:`mechanistic.measurement.Combined`, which calibration uses as its likelihood."""
 
     additive_mm: float = 0.0
     proportional: float = 0.0

@@ -3,7 +3,7 @@
 A population posterior (``inference.population_model`` fitted by NUTS or SVI) gives, per draw
 ``d``, typical values, between-patient SDs ``omega`` and covariate effects ``beta``. Virtual
 patient ``i`` of draw ``d`` has, for each individual parameter ``p`` on the scale of its
-transform ``T`` (log, logit or identity, as in :mod:`inference.population`),
+transform ``T`` (log, logit or identity: :mod:`mechanistic.constraints`),
 
     T(p_di) = T(p_typical_d) + sum_c beta_{p,c,d} (x_ic - centre_c) + omega_{p,d} eta_{p,di},  eta ~ N(0, 1)
 
@@ -25,11 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-TRANSFORMS = {
-    "positive": (jnp.log, jnp.exp),
-    "unit_interval": (jax.scipy.special.logit, jax.scipy.special.expit),
-    "real": (lambda x: x, lambda x: x),
-}
+from mechanistic.constraints import TRANSFORMS, individual_values
 
 
 def _draw_array(samples: Mapping[str, np.ndarray], site: str, n: int | None) -> np.ndarray:
@@ -172,11 +168,12 @@ class VirtualPopulation:
             if name not in self.omega:
                 out[name] = jnp.broadcast_to(jnp.asarray(typical)[:, None], shape)
                 continue
-            forward, inverse = TRANSFORMS[self.constraints[name]]
-            z = forward(jnp.asarray(typical))[:, None]
+            shift = 0.0
             for (q, c), b in self.beta.items():
                 if q == name:
-                    z = z + jnp.asarray(b)[:, None] * (jnp.asarray(covariates[c], float) - self.centres[c])[None]
+                    x = jnp.asarray(covariates[c], float) - self.centres[c]
+                    shift = shift + jnp.asarray(b)[:, None] * x[None]
             eta = jax.random.normal(jax.random.fold_in(k_eta, i), shape)
-            out[name] = inverse(z + jnp.asarray(self.omega[name])[:, None] * eta)
+            typical_d, omega_d = jnp.asarray(typical)[:, None], jnp.asarray(self.omega[name])[:, None]
+            out[name] = individual_values(self.constraints[name], typical_d, omega_d, eta, shift)
         return out

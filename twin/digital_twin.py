@@ -795,9 +795,9 @@ def _check_settings(s: Settings) -> None:
 
 
 def _as_inference_data(posterior: xr.Dataset):
-    from inference.fit import _arviz
+    from inference.fit import import_arviz
 
-    az = _arviz()
+    az = import_arviz()
     params = posterior.drop_vars("diverging")
     return az.InferenceData(posterior=params, sample_stats=posterior[["diverging"]])
 

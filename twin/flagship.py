@@ -357,7 +357,7 @@ class TwinModel:
     def errors(self, observables: Iterable[str]) -> dict:
         """Residual error per observable: a diameter ~ Normal(f, sqrt(sd_add^2 + (cv f)^2)); a
         resistant fraction log-normal with log-SD ``sd_ctdna``."""
-        from inference.error_models import Combined, Proportional
+        from mechanistic.measurement import Combined, Proportional
 
         table = {"diameter": Combined("sd_add", "cv"), "resistant_fraction": Proportional("sd_ctdna")}
         unknown = [o for o in observables if o not in table]

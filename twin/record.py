@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
+from mechanistic import units
 from twin.variants import normalise_gene, normalise_variant
 
 if TYPE_CHECKING:
@@ -76,25 +77,15 @@ STATUSES: tuple[str, ...] = ("measured", "below_detection", "not_evaluable")
 COVARIATE_UNITS: Mapping[str, str] = {"body_weight": "kg", "age": "year", "height": "cm"}
 """Covariates with a known unit (others may have any unit, or none for categories)."""
 
-# Unit spellings accepted at the boundary: quantity -> spelling -> (numerator, denominator) of the
-# exact factor to the canonical unit. The factors are those of mechanistic.units.convert (a test
-# checks it); they live here as exact fractions, and because importing mechanistic imports JAX.
-_FACTORS: dict[str, dict[str, tuple[int, int]]] = {
-    "time": {
-        "day": (1, 1),
-        "days": (1, 1),
-        "d": (1, 1),
-        "week": (7, 1),
-        "weeks": (7, 1),
-        "h": (1, 24),
-        "hour": (1, 24),
-        "hours": (1, 24),
-    },
-    "length": {"mm": (1, 1), "cm": (10, 1)},
-    "tumour_volume": {"mm^3": (1, 1), "mm3": (1, 1), "cm^3": (1000, 1), "cm3": (1000, 1), "mL": (1000, 1)},
-    "concentration": {"mg/L": (1, 1), "ug/mL": (1, 1), "ng/mL": (1, 1000)},
-    "fraction": {"1": (1, 1), "fraction": (1, 1), "%": (1, 100)},
-    "amount": {"mg": (1, 1), "g": (1000, 1), "ug": (1, 1000)},
+# Unit spellings accepted in patient files, per quantity (the first is the canonical unit); their
+# exact factors are mechanistic.units's.
+_SPELLINGS: dict[str, tuple[str, ...]] = {
+    "time": ("day", "days", "d", "week", "weeks", "h", "hour", "hours"),
+    "length": ("mm", "cm"),
+    "tumour_volume": ("mm^3", "mm3", "cm^3", "cm3", "mL"),
+    "concentration": ("mg/L", "ug/mL", "ng/mL"),
+    "fraction": ("1", "fraction", "%"),
+    "amount": ("mg", "g", "ug"),
 }
 _QUANTITY = {
     "diameter": "length",
@@ -106,13 +97,16 @@ _QUANTITY = {
 
 def units_of(quantity: str) -> tuple[str, ...]:
     """The unit spellings accepted for ``quantity`` ("time", "amount" or an observable name)."""
-    return tuple(_FACTORS[_QUANTITY.get(quantity, quantity)])
+    return _SPELLINGS[_QUANTITY.get(quantity, quantity)]
 
 
 def unit_factor(unit: str, quantity: str) -> Fraction:
     """The exact factor from ``unit`` to the canonical unit of ``quantity`` ("time", "amount" or
     an observable name). Raises ``KeyError`` for a unit not in :func:`units_of`."""
-    return Fraction(*_FACTORS[_QUANTITY.get(quantity, quantity)][unit])
+    dimension = _QUANTITY.get(quantity, quantity)
+    if unit not in _SPELLINGS[dimension]:
+        raise KeyError(f"{unit!r} is not an accepted unit of {quantity}; accepted: {_SPELLINGS[dimension]}")
+    return units.factor(unit, dimension)
 
 
 def to_canonical(value: float | str | Fraction, unit: str, quantity: str) -> float:

@@ -222,13 +222,11 @@ def test_nonmem_reads_hours_addl_mdv_evid2_cens_and_rate(tmp_path):
 def test_unit_factors_agree_with_mechanistic_convert():
     from mechanistic.units import convert
 
-    same = {"days": "day", "hours": "hour", "weeks": "week", "mm3": "mm^3", "cm3": "cm^3", "mL": "mL_tumour"}
     for quantity in ("time", "amount", *OBSERVABLES):
         canonical = units_of(quantity)[0]
         for unit in units_of(quantity):
-            name = same.get(unit, unit)
-            if quantity != "resistant_fraction":
-                assert to_canonical(3.0, unit, quantity) == pytest.approx(convert(3.0, name, canonical))
+            assert to_canonical(3.0, unit, quantity) == pytest.approx(convert(3.0, unit, canonical))
+    assert to_canonical(2.0, "mL", "volume") == 2000.0  # a tumour's mL, not a volume of distribution's
 
 
 # ---------------------------------------------------------------------------------------------- records

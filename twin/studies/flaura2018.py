@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mechanistic.constraints import CONSTRAINTS as SUPPORTS
+from mechanistic.constraints import transform
 from scenarios import DAYS_PER_MONTH
 from twin.flagship import DEFAULT_PRIORS
 
@@ -148,14 +150,13 @@ class FlauraPopulation:
     note: str = ""
 
     def __post_init__(self):
-        bounds = {"positive": (0, math.inf), "unit_interval": (0, 1), "real": (-math.inf, math.inf)}
         for name in PARAMETERS:
             if name not in self.typical or name not in self.omega:
                 raise ValueError(
                     f"FlauraPopulation: {name!r} needs a typical value and an omega; got {dict(self.typical)}"
                 )
             v, w = float(self.typical[name]), float(self.omega[name])
-            lo, hi = bounds[CONSTRAINTS[name]]
+            lo, hi = SUPPORTS[CONSTRAINTS[name]]
             if not (lo < v < hi) or not (math.isfinite(w) and w >= 0):
                 raise ValueError(f"FlauraPopulation: {name} typical {v!r} must be in ({lo}, {hi}) and omega {w!r} >= 0")
 
@@ -301,7 +302,7 @@ def _with(population: FlauraPopulation, x: np.ndarray) -> FlauraPopulation:
         if name.startswith("omega_"):
             omega[name.removeprefix("omega_")] = float(np.exp(v))
         else:
-            typical[name] = float(np.exp(v)) if CONSTRAINTS[name] == "positive" else float(1 / (1 + np.exp(-v)))
+            typical[name] = float(transform(CONSTRAINTS[name])[1](v))
     return FlauraPopulation(typical, omega, FIT_PARAMETERS, population.note)
 
 
@@ -312,7 +313,7 @@ def _unconstrained(population: FlauraPopulation) -> np.ndarray:
             out.append(np.log(float(population.omega[name.removeprefix("omega_")])))
             continue
         v = float(population.typical[name])
-        out.append(np.log(v) if CONSTRAINTS[name] == "positive" else np.log(v / (1 - v)))
+        out.append(float(transform(CONSTRAINTS[name])[0](v)))
     return np.asarray(out)
 
 

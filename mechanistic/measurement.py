@@ -1,9 +1,11 @@
-"""Residual error models: the likelihood of an observation given the model's prediction.
+"""Measurement (residual error) models: how an observation scatters around the model's prediction.
 
-Each model names the parameters (of the :class:`~inference.parameters.ParameterSpec`) that hold
-its standard deviations, and gives per-row log-likelihoods; a left-censored row (value below
-detection) contributes ``log P(Y < limit)``. ``censored=None`` says that no row is censored and
-skips that branch (its log-CDF costs more than the rest of the likelihood's gradient).
+The one definition used both ways: ``inference``'s likelihoods (:meth:`log_likelihood`) and the
+virtual trials' scan noise (:meth:`sample`). Each model names the parameters that hold its
+standard deviations (looked up in a ``params`` mapping) and gives per-row log-likelihoods; a
+left-censored row (value below detection) contributes ``log P(Y < limit)``. ``censored=None``
+says that no row is censored and skips that branch (its log-CDF costs more than the rest of the
+likelihood's gradient).
 
 - :class:`Proportional`: ``log y ~ Normal(log f, sigma)`` (log-normal; ``sigma`` ~ the CV).
 - :class:`Combined`: ``y ~ Normal(f, sqrt(additive^2 + (proportional f)^2))``.
