@@ -47,7 +47,7 @@ each patient's posterior, then integrates the random effects out by adaptive imp
 (:func:`refine_marginal`) and returns draws of the Laplace approximation at the maximum of the
 resulting marginal posterior of the 8 population parameters; it agrees with NUTS to within
 ~0.2 posterior SD on every population parameter for both arms (see
-tests/inference/test_oak2018_tgi.py). The returned :class:`OakArmFit` carries population-level
+tests/studies/test_oak2018.py). The returned :class:`OakArmFit` carries population-level
 draws: typical values under the parameter names, ``omega_<name>`` and the error SDs (the sites
 ``population_model`` produces and :func:`inference.population_prior` reads).
 

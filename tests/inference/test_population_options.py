@@ -18,6 +18,7 @@ from inference import (
     ParameterSpec,
     Proportional,
     nuts,
+    population_description,
     population_model,
     to_inference_data,
 )
@@ -98,3 +99,20 @@ def test_inference_data_without_the_pointwise_log_likelihood():
     idata = to_inference_data(mcmc, SPEC.units, log_likelihood=False)
     assert "log_likelihood" not in idata.groups()
     assert idata.posterior["v0"].attrs["units"] == "mm" and idata.posterior["eta_g"].shape == (1, 10, 2)
+
+
+def test_population_description_carries_constraints_fixed_values_and_the_cohorts_covariates():
+    """What a virtual population needs from a fitted population model (``scenarios.VirtualPopulation``)."""
+    spec = ParameterSpec(
+        [
+            Parameter("baseline", "mm", dist.LogNormal(3.0, 0.5), level="individual"),
+            Parameter("cv", "1", value=0.1),
+        ]
+    )
+    obs = [Observations.from_rows(f"p{i}", [(0.0, "diameter", 40.0)], units={"diameter": "mm"}) for i in range(2)]
+    cohort = Cohort.from_observations(obs, covariates={"ecog": [0.0, 2.0]})
+    out = population_description(spec, cohort)
+    assert out["constraints"] == {"baseline": "positive"} and out["fixed"] == {"cv": 0.1}
+    assert out["centres"] == {"ecog": 1.0}
+    np.testing.assert_array_equal(out["covariate_pool"]["ecog"], [0.0, 2.0])
+    assert set(population_description(spec)) == {"constraints", "fixed"}

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import jax
 import numpy as np
-import numpyro.distributions as dist
 import pytest
 
 import scenarios as sc
@@ -66,15 +65,13 @@ def test_virtual_patients_follow_the_population_and_are_reproducible():
 
 
 def test_covariate_effects_shift_the_typical_value():
-    """The description of a fitted population model carries the cohort's covariate centre and pool."""
-    from inference import Observations, Parameter, ParameterSpec, population_description
-    from inference.population import Cohort
-
-    spec = ParameterSpec([Parameter("baseline", "mm", dist.LogNormal(3.0, 0.5), level="individual")])
+    """Covariate effects act on the transformed scale about the cohort's centre; without given
+    covariates, virtual patients resample the cohort's (``inference.population_description``
+    gives these keyword arguments for a fitted population model)."""
     samples = {"baseline": np.full(3, 40.0), "omega_baseline": np.full(3, 1e-6), "beta_baseline_ecog": np.full(3, 0.5)}
-    obs = [Observations.from_rows(f"p{i}", [(0.0, "diameter", 40.0)], units={"diameter": "mm"}) for i in range(2)]
-    cohort = Cohort.from_observations(obs, covariates={"ecog": [0.0, 2.0]})  # centre 1
-    pop = sc.VirtualPopulation.from_posterior(samples, **population_description(spec, cohort))
+    description = {"constraints": {"baseline": "positive"}, "fixed": {}, "centres": {"ecog": 1.0},
+                   "covariate_pool": {"ecog": np.array([0.0, 2.0])}}  # fmt: skip
+    pop = sc.VirtualPopulation.from_posterior(samples, **description)
     out = pop.sample(jax.random.key(0), 2, covariates={"ecog": np.array([1.0, 3.0])})
     np.testing.assert_allclose(np.asarray(out["baseline"])[0], [40.0, 40.0 * np.exp(1.0)], rtol=1e-4)
     resampled = pop.sample(jax.random.key(1), 50)["baseline"]  # covariates drawn from the cohort's 0 / 2
