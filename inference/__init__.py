@@ -25,7 +25,13 @@ from inference.least_squares import FitResult, Metrics, aic, aic_laleh, fit_curv
 from inference.least_squares import predict as predict_curve
 from inference.observations import Observations
 from inference.parameters import Parameter, ParameterSpec
-from inference.patient_model import PatientData, patient_data, patient_model, patient_model_and_data
+from inference.patient_model import (
+    PatientData,
+    likelihood_model,
+    patient_data,
+    patient_model,
+    patient_model_and_data,
+)
 from inference.population import Cohort, population_description, population_model, population_prior
 from inference.svi import SviResult, svi
 from mechanistic.measurement import Combined, Proportional
@@ -52,6 +58,7 @@ __all__ = [
     "egfr_two_clone_spec",
     "fit_curve",
     "laplace",
+    "likelihood_model",
     "map_estimate",
     "metrics",
     "nuts",

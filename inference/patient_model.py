@@ -108,7 +108,14 @@ def _check_patient(spec: ParameterSpec, observations: Observations, errors: Mapp
         )
 
 
-def _model_of_data(predict, spec: ParameterSpec, errors: Mapping[str, ErrorModel]) -> Callable[[PatientData], None]:
+def likelihood_model(
+    predict: Callable, spec: ParameterSpec, errors: Mapping[str, ErrorModel]
+) -> Callable[[PatientData], None]:
+    """The numpyro model as a function of a patient's :class:`PatientData` (prior of ``spec``,
+    likelihood of ``errors``), as :func:`patient_model_and_data` builds it. The fits take the model
+    as a static argument: build it once per (predict, spec, errors) and reuse it for every patient,
+    or each new function object traces the fits again (compiled programs may still come from the
+    persistent cache, but tracing costs seconds)."""
     # jitted so that numpyro's eager passes (initialisation, predictive draws, ArviZ's pointwise
     # log-likelihood) run one compiled solve instead of dispatching the solver op by op
     predict_compiled = jax.jit(predict)
@@ -132,7 +139,7 @@ def patient_model(
     float64 (``mechanistic.Float64Required`` otherwise). To reuse compiled fits across patients,
     see :func:`patient_model_and_data`."""
     _check_patient(spec, observations, errors)
-    model = _model_of_data(lambda params, times, _: predict(params, times), spec, errors)
+    model = likelihood_model(lambda params, times, _: predict(params, times), spec, errors)
     return partial(model, patient_data(observations, padded=False))
 
 
@@ -144,6 +151,7 @@ def patient_model_and_data(
     (padded to bucketed sizes) and those data. ``predict(params, times, inputs)`` gets the padded
     times and ``inputs`` as traced arrays. Pass ``model_args=(data,)`` to
     :func:`inference.map_estimate`, :func:`inference.laplace` and :func:`inference.nuts`: another
-    patient with data of the same sizes then runs the same compiled programs."""
+    patient with data of the same sizes then runs the same compiled programs (with the same model
+    object: see :func:`likelihood_model`)."""
     _check_patient(spec, observations, errors)
-    return _model_of_data(predict, spec, errors), patient_data(observations, inputs)
+    return likelihood_model(predict, spec, errors), patient_data(observations, inputs)

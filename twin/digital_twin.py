@@ -18,6 +18,7 @@ the packages that produced it, and the log of earlier updates.
 
 from __future__ import annotations
 
+import functools
 import json
 import warnings
 from collections.abc import Mapping, Sequence
@@ -180,7 +181,8 @@ class DigitalTwin:
         obs = self.record.to_observations(observables=self.observables)
         inputs = self._solve_inputs(obs.times)
         errors = self.model.errors(self.observables)
-        return patient_model_and_data(self.model.observables_at, self.model.spec(), obs, errors, inputs)
+        _, data = patient_model_and_data(self.model.observables_at, self.model.spec(), obs, errors, inputs)
+        return _likelihood(self.model, tuple(self.observables)), data
 
     def _solve_inputs(self, times):
         return self.model.solve_inputs(self.record.to_dose_table(), times, t0=self.t0)
@@ -726,6 +728,17 @@ class DigitalTwin:
         lines.append(f"  RECIST of the record: {self.record_response().text}")
         lines.append(f"  decision day: {self.now:g}" + (f"; {len(self.log)} update(s)" if self.log else ""))
         return "\n".join(lines)
+
+
+@functools.lru_cache(maxsize=16)
+def _likelihood(model: TwinModel, observables: tuple[str, ...]):
+    """The numpyro model of ``model`` fitted to ``observables``, built once and shared by every
+    patient with an equal personalised model (``inference.likelihood_model``: the fits take it as a
+    static argument, so a new function object per patient would trace them again; the record
+    enters as data)."""
+    from inference.patient_model import likelihood_model
+
+    return likelihood_model(model.observables_at, model.spec(), model.errors(observables))
 
 
 def _map(model, data, key) -> tuple:
