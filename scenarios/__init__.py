@@ -29,7 +29,6 @@ from scenarios.endpoints import (
     value_at,
 )
 from scenarios.explain import explain, sensitivities
-from scenarios.oak2018 import load_oak_clinical
 from scenarios.optimise import OptimisationResult, maximise, soft_time_to_threshold
 from scenarios.policy import DoseModulation, SwitchOnProgression, ThresholdAdaptive
 from scenarios.ranking import (
@@ -130,7 +129,6 @@ __all__ = [
     "intermittent",
     "kaplan_meier",
     "km_bands",
-    "load_oak_clinical",
     "logrank",
     "maximise",
     "output_times",

@@ -30,7 +30,7 @@ def refdata() -> Path:
 def oak_arm_fit(refdata):
     """``oak_arm_fit(arm)``: the default OAK per-arm fit (``fit_oak_arm``, key 0), made on first use
     and shared by the slow tests that need it (inference's fit check and the virtual OAK trial)."""
-    from inference.oak2018_tgi import fit_oak_arm
+    from twin.studies.oak2018_tgi import fit_oak_arm
 
     fits = {}
 

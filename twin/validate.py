@@ -9,7 +9,7 @@ tests remain the authority and say where the numbers come from:
   ``tests/mechanistic/test_strobl2021_reference.py`` (Strobl et al. 2021, 2-population Lotka-Volterra model under
   continuous therapy);
 - ``laleh2022_gompertz_fit_quality``: the Gompertz and exponential part of ``test_all_laws_fit_well`` on the
-  192-series subsample in ``tests/inference/test_laleh2022.py`` (the six-law fits of that test take ~40 s, mostly
+  192-series subsample in ``tests/studies/test_laleh2022.py`` (the six-law fits of that test take ~40 s, mostly
   compilation, so only the two laws that Gompertz needs are fitted here, with the test's options and nested start);
 - ``laleh2022_series_counts``: the series counts of the authors' preprocessing
   (``test_loader_reproduces_the_authors_preprocessing`` there).
@@ -34,8 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.laleh2022 import FILE as LALEH_PATH
-from inference.laleh2022 import load_laleh
+from twin.studies.laleh2022 import FILE as LALEH_PATH
+from twin.studies.laleh2022 import load_laleh
 
 DEFAULT_REFDATA = Path("../shared/refdata")
 """Where ``twin validate`` looks without a PATH: relative to the current directory (the project root)."""

@@ -1,4 +1,4 @@
-"""Population Stein models of the two OAK arms (``inference.oak2018_tgi``), fitted to the trial's
+"""Population Stein models of the two OAK arms (``twin.studies.oak2018_tgi``), fitted to the trial's
 target-lesion scans (Ghaffari Laleh et al. 2022 S1 Dataset, Study4 = OAK; shared/refdata/laleh2022_sld),
 and the posterior predictive check that matters for a virtual OAK trial: the best % change from
 baseline and the fraction of series with a >= 30% decrease (one target lesion; a PR proxy).
@@ -62,8 +62,9 @@ import pytest
 
 import scenarios as sc
 from inference import Cohort, population_description
-from inference.laleh2022 import load_laleh
-from inference.oak2018_tgi import (
+from twin.studies.laleh2022 import load_laleh
+from twin.studies.oak2018 import load_oak_clinical
+from twin.studies.oak2018_tgi import (
     ARMS,
     DETECTION_LIMIT_MM,
     ERROR,
@@ -76,7 +77,6 @@ from inference.oak2018_tgi import (
     predictive_check,
     refine_marginal,
 )
-from scenarios.oak2018 import load_oak_clinical
 
 N_DRAWS = 100  # population posterior draws of the virtual trial
 SERIES = {"docetaxel": 325, "atezolizumab": 376}  # every OAK series of the file (none has no on-treatment scan)

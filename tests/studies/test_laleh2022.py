@@ -41,9 +41,9 @@ import pandas as pd
 import pytest
 from scipy.integrate import solve_ivp
 
-from inference.laleh2022 import LalehSeries, load_laleh, trend, weeks
 from inference.least_squares import FitResult, aic, aic_laleh, fit_curve, metrics, predict
 from mechanistic.growth_curves import GROWTH_CURVES, general_gompertz
+from twin.studies.laleh2022 import LalehSeries, load_laleh, trend, weeks
 
 LAWS = tuple(GROWTH_CURVES)
 HOLDOUT = 3  # scans held out for forecasting (Fit.py: dimension[0:-3])

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from scenarios.endpoints import CR, NE, PD, PR, SD
-from scenarios.oak2018 import DAYS_PER_MONTH, load_oak_clinical
 from scenarios.survival import hazard_ratio, kaplan_meier, km_bands, km_median, logrank, response_rate
+from twin.studies.oak2018 import DAYS_PER_MONTH, load_oak_clinical
 
 
 @pytest.fixture(scope="module")

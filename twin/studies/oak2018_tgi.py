@@ -2,7 +2,7 @@
 trial's target-lesion scans, for a virtual OAK trial.
 
 Data: the Ghaffari Laleh et al. 2022 S1 Dataset (``shared/refdata/laleh2022_sld``; see
-``inference.laleh2022``), sheet Study4 = OAK (NCT02008227): ``Study_4_Arm_1`` = docetaxel,
+``twin.studies.laleh2022``), sheet Study4 = OAK (NCT02008227): ``Study_4_Arm_1`` = docetaxel,
 ``Study_4_Arm_2`` = atezolizumab. Each series is ONE target lesion's longest diameter (mm), the
 first target lesion, not the RECIST sum (baseline median 37 mm vs. 66 mm SLD in the OAK tables).
 
@@ -89,13 +89,13 @@ from numpyro.distributions import constraints
 from scipy.optimize import minimize as scipy_minimize
 
 from inference.fit import CalibrationWarning, diagnose, nuts, to_inference_data
-from inference.laleh2022 import FILE
 from inference.observations import Observations
 from inference.parameters import Parameter, ParameterSpec
 from inference.population import Cohort, population_model
 from inference.svi import svi
 from mechanistic import SteinBiexponential
 from mechanistic.measurement import Combined
+from twin.studies.laleh2022 import FILE
 
 ARMS: dict[str, str] = {"docetaxel": "Study_4_Arm_1", "atezolizumab": "Study_4_Arm_2"}
 STUDY = "Study4"
@@ -162,7 +162,7 @@ def load_oak_series(refdata_dir, arm: str, *, detection_limit_mm: float = DETECT
     anonymised id), time = treatment day with the pre-treatment scan at 0, 'TOO SMALL TO MEASURE'
     censored below ``detection_limit_mm``, 'NOT EVALUABLE' dropped; series without an evaluable
     on-treatment scan are left out (none in the file). Keys, sorting and string handling as
-    :func:`inference.laleh2022.load_laleh`, which drops the censored rows this keeps."""
+    :func:`twin.studies.laleh2022.load_laleh`, which drops the censored rows this keeps."""
     code = _arm_code(arm)
     if not detection_limit_mm > 0:
         raise ValueError(f"detection_limit_mm must be > 0; got {detection_limit_mm}")

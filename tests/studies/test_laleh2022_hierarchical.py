@@ -1,5 +1,5 @@
 """The twin's claim on Ghaffari Laleh et al. 2022 (PLOS Comput Biol 18(2): e1009822; data in
-../shared/refdata/laleh2022_sld, loaded with the paper's preprocessing by ``inference.laleh2022``): fitted
+../shared/refdata/laleh2022_sld, loaded with the paper's preprocessing by ``twin.studies.laleh2022``): fitted
 on each patient's first 3 scans, a hierarchical Bayesian Gompertz model forecasts the remaining
 scans better (lower MAE) than per-patient maximum likelihood (least squares, as the paper fits),
 and its 90% predictive intervals cover 80-95% of the held-out scans.
@@ -64,10 +64,10 @@ from inference import (
     population_model,
     to_inference_data,
 )
-from inference.laleh2022 import load_laleh
 from inference.least_squares import fit_curve
 from inference.least_squares import predict as predict_fitted
 from mechanistic.growth_curves import GROWTH_CURVES
+from twin.studies.laleh2022 import load_laleh
 
 N_TRAIN = 3
 T_REF = 12.0  # weeks: d is the change in ln V from the first scan to T_REF
