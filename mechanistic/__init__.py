@@ -81,6 +81,7 @@ _LAZY = {
     "solve": "mechanistic.solver",
     "step_points": "mechanistic.solver",
     "SteinBiexponential": "mechanistic.stein",
+    "stein_size": "mechanistic.stein",
     "DrugPanel": "mechanistic.targeted_drugs",
     "TargetedDrug": "mechanistic.targeted_drugs",
     "GROWTH_LAWS": "mechanistic.tumour",

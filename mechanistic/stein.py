@@ -7,6 +7,8 @@ of treatment, rates in 1/day, ``baseline`` sum of longest diameters (mm).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -33,3 +35,10 @@ class SteinBiexponential(eqx.Module):
         ks, kg = self.shrinkage_rate, self.growth_rate
         ratio = jnp.where(kg > 0, ks / jnp.where(kg > 0, kg, 1.0), jnp.inf)
         return jnp.where(ratio > 1, jnp.log(ratio) / (ks + kg), 0.0)
+
+
+def stein_size(params: Mapping[str, jax.Array], times: jax.Array) -> jax.Array:
+    """Stein SLD (mm) at ``times`` (day) for parameters named ``baseline`` (mm), ``growth_rate``
+    and ``shrinkage_rate`` (1/day): the model as a function of named parameters, as calibration
+    and virtual trials call it."""
+    return SteinBiexponential(params["baseline"], params["growth_rate"], params["shrinkage_rate"])(times)

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import mechanistic as m
+from mechanistic.stein import stein_size
 from scenarios.adaptive import simulate_regimen
 from scenarios.regimen import Regimen
 from scenarios.virtual_population import VirtualPopulation
@@ -165,12 +166,6 @@ class Arm:
         if not callable(self.size):
             raise ValueError(f"Arm {self.name!r}: size must be a function (params, times) -> sum of diameters")
         object.__setattr__(self, "parameters", tuple(self.parameters))
-
-
-def stein_size(params: Mapping[str, jax.Array], times: jax.Array) -> jax.Array:
-    """Stein bi-exponential SLD (mm): parameters ``baseline`` (mm), ``shrinkage_rate``,
-    ``growth_rate`` (1/day)."""
-    return m.SteinBiexponential(params["baseline"], params["growth_rate"], params["shrinkage_rate"])(times)
 
 
 def stein_arm(name: str, population: VirtualPopulation | None = None) -> Arm:

@@ -93,8 +93,8 @@ from inference.observations import Observations
 from inference.parameters import Parameter, ParameterSpec
 from inference.population import Cohort, population_model
 from inference.svi import svi
-from mechanistic import SteinBiexponential
 from mechanistic.measurement import Combined
+from mechanistic.stein import stein_size
 from twin.studies.laleh2022 import FILE
 
 ARMS: dict[str, str] = {"docetaxel": "Study_4_Arm_1", "atezolizumab": "Study_4_Arm_2"}
@@ -144,10 +144,7 @@ def oak_spec() -> ParameterSpec:
 
 def stein_predict(params: Mapping, times) -> dict[str, jax.Array]:
     """``{"diameter": D(times)}`` (mm) of the Stein model for one patient's parameters."""
-    model = SteinBiexponential(
-        baseline=params["baseline"], growth_rate=params["growth_rate"], shrinkage_rate=params["shrinkage_rate"]
-    )
-    return {"diameter": model(times)}
+    return {"diameter": stein_size(params, times)}
 
 
 def _arm_code(arm: str) -> str:
