@@ -10,11 +10,13 @@ from scenarios.compare import compare
 from scenarios.drug_screen import screen, screen_model, steady_state_exposure, treatments
 from scenarios.endpoints import (
     CR,
+    ENDPOINTS,
     NE,
     PD,
     PR,
     RESPONSE_NAMES,
     SD,
+    Endpoint,
     EventTime,
     best_overall_response,
     confirmed_responses,
@@ -32,10 +34,6 @@ from scenarios.explain import explain, sensitivities
 from scenarios.optimise import OptimisationResult, maximise, soft_time_to_threshold
 from scenarios.policy import DoseModulation, SwitchOnProgression, ThresholdAdaptive
 from scenarios.ranking import (
-    ENDPOINT_LABELS,
-    ENDPOINT_SHORT,
-    ENDPOINT_UNITS,
-    EVENT_OBSERVED,
     Verdict,
     check_penalties,
     ranking_drivers,
@@ -85,10 +83,8 @@ __all__ = [
     "CR",
     "DAYS_PER_MONTH",
     "DoseModulation",
-    "ENDPOINT_LABELS",
-    "ENDPOINT_SHORT",
-    "ENDPOINT_UNITS",
-    "EVENT_OBSERVED",
+    "ENDPOINTS",
+    "Endpoint",
     "EventTime",
     "HazardRatio",
     "KaplanMeier",

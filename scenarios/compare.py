@@ -20,6 +20,7 @@ import xarray as xr
 import mechanistic as m
 from scenarios.adaptive import simulate_regimen, with_grid_window
 from scenarios.endpoints import (
+    ENDPOINTS,
     RESPONSE_NAMES,
     best_overall_response,
     cumulative_dose,
@@ -28,7 +29,6 @@ from scenarios.endpoints import (
     time_to_progression,
     time_to_threshold,
 )
-from scenarios.ranking import ENDPOINT_UNITS
 from scenarios.regimen import Regimen
 
 Builder = Callable[[Mapping[str, jax.Array]], tuple[m.DiseaseModel, jax.Array]]
@@ -168,8 +168,8 @@ def compare(
             {"units": "mg", "long_name": f"dose given in the {store_every} days from each stored time"},
         ),
     }
-    for name, unit in ENDPOINT_UNITS.items():
-        data[name] = (end_dims, stack(name), {"units": unit})
+    for name, endpoint in ENDPOINTS.items():
+        data[name] = (end_dims, stack(name), {"units": endpoint.unit, "long_name": endpoint.label})
     if any(r.adaptive and r.baseline == "pretreatment" for r in regimens):
         data["pretreatment_volume"] = (
             ("draw",),

@@ -23,6 +23,35 @@ CR, PR, SD, PD, NE = 0, 1, 2, 3, 4
 RESPONSE_NAMES: tuple[str, ...] = ("CR", "PR", "SD", "PD", "NE")
 
 
+class Endpoint(NamedTuple):
+    """A per-draw endpoint of ``scenarios.compare`` (a variable of its Dataset, dims regimen x draw):
+    ``unit``; ``label``, what it means in words (the "baseline" of a name is the start of the
+    forecast); ``short``, a table header; ``event``, the variable that says the event happened
+    (False: censored at the horizon), or None for an endpoint that is not an event time."""
+
+    name: str
+    unit: str
+    label: str
+    short: str
+    event: str | None = None
+
+
+ENDPOINTS: dict[str, Endpoint] = {
+    e.name: e
+    for e in (
+        Endpoint("time_to_progression", "day", "time to RECIST progression", "RECIST progression", "progressed"),
+        Endpoint("time_to_1.2x_baseline", "day", "time until the tumour volume is 1.2x its start-of-forecast value",
+                 "+20% volume", "exceeded"),
+        Endpoint("time_to_2x_baseline", "day", "time until the tumour volume doubles from the start of the forecast",
+                 "volume doubling", "doubled"),
+        Endpoint("days_on_drug", "day", "days on drug", "days on drug"),
+        Endpoint("days_off_drug", "day", "days off drug", "days off drug"),
+        Endpoint("final_resistant_fraction", "1", "resistant fraction at the horizon", "resistant share"),
+    )
+}  # fmt: skip
+"""The endpoints ``scenarios.compare`` computes per draw and the ranking summary reports."""
+
+
 class EventTime(NamedTuple):
     """``time`` (day) of the event if ``observed``, else the censoring time."""
 

@@ -21,49 +21,15 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-ENDPOINT_UNITS = {
-    "time_to_progression": "day",
-    "time_to_1.2x_baseline": "day",
-    "time_to_2x_baseline": "day",
-    "days_on_drug": "day",
-    "days_off_drug": "day",
-    "final_resistant_fraction": "1",
-}
-"""The per-draw endpoints of ``scenarios.compare`` that the summary reports, with units."""
-
-EVENT_OBSERVED = {
-    "time_to_progression": "progressed",
-    "time_to_1.2x_baseline": "exceeded",
-    "time_to_2x_baseline": "doubled",
-}
-"""Event-time endpoints and the flag that says the event happened (False: censored at the horizon)."""
-
-ENDPOINT_LABELS = {
-    "time_to_progression": "time to RECIST progression",
-    "time_to_1.2x_baseline": "time until the tumour volume is 1.2x its start-of-forecast value",
-    "time_to_2x_baseline": "time until the tumour volume doubles from the start of the forecast",
-    "days_on_drug": "days on drug",
-    "days_off_drug": "days off drug",
-    "final_resistant_fraction": "resistant fraction at the horizon",
-}
-"""What each endpoint means, in words (the "baseline" of the keys is the start of the forecast)."""
-
-ENDPOINT_SHORT = {
-    "time_to_progression": "RECIST progression",
-    "time_to_1.2x_baseline": "+20% volume",
-    "time_to_2x_baseline": "volume doubling",
-    "days_on_drug": "days on drug",
-    "days_off_drug": "days off drug",
-    "final_resistant_fraction": "resistant share",
-}
-"""Short names of the endpoints for table headers."""
+from scenarios.endpoints import ENDPOINTS
 
 LEVEL = 0.90  # every interval of the summary: the 5th-95th percentile over draws
 
 
 def _check_primary(ds: xr.Dataset, primary: str) -> None:
-    if primary not in EVENT_OBSERVED or primary not in ds:
-        raise ValueError(f"primary={primary!r} is not an event-time endpoint here; choose from {list(EVENT_OBSERVED)}")
+    events = [e.name for e in ENDPOINTS.values() if e.event]
+    if primary not in events or primary not in ds:
+        raise ValueError(f"primary={primary!r} is not an event-time endpoint here; choose from {events}")
 
 
 def same_as(ds: xr.Dataset) -> dict[str, str]:
@@ -167,12 +133,12 @@ def summarise(
     rows = []
     for i, reg in enumerate(names):
         row = {"regimen": reg}
-        for name in ENDPOINT_UNITS:
+        for name, endpoint in ENDPOINTS.items():
             lo, mid, hi = np.quantile(ds[name].values[i], q)
             row[f"{name} median"] = mid
             row[f"{name} 90% CI"] = (lo, hi)
-            if name in EVENT_OBSERVED:
-                row[f"{name} not reached"] = float(1.0 - ds[EVENT_OBSERVED[name]].values[i].mean())
+            if endpoint.event:
+                row[f"{name} not reached"] = float(1.0 - ds[endpoint.event].values[i].mean())
         row[f"{primary} RMST"] = float(value[i].mean())
         row[f"{primary} RMST MC SE"] = float(value[i].std(ddof=1) / np.sqrt(n_draws)) if n_draws > 1 else np.nan
         row[f"P(best on {primary})"] = float(alone[i].mean())
@@ -241,7 +207,7 @@ def verdict(ds: xr.Dataset, table: pd.DataFrame, primary: str = "time_to_progres
     show = lambda r: (names or {}).get(r, r)  # noqa: E731
     horizon = float(ds.attrs.get("horizon_days", ds[primary].values.max()))
     years = f"{horizon / 365.25:.1f}".rstrip("0").rstrip(".")
-    label = ENDPOINT_LABELS[primary]
+    label = ENDPOINTS[primary].label
     best = str(table.regimen[0])
     twins = [str(r) for r, s in zip(table.regimen, table["same as"], strict=True) if best in (r, s) or s == best]
     twins = [r for r in twins if r != best]
@@ -257,7 +223,7 @@ def verdict(ds: xr.Dataset, table: pd.DataFrame, primary: str = "time_to_progres
     lo, hi = np.quantile(diff, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
     drivers = ranking_drivers(ds, best, runner, primary) if p_better + p_worse > 0 else {}
     drivers = {k: v for k, v in drivers.items() if abs(v) >= 0.3}
-    censored_both = float((~ds[EVENT_OBSERVED[primary]].sel(regimen=[best, runner]).values).all(axis=0).mean())
+    censored_both = float((~ds[ENDPOINTS[primary].event].sel(regimen=[best, runner]).values).all(axis=0).mean())
     separated = p_better >= level
     penalty = table.set_index("regimen")["toxicity penalty (days)"] if "toxicity penalty (days)" in table else None
     penalised = penalty is not None and bool((penalty > 0).any())

@@ -87,14 +87,14 @@ def _table(console, result, title: str) -> None:
     and its verdict."""
     from rich.table import Table
 
-    from scenarios.ranking import ENDPOINT_SHORT
+    from scenarios.endpoints import ENDPOINTS
     from twin.formatting import event_cell, penalty_cells, percent, short_regimen, toxicity_explained
 
     table, ds = result.table, result.dataset
     primary, horizon = ds.attrs["primary"], float(ds.attrs["horizon_days"])
     toxicity = float(ds.attrs.get("toxicity_penalty_days", 0.0))
     out = Table(title=title)
-    short = ENDPOINT_SHORT[primary]
+    short = ENDPOINTS[primary].short
     penalty_cols = ("toxicity (days)**", "score (days)**") if toxicity else ()
     for col in ("#", "regimen", f"{short}: mean days*", *penalty_cols, "vs #1 (days)",
                 f"{short} by day {horizon:g}: median (90% CI)", "P(best) / P(tied)", f"RECIST PD by day {horizon:g}",

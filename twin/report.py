@@ -15,7 +15,7 @@ import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure
 
-from scenarios.ranking import ENDPOINT_LABELS, ENDPOINT_SHORT
+from scenarios.endpoints import ENDPOINTS
 from twin import plots
 from twin.formatting import event_cell, finite_number, penalty_cells, percent, short_regimen, toxicity_explained
 from twin.network_plots import plot_screen_heatmap
@@ -65,7 +65,7 @@ def ranking_table_html(
     esc = html.escape
     horizon = float(comparison.attrs.get("horizon_days", comparison.time.values[-1]))
     toxicity = float(comparison.attrs.get("toxicity_penalty_days", 0.0))
-    short = ENDPOINT_SHORT[primary]
+    short = ENDPOINTS[primary].short
     heads = [
         "#",
         "regimen",
@@ -124,7 +124,7 @@ def ranking_explanation(primary: str, horizon: float, n_draws: int, toxicity_pen
     """What each column of :func:`ranking_table_html` means (one line each); with a non-zero
     ``toxicity_penalty_days`` (day per unit of relative exposure above the label dose), how the
     penalty ranks."""
-    label = ENDPOINT_LABELS[primary]
+    label = ENDPOINTS[primary].label
     return [
         f"* Ranked by the restricted mean {label} up to day {horizon:g} of the forecast: the mean over the {n_draws} "
         "posterior draws, a draw without the event counting at the horizon (the area under the forecast's "

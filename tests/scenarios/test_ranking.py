@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from scenarios.ranking import ENDPOINT_UNITS, EVENT_OBSERVED, same_as, summarise, verdict
+from scenarios.endpoints import ENDPOINTS
+from scenarios.ranking import same_as, summarise, verdict
 
 HORIZON = 728
 
@@ -19,10 +20,10 @@ def comparison(times: dict[str, list[float]], doses: dict[str, list[float]] | No
     t = np.asarray([times[r] for r in names], dtype=float)  # (regimen, draw)
     n = t.shape[1]
     daily = np.asarray([(doses or {}).get(r, [150.0 + 10 * i] * n) for i, r in enumerate(names)], dtype=float)
-    data = {name: (("regimen", "draw"), t, {"units": unit}) for name, unit in ENDPOINT_UNITS.items()}
+    data = {name: (("regimen", "draw"), t, {"units": e.unit}) for name, e in ENDPOINTS.items()}
     data["final_resistant_fraction"] = (("regimen", "draw"), np.full_like(t, 0.1), {"units": "1"})
     data["days_on_drug"] = (("regimen", "draw"), np.full_like(t, HORIZON), {"units": "day"})
-    for flag in EVENT_OBSERVED.values():
+    for flag in [e.event for e in ENDPOINTS.values() if e.event]:
         data[flag] = (("regimen", "draw"), t < HORIZON)
     data["cumulative_dose"] = (("regimen", "draw", "drug"), (daily * HORIZON)[..., None], {"units": "mg"})
     dose = np.repeat(daily[:, :, None, None], 3, axis=2)
