@@ -7,6 +7,7 @@ hierarchical population model over a cohort whose posterior becomes a new patien
 for large cohorts, and batched multistart least squares of growth curves (the classical fits).
 """
 
+from inference.calibrate import Posterior, calibrate
 from inference.egfr_two_clone import egfr_two_clone_predict, egfr_two_clone_spec
 from inference.fit import (
     CalibrationWarning,
@@ -38,6 +39,7 @@ from mechanistic.measurement import Combined, Proportional
 
 __all__ = [
     "CalibrationWarning",
+    "Posterior",
     "Cohort",
     "Combined",
     "Diagnostics",
@@ -53,6 +55,7 @@ __all__ = [
     "WarmStart",
     "aic",
     "aic_laleh",
+    "calibrate",
     "diagnose",
     "egfr_two_clone_predict",
     "egfr_two_clone_spec",

@@ -35,6 +35,8 @@ _LAZY = {
     "accumulate": "mechanistic.exponential_events",
     "evaluate": "mechanistic.exponential_events",
     "FixedGrid": "mechanistic.fixed_grid",
+    "ModelFamily": "mechanistic.family",
+    "ParameterInfo": "mechanistic.family",
     "LawsonGrid": "mechanistic.fixed_grid",
     "GROWTH_CURVES": "mechanistic.growth_curves",
     "GrowthCurve": "mechanistic.growth_curves",

@@ -84,7 +84,7 @@ def _check_pretreatment(pretreatment, regimens: Sequence[Regimen], n_draws: int)
 
 
 def compare(
-    build: Builder,
+    build: Builder | m.ModelFamily,
     draws: Mapping[str, np.ndarray],
     regimens: Sequence[Regimen],
     days: int,
@@ -99,8 +99,11 @@ def compare(
 ) -> xr.Dataset:
     """Simulate every regimen on every draw.
 
-    Returns dims ``(regimen, draw, time)`` for trajectories (``volume`` mm^3, ``sum_of_diameters``
-    mm, ``resistant_fraction``) stored every ``store_every`` days, and ``(regimen, draw)`` for
+    ``build``: a :class:`mechanistic.ModelFamily`, or a function ``params -> (DiseaseModel,
+    initial clone volumes mm^3)``; ``draws``: parameter name -> ``(n_draws,)`` values, every
+    parameter the model reads (e.g. ``inference.Posterior.samples()``). Returns dims
+    ``(regimen, draw, time)`` for trajectories (``volume`` mm^3, ``sum_of_diameters`` mm,
+    ``resistant_fraction``) stored every ``store_every`` days, and ``(regimen, draw)`` for
     endpoints, and ``dose`` (regimen, draw, time, drug; mg given in the ``store_every`` days from
     each stored time: what adaptive policies actually gave). Endpoints: RECIST
     ``time_to_progression`` on scans every ``scan_every`` days (with
@@ -120,6 +123,8 @@ def compare(
     the baseline of adaptive regimens with ``baseline="pretreatment"`` (required when there is
     one); stored as ``pretreatment_volume`` (draw).
     """
+    if isinstance(build, m.ModelFamily):
+        build = build.model_and_state
     n_draws = _check_draws(draws)
     params0 = {k: jnp.asarray(v[0], dtype=float) for k, v in draws.items()}
     model0, _ = build(params0)

@@ -25,6 +25,7 @@ def test_the_notebooks_are_found():
         "01_whatif_one_patient.ipynb",
         "02_cohort_population_prior.ipynb",
         "03_network_personalisation_screen.ipynb",
+        "04_your_own_model.ipynb",
     ]
 
 

@@ -1,0 +1,107 @@
+"""A model family: disease models indexed by named parameters, the one seam every layer uses.
+
+Subclass :class:`ModelFamily` and give it three things (a frozen dataclass or an
+``equinox.Module`` both work):
+
+- :attr:`~ModelFamily.parameters`: each parameter's name, unit and constraint (``"positive"``,
+  ``"unit_interval"``, ``"real"``: :mod:`mechanistic.constraints`);
+- :meth:`~ModelFamily.build`: parameters -> a :class:`~mechanistic.model.DiseaseModel`;
+- :meth:`~ModelFamily.initial_state`: parameters -> clone volumes (mm^3) at the start.
+
+:meth:`~ModelFamily.observe` (clone volumes -> observables) defaults to the total volume (mm^3)
+and the diameter of a sphere of that volume (mm); override it, and :attr:`observables`, for other
+measurements. Calibration (``inference.calibrate``) fits a family to a patient's observations
+through :meth:`predict`; ``scenarios.compare`` simulates regimens on parameter draws of a family.
+Everything takes ``params`` as ``{name: value}`` with traced values, so one compiled program
+serves every parameter set.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from mechanistic.constraints import CONSTRAINTS
+from mechanistic.dosing import DoseTable
+from mechanistic.fixed_grid import FixedGrid
+from mechanistic.model import DiseaseModel
+from mechanistic.observation import longest_diameter, total_volume
+from mechanistic.solver import SolverOptions, solve
+
+
+class ParameterInfo(NamedTuple):
+    """A family's parameter: ``name`` (a Python identifier), ``unit`` (text, e.g. "1/day") and
+    ``constraint`` (its support)."""
+
+    name: str
+    unit: str
+    constraint: str = "positive"
+
+
+class ModelFamily(abc.ABC):
+    """Disease models indexed by named parameters (see the module docstring)."""
+
+    @property
+    @abc.abstractmethod
+    def parameters(self) -> tuple[ParameterInfo, ...]:
+        """Every parameter :meth:`build` and :meth:`initial_state` read."""
+
+    @abc.abstractmethod
+    def build(self, params: Mapping[str, jax.Array]) -> DiseaseModel:
+        """The disease model (drugs' PK and tumour clones) of one parameter set."""
+
+    @abc.abstractmethod
+    def initial_state(self, params: Mapping[str, jax.Array]) -> jax.Array:
+        """Clone volumes (mm^3) at the start of a simulation, shape ``(n_clones,)``."""
+
+    @property
+    def observables(self) -> dict[str, str]:
+        """Observable name -> unit, as :meth:`observe` returns them."""
+        return {"volume": "mm^3", "diameter": "mm"}
+
+    def observe(self, clones: jax.Array) -> dict[str, jax.Array]:
+        """Observables of clone volumes ``(..., n_clones)`` (mm^3)."""
+        volume = total_volume(clones)
+        return {"volume": volume, "diameter": longest_diameter(volume)}
+
+    def solver_options(self) -> SolverOptions:
+        """How :meth:`predict` solves: by default the dose-aligned fixed grid
+        (:class:`~mechanistic.fixed_grid.FixedGrid`), which differentiates in forward and reverse
+        mode (a Laplace approximation needs second derivatives; the adaptive solver's checkpointed
+        adjoint gives reverse mode only). It has no error control: check it against an adaptive
+        solve for your model, or override this."""
+        return SolverOptions(grid=FixedGrid())
+
+    def check(self) -> None:
+        """Raise ``ValueError`` naming a parameter whose name or constraint is invalid."""
+        seen = set()
+        for p in self.parameters:
+            if not (isinstance(p, ParameterInfo) and p.name.isidentifier()):
+                raise ValueError(f"{type(self).__name__}: parameter {p!r} needs a ParameterInfo with an identifier")
+            if p.constraint not in CONSTRAINTS:
+                raise ValueError(f"{type(self).__name__}: {p.name!r} has constraint {p.constraint!r}; valid: "
+                                 f"{list(CONSTRAINTS)}")  # fmt: skip
+            if p.name in seen:
+                raise ValueError(f"{type(self).__name__}: parameter {p.name!r} is listed twice")
+            seen.add(p.name)
+
+    def predict(self, doses: DoseTable | None, *, t0: float = 0.0) -> Callable:
+        """``predict(params, times) -> {observable: (T,)}`` under ``doses`` from ``t0`` (day): the
+        simulator that calibration fits (NaN where a solve fails, which the likelihood rejects)."""
+        options = self.solver_options()
+
+        def predict(params, times):
+            sol = solve(self.build(params), self.initial_state(params), doses, times, t0=t0, options=options)
+            return {k: jnp.where(sol.ok, v, jnp.nan) for k, v in self.observe(sol.clones).items()}
+
+        return predict
+
+    def model_and_state(self, params: Mapping[str, jax.Array]) -> tuple[DiseaseModel, jax.Array]:
+        """``(build(params), initial_state(params))``: what ``scenarios.compare`` builds each draw's
+        model with (a bound method: equal families give equal builders, so compiled simulations are
+        reused)."""
+        return self.build(params), self.initial_state(params)
