@@ -825,7 +825,7 @@ class _Builder:
         import jax.numpy as jnp
 
         n = len(self.model.clones)
-        return self.model.disease_model(p), jnp.stack([p[f"now_volume_{i}"] for i in range(n)])
+        return self.model.build(p), jnp.stack([p[f"now_volume_{i}"] for i in range(n)])
 
 
 @eqx.filter_jit

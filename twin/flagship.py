@@ -54,6 +54,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from mechanistic.family import ModelFamily, ParameterInfo
 from twin.record import VariantCall
 
 DRUGS: tuple[str, ...] = ("erlotinib", "osimertinib")
@@ -181,12 +182,20 @@ def _unit_and_source(name: str) -> tuple[str, str]:
     return FIXED[name][1], FIXED[name][2]
 
 
+def _constraint(name: str) -> str:
+    return "unit_interval" if name in UNIT_INTERVAL else "positive"
+
+
 def _label(gene: str, variant: str) -> str:
     return variant if gene == "EGFR" else f"{gene} {variant}"
 
 
+ERROR_PARAMETERS = ("sd_add", "cv", "sd_ctdna")  # the residual error models' SDs, not the dynamics'
+UNIT_INTERVAL = ("resistant_fraction0", "fitness_cost", "bypass_fraction0")  # fractions; the others positive
+
+
 @dataclass(frozen=True)
-class TwinModel:
+class TwinModel(ModelFamily):
     """The twin's disease model (see the module docstring). Shapes: ``ec50`` and ``efficacy``
     ``(n_clones, n_drugs)``; ``fixed_fractions`` the initial shares of the report's other clones
     (clone 1 is the sensitive one, clone 2 T790M with a free share, the last the ``bypass`` clone
@@ -337,6 +346,17 @@ class TwinModel:
     def units(self) -> dict[str, str]:
         return {k: _unit_and_source(k)[0] for k in (*self.priors, *self._fixed_names())}
 
+    @property
+    def parameters(self) -> tuple[ParameterInfo, ...]:
+        """The parameters of the dynamics (``mechanistic.ModelFamily``): the free and fixed ones
+        but the residual error SDs."""
+        return tuple(ParameterInfo(name, unit, _constraint(name)) for name, unit in self.units().items()
+                     if name not in ERROR_PARAMETERS)  # fmt: skip
+
+    @property
+    def observables(self) -> dict[str, str]:
+        return {"diameter": "mm", "volume": "mm^3", "resistant_fraction": "1"}
+
     def spec(self):
         """The ``inference.ParameterSpec``: the free parameters with their priors and the fixed ones
         (a model saved when a parameter was fixed, e.g. ``capacity`` before it had a prior, keeps it fixed)."""
@@ -345,13 +365,11 @@ class TwinModel:
         params = []
         for name, prior in self.priors.items():
             unit, source = _unit_and_source(name)
-            constraint = "unit_interval" if name == "resistant_fraction0" else "positive"
-            params.append(Parameter(name, unit, prior.distribution(), constraint=constraint, source=source))
+            params.append(Parameter(name, unit, prior.distribution(), constraint=_constraint(name), source=source))
         for name in self._fixed_names():
             unit, source = _unit_and_source(name)
-            # sd_ctdna: a log-scale SD > 0
-            constraint = "unit_interval" if name in ("fitness_cost", "bypass_fraction0") else "positive"
-            params.append(Parameter(name, unit, value=float(self.fixed[name]), constraint=constraint, source=source))
+            params.append(Parameter(name, unit, value=float(self.fixed[name]), constraint=_constraint(name),
+                                    source=source))  # fmt: skip
         return ParameterSpec(params)
 
     def errors(self, observables: Iterable[str]) -> dict:
@@ -365,7 +383,7 @@ class TwinModel:
             raise TwinModelError(f"the flagship twin cannot fit observables {unknown}; it fits {tuple(table)}")
         return {o: table[o] for o in observables}
 
-    def disease_model(self, params: Mapping):
+    def build(self, params: Mapping):
         """The ``mechanistic.DiseaseModel`` for one parameter set (jit/vmap-able in ``params``)."""
         import jax.numpy as jnp
 
@@ -390,7 +408,7 @@ class TwinModel:
 
         return {d: erlotinib_pk() if d == "erlotinib" else egfr_drug_pk(d) for d in self.drugs}
 
-    def initial_volumes(self, params: Mapping):
+    def initial_state(self, params: Mapping):
         """Clone volumes (mm^3) at the first scan, shape ``(n_clones,)``."""
         import jax.numpy as jnp
 
@@ -413,17 +431,9 @@ class TwinModel:
             "resistant_fraction": m.resistant_fraction(clones, self.resistant),
         }
 
-    def predict(self, doses, *, t0: float):
-        """``predict(params, times) -> {observable: (T,)}`` for ``inference.patient_model``: the
-        doses given from the burden at ``t0`` (day, the first scan); NaN where a solve fails."""
-        import mechanistic as m
-
-        def predict(params, times):
-            sol = m.solve(self.disease_model(params), self.initial_volumes(params), doses, times, t0=t0,
-                          options=solver_options())  # fmt: skip
-            return self._observables_of(sol)
-
-        return predict
+    def solver_options(self):
+        """How the twin solves (:func:`solver_options`: the Lawson grid)."""
+        return solver_options()
 
     def solve_inputs(self, doses, times, *, t0: float) -> SolveInputs:
         """The :class:`SolveInputs` of :meth:`solve` for a concrete dose table and sorted output
@@ -447,7 +457,7 @@ class TwinModel:
         every argument: one compiled program serves every record of the same padded sizes."""
         import mechanistic as m
 
-        return m.solve(self.disease_model(params), self.initial_volumes(params), inputs.doses, times,
+        return m.solve(self.build(params), self.initial_state(params), inputs.doses, times,
                        t0=inputs.points[0], options=solver_options(), points=inputs.points)  # fmt: skip
 
     def observables_at(self, params: Mapping, times, inputs: SolveInputs):

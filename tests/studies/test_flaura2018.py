@@ -80,7 +80,7 @@ def test_osimertinib_fails_at_a_plausible_time_for_a_typical_patient():
 
     def regrowth_day(bypass):
         p = {k: jnp.asarray(v) for k, v in {**model.fixed, **f.FITTED.typical, "bypass_fraction0": bypass}.items()}
-        v = m.total_volume(m.solve(model.disease_model(p), model.initial_volumes(p), doses, times).clones)
+        v = m.total_volume(m.solve(model.build(p), model.initial_state(p), doses, times).clones)
         above = np.flatnonzero((np.asarray(v) > float(v[0])) & (np.asarray(times) > 0))
         return float(times[above[0]]) if above.size else math.inf
 

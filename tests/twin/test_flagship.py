@@ -91,7 +91,7 @@ def test_daily_lawson_grid_matches_a_tight_solve_on_the_example():
     model = TwinModel.from_mutations(record.mutations)
     params = {k: jnp.asarray(v) for k, v in {**model.fixed, **TRUTH}.items()}
     times = jnp.asarray([-10.0, 42.0, 98.0, 154.0])
-    args = (model.disease_model(params), model.initial_volumes(params), record.to_dose_table(), times)
+    args = (model.build(params), model.initial_state(params), record.to_dose_table(), times)
     fast = m.solve(*args, t0=-10.0, options=solver_options()).clones
     tight = m.solve(*args, t0=-10.0, options=m.SolverOptions(rtol=1e-10, atol=1e-10)).clones
     assert float(jnp.max(jnp.abs(fast / tight - 1))) < 2e-4
@@ -107,3 +107,23 @@ def test_a_synthetic_patient_is_drawn_from_the_prior_reproducibly():
     ctdna = [o for o in record.observations if o.observable == "resistant_fraction"]
     assert [o.time for o in ctdna] == list(CTDNA) and all(CTDNA_LIMIT <= o.value <= 1.0 for o in ctdna)
     assert len(record.doses) == int(max(SCANS)) and {d.drug for d in record.doses} == {"erlotinib"}
+
+
+@pytest.mark.slow  # a second compile of the flagship model (unpadded), ~1 min on 2 cores
+def test_the_flagship_is_a_model_family_that_inference_calibrate_fits():
+    """The twin's model through the framework's seam (``inference.calibrate``) gives the twin's own
+    Laplace posterior: medians within 0.25 posterior SD (log scale; Monte Carlo error of 1,000 draws
+    ~0.05 SD, the padding of the twin's record changes nothing)."""
+    import inference as inf
+    from twin import DigitalTwin
+
+    twin = DigitalTwin.from_record(example_patient()).calibrate(method="laplace", seed=0)
+    model = twin.model
+    assert isinstance(model, m.ModelFamily) and "capacity" in [p.name for p in model.parameters]
+    obs = twin.record.to_observations(observables=twin.observables)
+    posterior = inf.calibrate(model, obs, model.spec(), model.errors(twin.observables), twin.record.to_dose_table(),
+                              key=jax.random.key(0), t0=twin.t0)  # fmt: skip
+    assert posterior.ok, posterior.problems
+    for name in model.spec().free:
+        ours, twins = np.log(posterior.samples()[name]), np.log(np.asarray(twin.posterior[name]).ravel())
+        assert abs(np.median(ours) - np.median(twins)) < 0.25 * np.std(twins), name

@@ -94,8 +94,8 @@ def test_the_twins_model_takes_every_drug_with_pk_and_simulates_gefitinib():
     gefitinib = model.with_drugs(["gefitinib"])
     params = {**{k: p.location for k, p in gefitinib.priors.items() if p.family != "halfnormal"}, **gefitinib.fixed}
     sol = m.solve(
-        gefitinib.disease_model(params),
-        gefitinib.initial_volumes(params),
+        gefitinib.build(params),
+        gefitinib.initial_state(params),
         parse_regimen("gefitinib:250", 28).doses,
         jnp.asarray([0.0, 28.0]),
         options=solver_options(),

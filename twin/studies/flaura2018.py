@@ -216,9 +216,9 @@ class VirtualPatient:
         threshold = float(_normal_quantile(EX19DEL_SHARE))
         p = {**{k: jnp.asarray(v, dtype=float) for k, v in self.ex19del.fixed.items()}, **params}
         is_del = p["mutation_z"] < threshold
-        a, b = self.ex19del.disease_model(p), self.l858r.disease_model(p)
+        a, b = self.ex19del.build(p), self.l858r.build(p)
         model = jax.tree.map(lambda x, y: jnp.where(is_del, x, y), a, b)
-        return model, self.ex19del.initial_volumes(p)
+        return model, self.ex19del.initial_state(p)
 
 
 def _normal_quantile(p: float) -> float:
