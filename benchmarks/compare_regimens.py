@@ -2,8 +2,8 @@
 erlotinib model over a 2-year horizon (728 days) with decisions at 8-weekly scans.
 
 Reports, per regimen and in total, the first call (compile + run) and the warm time of
-``scenarios.compare``, plus the per-solve cost. JSON to ``benchmarks/results/compare_regimens.json``.
-Run: ``.venv/bin/python benchmarks/compare_regimens.py [--draws 1000] [--solver grid|adaptive]``.
+``scenarios.compare``, plus the per-solve cost. JSON to ``benchmarks/results/compare_regimens.json``
+(``--out DIR``). Run: ``.venv/bin/python benchmarks/compare_regimens.py [--draws 1000] [--solver grid|adaptive]``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import argparse
 import json
 import platform
 import time
-from pathlib import Path
 
 import jax
 
@@ -20,6 +19,7 @@ jax.config.update("jax_enable_x64", True)
 
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
+from common import add_out_option, write_json  # noqa: E402
 
 import mechanistic as m  # noqa: E402
 import scenarios as s  # noqa: E402
@@ -51,6 +51,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--solver", choices=("grid", "adaptive"), default="grid")
+    add_out_option(parser)
     args = parser.parse_args()
     options = {
         "grid": m.SolverOptions(grid=m.FixedGrid()),  # dose-aligned fixed grid, RK4
@@ -106,9 +107,7 @@ def main():
         "target_met": warm_total < 10.0,
         "ranking": table[["regimen", "time_to_progression median", "expected utility"]].to_dict("records"),
     }
-    out = Path(__file__).resolve().parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "compare_regimens.json").write_text(json.dumps(result, indent=2, default=float))
+    write_json(args.out, "compare_regimens.json", result, default=float)
     print(json.dumps(result, indent=2, default=float))
 
 

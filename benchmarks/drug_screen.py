@@ -7,7 +7,7 @@ target (a signalling node) and a random IC50 (1-1,000 nM), at a random exposure 
 its IC50 (seeded). Reports the first call (compile + run) and the warm time of
 ``scenarios.screen`` (median of repeats), and, as the baseline in the same run, the same
 treatments screened one at a time by a Python loop over the jitted single-treatment screen.
-JSON to ``benchmarks/results/drug_screen.json``.
+JSON to ``benchmarks/results/drug_screen.json`` (``--out DIR``: elsewhere).
 Run: ``.venv/bin/python benchmarks/drug_screen.py [--drugs 45] [--repeats 5]``.
 """
 
@@ -17,13 +17,13 @@ import argparse
 import json
 import platform
 import time
-from pathlib import Path
 
 import jax
 
 jax.config.update("jax_enable_x64", True)
 
 import numpy as np  # noqa: E402
+from common import add_out_option, write_json  # noqa: E402
 
 import mechanistic as m  # noqa: E402
 from mechanistic.egfr_network import (  # noqa: E402
@@ -83,6 +83,7 @@ def main():
     parser.add_argument("--drugs", type=int, default=45)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--baseline", type=int, default=100, help="treatments in the one-at-a-time baseline")
+    add_out_option(parser)
     args = parser.parse_args()
     tumour, exposure = build(args.drugs)
     combos = treatments(list(exposure))
@@ -116,9 +117,7 @@ def main():
         "cpu_count": __import__("os").cpu_count(),
         "jax": jax.__version__,
     }
-    path = Path(__file__).parent / "results" / "drug_screen.json"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps(out, indent=2))
+    write_json(args.out, "drug_screen.json", out)
     print(json.dumps({k: v for k, v in out.items() if k != "warm_all_s"}, indent=2))
 
 

@@ -8,7 +8,7 @@ population: the median over trials and the 90% band of median PFS, HR, ORR and P
 the erlotinib arm against EURTAC, OPTIMAL and IPASS). Then the shipped example patient's twin
 (Laplace) on osimertinib from its decision day: RECIST time to progression over 4 years.
 ``--refit`` re-runs :func:`twin.studies.flaura2018.fit` first (~15 min on 2 cores).
-Writes benchmarks/results/flaura_calibration.json.
+Writes benchmarks/results/flaura_calibration.json (``--out DIR``: elsewhere).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 import jax
 import numpy as np
+from common import add_out_option, write_json
 
 jax.config.update("jax_enable_x64", True)
 
@@ -37,6 +37,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=4)
     ap.add_argument("--trials", type=int, default=10)
     ap.add_argument("--refit", action="store_true")
+    add_out_option(ap)
     args = ap.parse_args()
     out: dict = {"published": {k: [e.lo, e.value, e.hi] for k, e in f.PUBLISHED.items()}}
     pop = f.FITTED
@@ -66,9 +67,7 @@ def main() -> None:
                      "published_event_shares": f.CHECK_EVENTS}  # fmt: skip
     out["simulation_s"] = round(time.perf_counter() - start, 1)
     out["example_twin_osimertinib"] = example_twin()
-    path = Path(__file__).parent / "results" / "flaura_calibration.json"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps(out, indent=1, default=float))
+    write_json(args.out, "flaura_calibration.json", out, indent=1, default=float)
     print(json.dumps({k: v for k, v in out.items() if k != "trials"}, indent=1, default=float))
 
 

@@ -8,15 +8,16 @@ cache. The issue's target: a new patient under 10 s warm on a 2-core CPU. Report
 wall time (process start to exit, imports included) and the calibration stage alone, with the
 machine load.
 
-    .venv/bin/python benchmarks/new_patient.py
+    .venv/bin/python benchmarks/new_patient.py [--new-patients fewer_scans,dose_gap,larger_scans]
+        [--cache DIR] [--out DIR]
 
 Writes benchmarks/results/new_patient.json.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
-import json
 import os
 import platform
 import re
@@ -27,9 +28,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import add_cache_option, add_out_option, write_json
+
 from twin.examples_data import example_files
 
 STAGE = re.compile(r"done calibrating \(laplace\) \((\d+\.\d) s\)")
+NEW_PATIENTS = ("fewer_scans", "dose_gap", "larger_scans")  # made by new_patients()
 
 
 def new_patients(folder: Path) -> dict[str, Path]:
@@ -79,30 +83,43 @@ def calibrate(record: Path, cache: Path, out: Path) -> dict:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--new-patients",
+        default=",".join(NEW_PATIENTS),
+        metavar="NAMES",
+        help=f"comma list of the new patients to calibrate (default all: {','.join(NEW_PATIENTS)})",
+    )
+    add_cache_option(parser)
+    add_out_option(parser)
+    args = parser.parse_args()
+    chosen = [p for p in args.new_patients.split(",") if p]
+    if unknown := sorted(set(chosen) - set(NEW_PATIENTS)):
+        parser.error(f"--new-patients: unknown {unknown}; valid: {','.join(NEW_PATIENTS)}")
     runs = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        cache = tmp / "cache"
+        cache = args.cache or tmp / "cache"
         patients = new_patients(tmp)
         example = example_files()["record"]
         runs["example, empty cache"] = calibrate(example, cache, tmp / "a.twin.nc")
         runs["example again (baseline: same patient)"] = calibrate(example, cache, tmp / "b.twin.nc")
-        for name, path in patients.items():
-            runs[f"new patient: {name}"] = calibrate(path, cache, tmp / f"{name}.twin.nc")
+        for name in chosen:
+            runs[f"new patient: {name}"] = calibrate(patients[name], cache, tmp / f"{name}.twin.nc")
     for name, r in runs.items():
         print(f"{name:45s} wall {r['wall_s']:6.1f} s   calibration stage {r['calibrate_stage_s']} s")
     record = {
         "benchmark": "twin calibrate --method laplace, fresh process per patient, shared compilation cache",
         "target_s": 10,
         "runs": runs,
+        "compilation_cache": str(args.cache) if args.cache else "new empty folder",
         "cpu_count": os.cpu_count(),
         "load_average_1min_at_end": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "machine": platform.platform(),
         "python": platform.python_version(),
         "date": time.strftime("%Y-%m-%d %H:%M"),
     }
-    path = Path(__file__).parent / "results" / "new_patient.json"
-    path.write_text(json.dumps(record, indent=2) + "\n")
+    path = write_json(args.out, "new_patient.json", record)
     print(f"wrote {path}")
 
 

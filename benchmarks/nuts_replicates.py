@@ -15,7 +15,8 @@ patients).
     .venv/bin/python benchmarks/nuts_replicates.py --patients 20 [--first 0] [--method nuts] [--tag T]
     .venv/bin/python benchmarks/nuts_replicates.py --combine results/a.json results/b.json  # parts run in parallel
 
-Writes benchmarks/results/nuts_replicates[_FIRST][_T].json. Slow: minutes per patient on 2 cores.
+Writes benchmarks/results/nuts_replicates[_FIRST][_T].json (``--out DIR``: elsewhere). Slow: minutes per
+patient on 2 cores.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from common import add_out_option, write_json
 
 LEVEL = 0.9
 
@@ -86,6 +88,7 @@ def main() -> None:
     parser.add_argument("--tag", default="", help="suffix of the result file")
     parser.add_argument("--combine", nargs="+", type=Path, metavar="JSON",
                         help="merge the rows of these part files into nuts_replicates.json")  # fmt: skip
+    add_out_option(parser)
     args = parser.parse_args()
     if args.combine:
         parts = [json.loads(p.read_text()) for p in args.combine]
@@ -110,8 +113,7 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d %H:%M"),
     }
     suffix = (f"_{args.first}" if args.first else "") + (f"_{args.tag}" if args.tag else "")
-    path = Path(__file__).parent / "results" / f"nuts_replicates{suffix}.json"
-    path.write_text(json.dumps(record, indent=2) + "\n")
+    path = write_json(args.out, f"nuts_replicates{suffix}.json", record)
     print(f"passed {record['passed']} of {record['of']}; coverage {record['coverage_90']}\nwrote {path}")
 
 

@@ -3,7 +3,7 @@ Ghaffari Laleh et al. 2022 (PLOS Comput Biol 18:e1009822; ``../shared/refdata/la
 studies 1-4) by SVI, with a short NUTS run on a random subset as the accuracy baseline and
 per-series least squares as the non-Bayesian reference.
 
-Data: the CSV is read directly (not with ``inference.laleh2022.load_laleh``, whose default drops
+Data: the CSV is read directly (not with ``twin.studies.laleh2022.load_laleh``, whose default drops
 the non-numeric rows) and each series goes through ``inference.Observations.from_rows``: 'TOO
 SMALL TO MEASURE' is left-censored at ``--detection-limit`` mm (default 5 mm, the RECIST 1.1
 default diameter of a lesion too small to measure); 'NOT EVALUABLE' and empty cells are missing
@@ -46,7 +46,7 @@ Measured, in one run:
 
 JAX picks the backend (CPU or GPU, unchanged); it is recorded with the device kind (a GPU needs
 the CUDA build of jaxlib in the venv, e.g. ``pip install "jax[cuda12]==<the venv's jax>"``).
-Writes JSON to ``benchmarks/results/population_svi.json`` and prints it.
+Writes JSON to ``benchmarks/results/population_svi.json`` (``--out DIR``: elsewhere) and prints it.
 Run: ``.venv/bin/python benchmarks/population_svi.py [--steps 8000] [--low-rank-steps N]
 [--lr 0.05] [--subset 100] [--nuts-warmup 300] [--nuts-samples 300] [--skip-nuts] [--skip-ls]``
 (about 13 minutes on 2 shared CPU cores, 6 of them the low-rank fit of the cohort).
@@ -71,7 +71,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import numpyro.distributions as dist  # noqa: E402
 import pandas as pd  # noqa: E402
-from compile_clock import CompileClock  # noqa: E402
+from common import CompileClock, add_out_option, write_json  # noqa: E402
 from numpyro import handlers  # noqa: E402
 from numpyro.infer import Trace_ELBO  # noqa: E402
 
@@ -351,6 +351,7 @@ def main():
     parser.add_argument("--skip-nuts", action="store_true")
     parser.add_argument("--skip-ls", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    add_out_option(parser)
     args = parser.parse_args()
     guides = args.guides.split(",")
     steps = {g: args.steps for g in guides} | ({"low_rank": args.low_rank_steps} if args.low_rank_steps else {})
@@ -358,7 +359,7 @@ def main():
     result = {
         "benchmark": "population_svi",
         "data": str(DATA.relative_to(ROOT.parent)),
-        "settings": vars(args),
+        "settings": {k: v for k, v in vars(args).items() if k != "out"},
         "machine": {
             "backend": jax.default_backend(),
             "device": dev.device_kind,
@@ -455,9 +456,7 @@ def main():
 
     result["total_wall_s"] = time.perf_counter() - t_start
     result["machine"]["load_average_at_end"] = os.getloadavg()
-    path = ROOT / "benchmarks" / "results" / "population_svi.json"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps(result, indent=2))
+    write_json(args.out, "population_svi.json", result)
     print(json.dumps(result, indent=2))
 
 

@@ -21,7 +21,7 @@ initialised at the MAP (``inference.map_estimate``). Measures, in one run:
   from the same ArviZ code (``diagnose``). ``--stan-json FILE`` reuses the output of an earlier
   ``stan_reference.py`` run instead of sampling again (about 40 minutes on one core).
 
-Writes JSON to ``benchmarks/results/reference_nuts.json`` (after each stage) and prints it.
+Writes JSON to ``benchmarks/results/reference_nuts.json`` (``--out DIR``: elsewhere; after each stage) and prints it.
 Run: ``.venv/bin/python benchmarks/reference_nuts.py [--warmup 1000] [--samples 1000]
 [--variants lawson,adaptive] [--no-stan | --stan-json FILE]``.
 (Stan environment: ``python3 -m venv .venv-bench-stan && .venv-bench-stan/bin/pip install -r
@@ -51,7 +51,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import numpyro.distributions as dist  # noqa: E402
 import pandas as pd  # noqa: E402
-from compile_clock import CompileClock  # noqa: E402
+from common import CompileClock, add_out_option, result_path, write_json  # noqa: E402
 from numpyro.infer import MCMC  # noqa: E402
 from numpyro.infer.util import initialize_model  # noqa: E402
 from reference_problem import DATA, DOSE, EC50, KA, NAMES, TRUE, VD, K, forward  # noqa: E402
@@ -305,7 +305,8 @@ def run_stan(args, df, init, check_points) -> dict:
         "parallel_chains": args.stan_parallel_chains,
         "check_tolerances": [[1e-5, 1e-5], [1e-6, 1e-6], [1e-7, 1e-7]],
     }
-    log = ROOT / "benchmarks" / "results" / "reference_nuts_stan.log"
+    log = result_path(args.out, "reference_nuts.json").with_name("reference_nuts_stan.log")
+    log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as err:
         proc = subprocess.run(
             [str(python), str(ROOT / "benchmarks" / "stan_reference.py")],
@@ -379,11 +380,11 @@ def main():
     parser.add_argument("--stan-cached-build", action="store_true", help="reuse httpstan's cached build")
     parser.add_argument("--stan-parallel-chains", type=int, default=1, help="Stan worker processes")
     parser.add_argument("--no-profile", action="store_true")
+    add_out_option(parser)
     args = parser.parse_args()
     if bool(args.stan_json) != bool(args.stan_job):
         parser.error("--stan-json and --stan-job go together")
 
-    (ROOT / "benchmarks" / "results").mkdir(parents=True, exist_ok=True)
     df, obs = observations()
     truth_volumes = df.true_volume_mm3.to_numpy(float)
     adaptive = m.SolverOptions(rtol=args.rtol, atol=args.atol, max_steps=args.max_steps, checkpoints=args.max_steps)
@@ -450,7 +451,7 @@ def main():
         configs = [("library_default_adaptive", m.SolverOptions()), *variants.items()]
         result["gradient_profile"] = gradient_profile(obs, configs)
         print(json.dumps({"gradient_profile": result["gradient_profile"]}), flush=True)
-    save(result)
+    save(result, args.out)
 
     if not args.no_stan:
         if stan_reused is not None:
@@ -471,7 +472,7 @@ def main():
                 if k not in ("points", "ours_tight_rtol_1e-11")
             }
             print(json.dumps({"stan": {k: stan[k] for k in HEADLINE}}), flush=True)
-        save(result)
+        save(result, args.out)
 
     result["ours"] = {}
     for v in chosen:
@@ -480,7 +481,7 @@ def main():
         r.update(result["accuracy_at_truth"][v])
         result["ours"][v] = r
         print(json.dumps({v: {k: r[k] for k in HEADLINE}}), flush=True)
-        save(result)
+        save(result, args.out)
 
     stan = result.get("stan", {})
     if stan.get("available"):
@@ -492,12 +493,12 @@ def main():
             }
             for v, r in result["ours"].items()
         }
-    save(result)
+    save(result, args.out)
     print(json.dumps(result, indent=2))
 
 
-def save(result):
-    (ROOT / "benchmarks" / "results" / "reference_nuts.json").write_text(json.dumps(result, indent=2))
+def save(result, out):
+    write_json(out, "reference_nuts.json", result)
 
 
 if __name__ == "__main__":

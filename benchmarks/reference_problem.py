@@ -11,7 +11,7 @@ the sensitive clone, 180 daily doses. Measures, in one run:
 - the baseline: scipy ``solve_ivp`` (PK as ODE states, restarted at every dose), in a loop, at the
   loosest tolerance that reaches 1e-4 relative accuracy.
 
-Writes JSON to ``benchmarks/results/reference_problem.json`` and prints it.
+Writes JSON to ``benchmarks/results/reference_problem.json`` (``--out DIR``: elsewhere) and prints it.
 Run: ``.venv/bin/python benchmarks/reference_problem.py [--batch 10000] [--scipy-solves 50]``.
 """
 
@@ -30,6 +30,7 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from common import add_out_option, write_json  # noqa: E402
 from scipy.integrate import solve_ivp  # noqa: E402
 
 import mechanistic as m  # noqa: E402
@@ -143,6 +144,7 @@ def main():
     parser.add_argument("--rtol", type=float, default=5e-7)
     parser.add_argument("--atol", type=float, default=1e-6)
     parser.add_argument("--checkpoints", type=int, default=1024)
+    add_out_option(parser)
     args = parser.parse_args()
 
     df = pd.read_csv(DATA)
@@ -208,9 +210,7 @@ def main():
             ),
             "grad_at_most_5x_forward": bool(r["grad_over_forward"] <= 5),
         }
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "reference_problem.json").write_text(json.dumps(result, indent=2))
+    write_json(args.out, "reference_problem.json", result)
     print(json.dumps(result, indent=2))
 
 

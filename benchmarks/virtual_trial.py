@@ -12,7 +12,7 @@ devices; the summary table; and a baseline on the same virtual patients of one d
 adaptive solver (Tsit5, rtol 1e-6) instead of the grid on one population draw, timed warm, with the agreement of the
 endpoints (PFS days, best response) between the two.
 
-Writes JSON to ``benchmarks/results/virtual_trial.json`` and prints it.
+Writes JSON to ``benchmarks/results/virtual_trial.json`` (``--out DIR``, or ``--out FILE.json``) and prints it.
 Run: ``.venv/bin/python benchmarks/virtual_trial.py [--draws 200] [--patients 1000] [--chunk 8192]``.
 """
 
@@ -23,20 +23,19 @@ import json
 import os
 import platform
 import time
-from pathlib import Path
 
 import jax
 
 jax.config.update("jax_enable_x64", True)
 
 import numpy as np  # noqa: E402
+from common import add_out_option, write_json  # noqa: E402
 
 import inference  # noqa: E402
 import mechanistic as m  # noqa: E402
 import scenarios as sc  # noqa: E402
 from twin import TwinModel, VariantCall  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 DAYS = 728  # 104 weeks
 LAWSON = m.SolverOptions(grid=m.LawsonGrid(substeps=1, absorption_offsets=(), nodes=5))  # the twin's solver
 INDIVIDUAL = {"volume0": 0.5, "resistant_fraction0": 0.5, "growth_rate": 0.3, "max_kill": 0.3}  # omega
@@ -45,7 +44,14 @@ INDIVIDUAL = {"volume0": 0.5, "resistant_fraction0": 0.5, "growth_rate": 0.3, "m
 def flagship_population(model: TwinModel, n_draws: int, seed: int = 0) -> sc.VirtualPopulation:
     description = inference.population_description(model.spec())
     rng = np.random.default_rng(seed)
-    typical = {"volume0": 3e4, "resistant_fraction0": 1e-3, "growth_rate": 0.01, "max_kill": 0.05, "sd_add": 1.5}
+    typical = {
+        "volume0": 3e4,
+        "resistant_fraction0": 1e-3,
+        "growth_rate": 0.01,
+        "max_kill": 0.05,
+        "sd_add": 1.5,
+        "capacity": 1e6,  # a parameter since dc6a3b5 (was fixed at 2e5 mm^3): its prior median (twin/flagship.py)
+    }
     samples = {k: v * np.exp(0.1 * rng.standard_normal(n_draws)) for k, v in typical.items()}
     samples |= {f"omega_{k}": np.full(n_draws, w) for k, w in INDIVIDUAL.items()}
     return sc.VirtualPopulation.from_posterior(samples, **description)
@@ -53,7 +59,7 @@ def flagship_population(model: TwinModel, n_draws: int, seed: int = 0) -> sc.Vir
 
 def design(model: TwinModel, n: int, options: m.SolverOptions) -> sc.TrialDesign:
     def build(p):
-        return model.disease_model(p), model.initial_volumes(p)
+        return model.build(p), model.initial_state(p)
 
     params = tuple(model.spec().names)
     arms = (
@@ -84,7 +90,7 @@ def main():
     parser.add_argument("--patients", type=int, default=1000)
     parser.add_argument("--chunk", type=int, default=8192)
     parser.add_argument("--baseline-patients", type=int, default=200)
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "virtual_trial.json"))
+    add_out_option(parser)
     args = parser.parse_args()
 
     model = TwinModel.from_mutations([VariantCall("EGFR", "L858R", 0.42)])
@@ -134,8 +140,7 @@ def main():
         ),
         "max_rel_diff_baseline_sld": float(np.max(np.abs(a.baseline_sld.values / b.baseline_sld.values - 1))),
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
+    write_json(args.out, "virtual_trial.json", result)
     print(json.dumps(result, indent=2))
 
 
