@@ -54,3 +54,14 @@ def test_tests_of_a_lower_layer_do_not_import_an_upper_one(layer):
             if top in PACKAGES and top != layer and top not in ALLOWED[layer]:
                 wrong.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_no_lazily_exported_name_is_also_a_submodule():
+    """``mechanistic`` exports its names lazily: a name that is also a submodule's (a function
+    ``simulate`` in a module ``simulate``) would become the module once anything imports it."""
+    import mechanistic
+
+    modules = {p.stem for p in (ROOT / "mechanistic").glob("*.py")}
+    assert not modules & set(mechanistic.__all__)
+    assert callable(mechanistic.simulate) and callable(mechanistic.to_dataset)
+    assert callable(mechanistic.simulate)  # still the function after its module was imported
