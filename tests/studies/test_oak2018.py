@@ -254,7 +254,7 @@ def test_virtual_oak_response_rates_and_pfs(virtual_oak):
     orr = trial.response_rates()
     medians = trial.medians("pfs") / sc.DAYS_PER_MONTH
     rows = []
-    for arm in ARMS:
+    for i, arm in enumerate(ARMS):
         real = oak[oak.arm == arm]
         observed = sc.response_rate(real.best_response.to_numpy())
         km = sc.kaplan_meier(real.pfs_months.to_numpy(), real.pfs_event.to_numpy())
@@ -263,8 +263,8 @@ def test_virtual_oak_response_rates_and_pfs(virtual_oak):
         rows.append(
             {
                 "arm": arm,
-                "early dropout": round(trial.design.early_dropout[ARMS.index(arm)], 3),
-                "off-study /year": round(trial.design.dropout_per_year[ARMS.index(arm)], 2),
+                "early dropout": round(trial.design.early_dropout[i], 3),
+                "off-study /year": round(trial.design.dropout_per_year[i], 2),
                 "ORR observed % (95% CI)": interval(100 * observed.rate, 100 * observed.lower, 100 * observed.upper, 1),
                 "ORR simulated % (90% band)": interval(np.median(sim), *np.quantile(sim, [0.05, 0.95]), 1),
                 "median PFS observed (months)": round(km.median, 2),
