@@ -37,7 +37,7 @@ _LAZY = {
     "FixedGrid": "mechanistic.fixed_grid",
     "ModelFamily": "mechanistic.family",
     "ParameterInfo": "mechanistic.family",
-    "LawsonGrid": "mechanistic.fixed_grid",
+    "LawsonGrid": "mechanistic.lawson_grid",
     "GROWTH_CURVES": "mechanistic.growth_curves",
     "GrowthCurve": "mechanistic.growth_curves",
     "Combined": "mechanistic.measurement",

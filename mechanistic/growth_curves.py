@@ -41,6 +41,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mechanistic.rk4 import rk4_step
+
 _TINY = 1e-300  # floor for v0 in the log-space laws (V = 0 is a fixed point of every law)
 _LOG_FLOOR = -700.0  # ln V floor in the general Gompertz speed factor (exp(-m * ln V) stays finite)
 
@@ -147,11 +149,7 @@ def general_gompertz(t, params, v0, *, substeps: int = 4):
         return jnp.exp(-m * jnp.maximum(_log_gompertz(s, a, b, log_v0), _LOG_FLOOR))
 
     def rk4(s, h):
-        k1 = speed(s)
-        k2 = speed(s + 0.5 * h * k1)
-        k3 = speed(s + 0.5 * h * k2)
-        k4 = speed(s + h * k3)
-        s = s + h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+        s = rk4_step(speed, speed, speed, s, h)  # autonomous: the same derivative at every stage
         return s, s
 
     steps = jnp.repeat(jnp.diff(t, prepend=0.0) / substeps, substeps)  # one flat loop: quicker to compile

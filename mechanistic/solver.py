@@ -5,11 +5,12 @@ inside a trace but returns a :class:`Solution` whose ``result`` code and ``ok`` 
 failures. :func:`check_solution` turns a failed solution into a :class:`SolveError` that
 names what went wrong and what to try.
 
-Dose events (dose times, oral lags, infusion ends) are passed to diffrax as ``jump_ts`` so
-that no step straddles a discontinuity in the drug input, and one absorption time after each
-oral dose as ``step_ts`` so that no step jumps over the absorption peak (see
-``AbstractPK.resolution_times``); linear PK is evaluated exactly inside the vector field.
-Float64 must be enabled by the caller (entry points and tests do).
+This module assembles the ODE (drug input from the dose table, linear PK evaluated exactly inside
+the vector field, network and tumour right-hand sides) and dispatches to one engine, each in its
+own module: adaptive steps (:mod:`mechanistic.adaptive_steps`, the default), RK4 on a fixed
+dose-aligned grid (:mod:`mechanistic.fixed_grid`) or the Lawson integrator on that grid
+(:mod:`mechanistic.lawson_grid`). Float64 must be enabled by the caller (entry points and tests
+do).
 """
 
 from __future__ import annotations
@@ -20,14 +21,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mechanistic import fixed_grid, lawson_grid
+from mechanistic.adaptive_steps import SUCCESS, failure_reason, solve_adaptive
 from mechanistic.checks import check_range, concrete
 from mechanistic.dosing import DoseTable
 from mechanistic.exponential_events import accumulate, evaluate
-from mechanistic.fixed_grid import FixedGrid, LawsonGrid, at_times, grid_points, in_window, lawson_rk4, rk4
+from mechanistic.fixed_grid import AbstractGrid, at_times, grid_points, in_window
+from mechanistic.lawson_grid import LawsonGrid
 from mechanistic.model import DiseaseModel
 from mechanistic.pk import DoseRows
-
-SUCCESS = 0
 
 
 class SolverOptions(eqx.Module):
@@ -36,15 +38,15 @@ class SolverOptions(eqx.Module):
     ``checkpoints`` is the number of steps stored for reverse-mode gradients (None: about
     log(max_steps), least memory; more checkpoints, less recomputation, faster gradients).
     ``grid``: a :class:`~mechanistic.fixed_grid.FixedGrid` or
-    :class:`~mechanistic.fixed_grid.LawsonGrid` replaces adaptive stepping (faster, no error
-    control; see that module)."""
+    :class:`~mechanistic.lawson_grid.LawsonGrid` replaces adaptive stepping (faster, no error
+    control; see those modules)."""
 
     rtol: float = 1e-8
     atol: float = 1e-9
     max_steps: int = eqx.field(static=True, default=100_000)
     checkpoints: int | None = eqx.field(static=True, default=None)
     solver: diffrax.AbstractSolver = diffrax.Tsit5()
-    grid: FixedGrid | LawsonGrid | None = None  # None: adaptive steps (rtol/atol); else a fixed dose-aligned grid
+    grid: AbstractGrid | None = None  # None: adaptive steps (rtol/atol); else a fixed dose-aligned grid
 
     def __check_init__(self):
         for name in ("rtol", "atol"):
@@ -56,7 +58,7 @@ class SolverOptions(eqx.Module):
 class Solution(eqx.Module):
     """Trajectories at the requested times. Shapes (plus any leading batch dims):
     ``ts (T,)`` day, ``clones (T, n_clones)`` mm^3, ``concentrations (T, n_drugs)`` mg/L,
-    ``result ()`` int (0 = success, else a ``diffrax.RESULTS`` code), ``num_steps ()``,
+    ``result ()`` int (0 = success, else a key of ``mechanistic.adaptive_steps.FAILURES``), ``num_steps ()``,
     ``state (n_internal_states,)``: the ODE states besides clone volumes at ``ts[-1]`` (non-linear
     PK amounts, then network activities in dynamic mode), to continue a solve from there (e.g. in
     a decision loop)."""
@@ -133,7 +135,7 @@ def _events(pk, rows: DoseRows):
     return pk.input_events(rows) if pk.n_states else pk.events(rows)
 
 
-def _grid_extras(model: DiseaseModel, rows_list, t0, g: FixedGrid) -> list[jax.Array]:
+def _grid_extras(model: DiseaseModel, rows_list, t0, g: AbstractGrid) -> list[jax.Array]:
     """The grid's points besides the output times: dose events and absorption offsets."""
     t0 = jnp.asarray(t0, dtype=float)
     w = None if g.window is None else 2 * g.window  # two events per dose row
@@ -147,7 +149,7 @@ def _grid_extras(model: DiseaseModel, rows_list, t0, g: FixedGrid) -> list[jax.A
     return extra
 
 
-def _grid(model: DiseaseModel, rows_list, ts: jax.Array, t0, g: FixedGrid) -> jax.Array:
+def _grid(model: DiseaseModel, rows_list, ts: jax.Array, t0, g: AbstractGrid) -> jax.Array:
     """Step points of the fixed grid: output times, dose events and absorption offsets. Evaluated
     eagerly where the inputs are concrete, so a schedule known before tracing gives a static grid
     without duplicate points (see :func:`grid_points`)."""
@@ -156,7 +158,7 @@ def _grid(model: DiseaseModel, rows_list, ts: jax.Array, t0, g: FixedGrid) -> ja
 
 
 @eqx.filter_jit
-def _compiled_grid_extras(model: DiseaseModel, doses: DoseTable | None, t0: jax.Array, g: FixedGrid):
+def _compiled_grid_extras(model: DiseaseModel, doses: DoseTable | None, t0: jax.Array, g: AbstractGrid):
     return _grid_extras(model, _drug_rows(model, doses), t0, g)
 
 
@@ -242,43 +244,26 @@ def solve(
 
     if points is not None and options.grid is None:
         raise ValueError("solve: points are the step points of a fixed grid; set SolverOptions.grid")
-    if options.grid is not None:
-        g = options.grid
-        points = _grid(model, rows_list, ts, t0, g) if points is None else jnp.asarray(points, dtype=float)
-        if isinstance(g, LawsonGrid):
-            if tumour is None or n_int:
-                raise ValueError(
-                    "LawsonGrid needs a tumour model with closed-form PK and no dynamic network "
-                    f"(this model has {n_pk} PK and {n_int - n_pk} network ODE states); use FixedGrid or adaptive steps"
-                )
-            clones = at_times(points, lawson_rk4(tumour, lambda t: concentrations(t, None), y0, points, g.nodes), ts)
-            conc = concentrations(ts, None)
-            n_steps = jnp.asarray(points.shape[0] - 1)
-            return Solution(ts, clones, conc, jnp.asarray(SUCCESS), n_steps, jnp.zeros((0,)))
-        ys = at_times(points, rk4(vector_field, y_init, points), ts)
-        conc = concentrations(ts, ys[:, :n_pk])  # non-finite states show in Solution.ok
-        return Solution(ts, ys[:, n_int:], conc, jnp.asarray(SUCCESS), jnp.asarray(points.shape[0] - 1), ys[-1, :n_int])
-
-    jump_ts = jnp.concatenate([acc.times for acc in accs]) if accs else None
-    controller = diffrax.PIDController(rtol=options.rtol, atol=options.atol)
-    if jump_ts is not None:
-        controller = diffrax.ClipStepSizeController(controller, jump_ts=jump_ts, step_ts=jnp.concatenate(step_ts))
-    sol = diffrax.diffeqsolve(
-        diffrax.ODETerm(vector_field),
-        options.solver,
-        t0=t0,
-        t1=ts[-1],
-        dt0=None,
-        y0=y_init,
-        saveat=diffrax.SaveAt(ts=ts),
-        stepsize_controller=controller,
-        max_steps=options.max_steps,
-        adjoint=diffrax.RecursiveCheckpointAdjoint(checkpoints=options.checkpoints),
-        throw=False,
-    )
-    ys = sol.ys
-    conc = concentrations(ts, ys[:, :n_pk])
-    return Solution(ts, ys[:, n_int:], conc, sol.result._value, sol.stats["num_steps"], ys[-1, :n_int])
+    if options.grid is None:
+        jump_ts = jnp.concatenate([acc.times for acc in accs]) if accs else None
+        step = jnp.concatenate(step_ts) if accs else None
+        ys, code, n_steps = solve_adaptive(vector_field, y_init, t0, ts, jump_ts, step, options)
+        return Solution(ts, ys[:, n_int:], concentrations(ts, ys[:, :n_pk]), code, n_steps, ys[-1, :n_int])
+    g = options.grid
+    points = _grid(model, rows_list, ts, t0, g) if points is None else jnp.asarray(points, dtype=float)
+    n_steps = jnp.asarray(points.shape[0] - 1)
+    if isinstance(g, LawsonGrid):
+        if tumour is None or n_int:
+            raise ValueError(
+                "LawsonGrid needs a tumour model with closed-form PK and no dynamic network "
+                f"(this model has {n_pk} PK and {n_int - n_pk} network ODE states); use FixedGrid or adaptive steps"
+            )
+        clones = lawson_grid.integrate(tumour, lambda t: concentrations(t, None), y0, points, g.nodes)
+        conc = concentrations(ts, None)
+        return Solution(ts, at_times(points, clones, ts), conc, jnp.asarray(SUCCESS), n_steps, jnp.zeros((0,)))
+    ys = at_times(points, fixed_grid.integrate(vector_field, y_init, points), ts)
+    conc = concentrations(ts, ys[:, :n_pk])  # non-finite states show in Solution.ok
+    return Solution(ts, ys[:, n_int:], conc, jnp.asarray(SUCCESS), n_steps, ys[-1, :n_int])
 
 
 def check_solution(solution: Solution, options: SolverOptions | None = None) -> Solution:
@@ -291,7 +276,7 @@ def check_solution(solution: Solution, options: SolverOptions | None = None) -> 
     first = tuple(int(i) for i in bad[0])
     code = int(result[first])
     if code != SUCCESS:
-        reason = diffrax.RESULTS._index_to_message[code]
+        reason = failure_reason(code)
     else:
         reason = ("the state became non-finite (NaN or inf); check parameters for overflow, and for network-driven "
                   "clones whether the network has a stable state at these drug levels (mechanistic.check_steady_state)")

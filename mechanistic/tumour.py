@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mechanistic.checks import check_range
+from mechanistic.checks import check_range, concrete
 from mechanistic.drug_effect import EmaxEffect, LinearEffect
 from mechanistic.network_phenotype import NetworkPhenotype
 
@@ -175,14 +175,34 @@ class TumourModel(eqx.Module):
         """Volume flowing into each clone by mutation (mm^3/day): ``mutation_rate.T @ n``."""
         return jnp.sum(self.mutation_rate * n[:, None], axis=0)
 
+    def growth_factor(self, conc: jax.Array) -> jax.Array:
+        """Per-clone factor on growth from growth-inhibiting drugs at ``conc (n_drugs,)``,
+        ``1 - I(C)`` (without a network's proliferation activity)."""
+        if self.growth_inhibition is None:
+            return jnp.ones_like(self.growth_rate)
+        return 1.0 - self.growth_inhibition(conc)
+
+    def constant_loss_rate(self) -> jax.Array:
+        """Per-capita loss independent of drugs and network (1/day, ``(n_clones,)``): death and
+        mutation out-flow."""
+        return self.death_rate + jnp.sum(self.mutation_rate, axis=1)
+
+    def log_growth_rate(self, x: jax.Array, factor: jax.Array) -> jax.Array:
+        """``d(log N)/dt`` before the per-capita loss at log volumes ``x (n_clones,)``: growth times
+        ``factor`` plus the mutation in-flow per volume (1/day)."""
+        n = jnp.exp(x)
+        growth = self.per_capita_growth(n) * factor
+        mutation = concrete(self.mutation_rate)
+        if mutation is not None and not mutation.any():
+            return growth
+        return growth + self.mutation_inflow(n) / n
+
     def drug_response(self, conc: jax.Array, network_state: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
         """Per-clone ``(growth factor, loss rate)`` at concentrations ``conc (n_drugs,)``: the
         per-capita growth is ``per_capita_growth(n) * factor`` and the per-capita loss (1/day:
         death, drug kill, network apoptosis, mutation out-flow) does not depend on volumes."""
-        factor = jnp.ones_like(self.growth_rate)
-        if self.growth_inhibition is not None:
-            factor = factor * (1.0 - self.growth_inhibition(conc))
-        loss = self.death_rate + jnp.sum(self.mutation_rate, axis=1)
+        factor = self.growth_factor(conc)
+        loss = self.constant_loss_rate()
         if self.kill is not None:
             loss = loss + self.kill(conc)
         if self.network is not None:

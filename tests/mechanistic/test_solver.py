@@ -86,7 +86,7 @@ def test_gradient_of_observation_wrt_every_parameter_matches_finite_differences(
 
 def test_step_limit_is_reported_not_silent():
     model = egfr_two_clone()
-    with pytest.raises(m.SolveError, match=r"maximum number of solver steps.*max_steps=20"):
+    with pytest.raises(m.SolveError, match=r"step limit.*max_steps=20"):
         m.simulate(model, Y0, DOSES, DAYS, options=m.SolverOptions(max_steps=20))
 
 
