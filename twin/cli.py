@@ -249,9 +249,9 @@ def calibrate(
     patient: str = typer.Option(None, "--id", help="Patient id, when the file has several."),
     out: Path = typer.Option(None, help="Where to save the twin (default ID.twin.nc here)."),
     method: str = typer.Option("nuts", help=METHOD_HELP),
-    chains: int = typer.Option(4, min=1, help="NUTS chains."),
-    warmup: int = typer.Option(500, min=1, help="NUTS warm-up iterations per chain."),
-    samples: int = typer.Option(500, min=1, help="Draws per chain."),
+    chains: int = typer.Option(None, min=1, help="NUTS chains (default: the twin's, twin.digital_twin.Settings)."),
+    warmup: int = typer.Option(None, min=1, help="NUTS warm-up iterations per chain (default: the twin's)."),
+    samples: int = typer.Option(None, min=1, help="Draws per chain (default: the twin's)."),
     seed: int = typer.Option(0, min=0, help="Seed of every random number."),
     allow_above_limit: bool = typer.Option(
         False, "--allow-above-limit", help="Accept doses above the hard limit (2x the highest dose studied)."
