@@ -6,10 +6,13 @@ plausible behaviour, not fitted to data.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import jax.numpy as jnp
 
 from mechanistic.dosing import DoseTable, dose
 from mechanistic.drug_effect import EmaxEffect, LinearEffect
+from mechanistic.family import ModelFamily, ParameterInfo
 from mechanistic.model import DiseaseModel
 from mechanistic.pk import DirectExposure, OneCompartment
 from mechanistic.tumour import TumourModel
@@ -94,3 +97,47 @@ def egfr_two_clone(
         resistant=(False, True),
     )
     return DiseaseModel({"erlotinib": erlotinib_pk()}, tumour)
+
+
+# egfr_two_clone's parameters and the two clone volumes at the start, with their units and supports
+EGFR_TWO_CLONE_PARAMETERS: dict[str, ParameterInfo] = {
+    p.name: p
+    for p in (
+        ParameterInfo("growth_rate", "1/day"),
+        ParameterInfo("fitness_cost", "1", "unit_interval"),
+        ParameterInfo("max_kill", "1/day"),
+        ParameterInfo("ec50_sensitive", "mg/L"),
+        ParameterInfo("ec50_resistant", "mg/L"),
+        ParameterInfo("capacity", "mm^3"),
+        ParameterInfo("volume0", "mm^3"),
+        ParameterInfo("resistant0", "mm^3"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class EGFRTwoClone(ModelFamily):
+    """:func:`egfr_two_clone` as a model family: the parameters named in ``free`` are read from the
+    draws, the others keep :func:`egfr_two_clone`'s values; the initial state is the sensitive
+    clone's ``volume0`` and the T790M clone's ``resistant0`` (mm^3; fixed at the fields' values
+    unless free)."""
+
+    free: tuple[str, ...] = ("growth_rate", "max_kill", "ec50_resistant", "resistant0")
+    volume0: float = 3.0e4
+    resistant0: float = 3.0
+
+    def __post_init__(self):
+        unknown = [n for n in self.free if n not in EGFR_TWO_CLONE_PARAMETERS]
+        if unknown:
+            raise ValueError(f"EGFRTwoClone: free={unknown} unknown; valid: {list(EGFR_TWO_CLONE_PARAMETERS)}")
+
+    @property
+    def parameters(self) -> tuple[ParameterInfo, ...]:
+        return tuple(EGFR_TWO_CLONE_PARAMETERS[n] for n in self.free)
+
+    def build(self, params) -> DiseaseModel:
+        return egfr_two_clone(**{n: params[n] for n in self.free if n not in ("volume0", "resistant0")})
+
+    def initial_state(self, params):
+        values = [params[n] if n in self.free else getattr(self, n) for n in ("volume0", "resistant0")]
+        return jnp.stack([jnp.asarray(v, dtype=float) for v in values])

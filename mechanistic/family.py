@@ -99,9 +99,3 @@ class ModelFamily(abc.ABC):
             return {k: jnp.where(sol.ok, v, jnp.nan) for k, v in self.observe(sol.clones).items()}
 
         return predict
-
-    def model_and_state(self, params: Mapping[str, jax.Array]) -> tuple[DiseaseModel, jax.Array]:
-        """``(build(params), initial_state(params))``: what ``scenarios.compare`` builds each draw's
-        model with (a bound method: equal families give equal builders, so compiled simulations are
-        reused)."""
-        return self.build(params), self.initial_state(params)

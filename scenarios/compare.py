@@ -1,15 +1,15 @@
 """Compare regimens over parameter draws: trajectories, endpoints and a ranked summary.
 
-``compare`` takes a function that builds the model for one draw and a dict of parameter
-arrays — draws from a posterior, a prior or a virtual population alike — runs every regimen
-on every draw (vmapped over draws, one compiled program per regimen) and returns an
-``xarray.Dataset``. ``scenarios.ranking.summarise`` turns it into the per-regimen table a
-clinician reads.
+``compare`` takes a :class:`mechanistic.ModelFamily`, a dict of parameter arrays — draws from a
+posterior, a prior or a virtual population alike — and optionally each draw's state at the start
+(e.g. a calibrated twin's clone volumes on the decision day), runs every regimen on every draw
+(vmapped over draws, one compiled program per regimen) and returns an ``xarray.Dataset``.
+``scenarios.ranking.summarise`` turns it into the per-regimen table a clinician reads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import equinox as eqx
 import jax
@@ -31,10 +31,8 @@ from scenarios.endpoints import (
 )
 from scenarios.regimen import Regimen
 
-Builder = Callable[[Mapping[str, jax.Array]], tuple[m.DiseaseModel, jax.Array]]
 
-
-def _check_draws(draws: Mapping[str, np.ndarray]) -> int:
+def _check_draws(draws: Mapping[str, np.ndarray], family: m.ModelFamily) -> int:
     if not isinstance(draws, Mapping) or not draws:
         raise ValueError("draws must be a non-empty dict: parameter name -> array of shape (n_draws,)")
     sizes = {k: np.shape(v) for k, v in draws.items()}
@@ -45,7 +43,26 @@ def _check_draws(draws: Mapping[str, np.ndarray]) -> int:
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise ValueError(f"draws[{k!r}][{i}]={np.asarray(v)[i].item()!r} is not finite")
+    missing = [p.name for p in family.parameters if p.name not in draws]
+    if missing:
+        raise ValueError(f"draws lack {missing}: {type(family).__name__} reads {[p.name for p in family.parameters]}")
     return next(iter(sizes.values()))[0]
+
+
+def _check_initial_state(initial_state, n_draws: int, n_clones: int) -> jax.Array | None:
+    """``initial_state`` as a ``(n_draws, n_clones)`` array (None: the family's own), or an error
+    naming the shape or the offending value."""
+    if initial_state is None:
+        return None
+    values = np.asarray(initial_state, dtype=float)
+    if values.shape != (n_draws, n_clones):
+        raise ValueError(f"initial_state has shape {values.shape}; it must be ({n_draws}, {n_clones}): "
+                         "each draw's clone volumes (mm^3)")  # fmt: skip
+    bad = ~(np.isfinite(values) & (values >= 0))
+    if bad.any():
+        i, j = (int(x) for x in np.argwhere(bad)[0])
+        raise ValueError(f"initial_state[{i}, {j}]={float(values[i, j])!r} must be a finite clone volume >= 0 (mm^3)")
+    return jnp.asarray(values)
 
 
 def _check_regimens(regimens: Sequence[Regimen], model: m.DiseaseModel, days: int) -> None:
@@ -84,12 +101,13 @@ def _check_pretreatment(pretreatment, regimens: Sequence[Regimen], n_draws: int)
 
 
 def compare(
-    build: Builder | m.ModelFamily,
+    family: m.ModelFamily,
     draws: Mapping[str, np.ndarray],
     regimens: Sequence[Regimen],
     days: int,
     *,
     key: jax.Array,
+    initial_state: np.ndarray | None = None,
     scan_every: int = 56,
     store_every: int = 7,
     n_lesions: int = 1,
@@ -99,9 +117,10 @@ def compare(
 ) -> xr.Dataset:
     """Simulate every regimen on every draw.
 
-    ``build``: a :class:`mechanistic.ModelFamily`, or a function ``params -> (DiseaseModel,
-    initial clone volumes mm^3)``; ``draws``: parameter name -> ``(n_draws,)`` values, every
-    parameter the model reads (e.g. ``inference.Posterior.samples()``). Returns dims
+    ``family``: a :class:`mechanistic.ModelFamily`; ``draws``: parameter name -> ``(n_draws,)``
+    values, every parameter of the family (e.g. ``inference.Posterior.samples()``; others are kept
+    as coordinates); ``initial_state`` ``(n_draws, n_clones)``: each draw's clone volumes at day 0
+    (mm^3), default ``family.initial_state`` of the draw. Returns dims
     ``(regimen, draw, time)`` for trajectories (``volume`` mm^3, ``sum_of_diameters`` mm,
     ``resistant_fraction``) stored every ``store_every`` days, and ``(regimen, draw)`` for
     endpoints, and ``dose`` (regimen, draw, time, drug; mg given in the ``store_every`` days from
@@ -123,11 +142,12 @@ def compare(
     the baseline of adaptive regimens with ``baseline="pretreatment"`` (required when there is
     one); stored as ``pretreatment_volume`` (draw).
     """
-    if isinstance(build, m.ModelFamily):
-        build = build.model_and_state
-    n_draws = _check_draws(draws)
+    if not isinstance(family, m.ModelFamily):
+        raise TypeError(f"family must be a mechanistic.ModelFamily, got {type(family).__name__}")
+    n_draws = _check_draws(draws, family)
     params0 = {k: jnp.asarray(v[0], dtype=float) for k, v in draws.items()}
-    model0, _ = build(params0)
+    model0 = family.build(params0)
+    initial_state = _check_initial_state(initial_state, n_draws, len(model0.tumour.clones))
     _check_regimens(regimens, model0, days)
     pretreatment = _check_pretreatment(pretreatment, regimens, n_draws)
     if days % scan_every or days % store_every:
@@ -142,8 +162,9 @@ def compare(
         codes = jnp.asarray([model0.drugs.index(d) for d in regimen.drugs])[regimen.doses.drug]
         opts = with_grid_window(options, regimen, days)
         out = _simulate_draws(
-            build, regimen, codes, batch, keys, pretreatment, days, scan_every, store_every, n_lesions, noise_sd, opts
-        )
+            family, regimen, codes, batch, initial_state, keys, pretreatment, days, scan_every, store_every, n_lesions,
+            noise_sd, opts,
+        )  # fmt: skip
         out = dict(out)
         failed = ~np.asarray(out.pop("ok"))
         if failed.any():
@@ -195,16 +216,18 @@ def compare(
 
 @eqx.filter_jit
 def _simulate_draws(
-    build, regimen, codes, batch, keys, pretreatment, days, scan_every, store_every, n_lesions, noise_sd, options
-):
+    family, regimen, codes, batch, initial_state, keys, pretreatment, days, scan_every, store_every, n_lesions,
+    noise_sd, options,
+):  # fmt: skip
     """Trajectory summaries and endpoints of one regimen for every draw (vmapped; compiled once
-    per builder, regimen structure and settings)."""
+    per family, regimen structure and settings)."""
     grid = jnp.arange(days + 1.0)
     scan_idx = np.arange(0, days + 1, scan_every)
     store_idx = np.arange(0, days + 1, store_every)
 
-    def one(params, k, before):
-        model, y0 = build(params)
+    def one(params, y0, k, before):
+        model = family.build(params)
+        y0 = family.initial_state(params) if y0 is None else y0
         tr = simulate_regimen(model, y0, regimen, days, key=k, noise_sd=noise_sd, options=options, pretreatment=before)
         vol = m.total_volume(tr.clones)
         sld = m.sum_of_diameters(vol, n_lesions)
@@ -235,4 +258,4 @@ def _simulate_draws(
             "ok": tr.ok,
         }
 
-    return jax.vmap(one)(batch, keys, pretreatment)
+    return jax.vmap(one)(batch, initial_state, keys, pretreatment)

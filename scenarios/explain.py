@@ -20,26 +20,31 @@ import xarray as xr
 
 import mechanistic as m
 from scenarios.adaptive import simulate_regimen
-from scenarios.compare import Builder
 from scenarios.optimise import soft_time_to_threshold
 from scenarios.ranking import ranking_drivers, summarise
 from scenarios.regimen import Regimen
 
 
 def sensitivities(
-    build: Builder,
+    family: m.ModelFamily,
     params: Mapping[str, float],
     regimen: Regimen,
     days: int,
     options: m.SolverOptions = m.SolverOptions(rtol=1e-6, atol=1e-6),
     temperature: float = 0.02,
+    *,
+    initial_state=None,
 ) -> dict:
-    """Elasticities ``d log T / d log theta`` of the smooth time to 1.2 x baseline burden."""
+    """Elasticities ``d log T / d log theta`` of the smooth time to 1.2 x baseline burden, for every
+    parameter in ``params`` (positive values; the family's parameters and any others it reads).
+    ``initial_state`` ``(n_clones,)`` (mm^3): the clone volumes at day 0 (default the family's)."""
     if regimen.adaptive and regimen.policy.temperature is None:
         regimen = dataclasses.replace(regimen, policy=dataclasses.replace(regimen.policy, temperature=temperature))
 
     def log_time(log_params):
-        model, y0 = build({k: jnp.exp(v) for k, v in log_params.items()})
+        p = {k: jnp.exp(v) for k, v in log_params.items()}
+        model = family.build(p)
+        y0 = family.initial_state(p) if initial_state is None else jnp.asarray(initial_state, dtype=float)
         tr = simulate_regimen(model, y0, regimen, days, options=options)
         return jnp.log(soft_time_to_threshold(tr.times, m.total_volume(tr.clones), 1.2))
 
@@ -49,7 +54,7 @@ def sensitivities(
 
 
 def explain(
-    build: Builder,
+    family: m.ModelFamily,
     ds: xr.Dataset,
     regimens: Sequence[Regimen],
     *,
@@ -66,7 +71,7 @@ def explain(
     lines = []
     for i in range(min(top, len(table))):
         reg = table.regimen[i]
-        el = sensitivities(build, median, by_name[reg], days)
+        el = sensitivities(family, median, by_name[reg], days)
         parts = ", ".join(f"{k} {v:+.2f}" for k, v in list(el.items())[:3])
         lines.append(
             f"#{i + 1} {reg}: P(best)={table[f'P(best on {primary})'][i]:.2f}; its time to 1.2x baseline "

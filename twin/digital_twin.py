@@ -460,7 +460,6 @@ class DigitalTwin:
         import scenarios as sc
         from mechanistic import longest_diameter as m_diameter
         from twin.dose_limits import DOSE_LIMITS
-        from twin.flagship import solver_options
         from twin.formatting import short_regimen
         from twin.regimens import SCAN_EVERY, above_label, standard_regimens
 
@@ -479,14 +478,11 @@ class DigitalTwin:
         if response.progressed_now:  # start from the observed burden: the fit may lag a progression
             observed = np.pi * float(response.scans.diameter.iloc[-1]) ** 3 / 6.0  # mm^3, sphere
             now = now * (observed / now.sum(axis=1, keepdims=True))
-        for i in range(now.shape[1]):
-            draws[f"now_volume_{i}"] = now[:, i]
         model = self.model.with_drugs(d for r in regimens for d in r.drugs)  # any drug with PK the regimens give
-        build = _Builder(model)  # hashable and equal across calls: compiled once per model
         seed = self.settings.seed if seed is None else seed
         ds = sc.compare(
-            build, draws, regimens, days, key=jax.random.key(seed), scan_every=SCAN_EVERY, options=solver_options(),
-            pretreatment=pretreatment,
+            model, draws, regimens, days, key=jax.random.key(seed), initial_state=now, scan_every=SCAN_EVERY,
+            options=model.solver_options(), pretreatment=pretreatment,
         )  # fmt: skip
         ds.attrs["start_day"] = float(self.now)
         ds.attrs["patient_id"] = self.record.patient_id
@@ -814,19 +810,6 @@ def _as_inference_data(posterior: xr.Dataset):
     az = import_arviz()
     params = posterior.drop_vars("diverging")
     return az.InferenceData(posterior=params, sample_stats=posterior[["diverging"]])
-
-
-@dataclass(frozen=True)
-class _Builder:
-    """``scenarios.compare``'s builder: the model of a draw, and its clone volumes on the decision day."""
-
-    model: TwinModel
-
-    def __call__(self, p):
-        import jax.numpy as jnp
-
-        n = len(self.model.clones)
-        return self.model.build(p), jnp.stack([p[f"now_volume_{i}"] for i in range(n)])
 
 
 @eqx.filter_jit

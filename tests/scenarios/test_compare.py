@@ -1,12 +1,13 @@
 """compare(): dims, endpoints, determinism, summary; bad input named."""
 
+from dataclasses import dataclass, field
+
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import scenarios as s
-from mechanistic.catalogue import egfr_two_clone
+from mechanistic.catalogue import EGFRTwoClone
 from scenarios.compare import compare
 from scenarios.ranking import summarise
 
@@ -14,15 +15,12 @@ DAYS = 168
 CONT = s.continuous("erlotinib", 150, DAYS)
 REGIMENS = [CONT, s.intermittent("erlotinib", 150, 14, 14, DAYS), s.adaptive_threshold(CONT, 0.6, 1.0, 28)]
 DRAWS = {"growth_rate": np.array([0.008, 0.01, 0.012, 0.014]), "resistant0": np.array([1.0, 3.0, 10.0, 30.0])}
-
-
-def build(p):
-    return egfr_two_clone(growth_rate=p["growth_rate"]), jnp.stack([3e4, p["resistant0"]])
+FAMILY = EGFRTwoClone(free=("growth_rate", "resistant0"))
 
 
 @pytest.fixture(scope="module")
 def result():
-    return compare(build, DRAWS, REGIMENS, DAYS, key=jax.random.key(1), scan_every=28, noise_sd=0.1)
+    return compare(FAMILY, DRAWS, REGIMENS, DAYS, key=jax.random.key(1), scan_every=28, noise_sd=0.1)
 
 
 def test_dims_units_and_coordinates(result):
@@ -57,7 +55,7 @@ def test_dose_given_per_stored_interval_adds_up_to_the_cumulative_dose(result):
 
 
 def test_same_key_same_numbers(result):
-    again = compare(build, DRAWS, REGIMENS, DAYS, key=jax.random.key(1), scan_every=28, noise_sd=0.1)
+    again = compare(FAMILY, DRAWS, REGIMENS, DAYS, key=jax.random.key(1), scan_every=28, noise_sd=0.1)
     np.testing.assert_array_equal(again.volume.values, result.volume.values)
 
 
@@ -90,22 +88,44 @@ def test_summary_ranks_with_probabilities(result):
     ],
 )
 def test_bad_input_is_named(kwargs, match):
-    args = dict(build=build, draws=DRAWS, regimens=REGIMENS, days=DAYS, key=jax.random.key(0))
+    args = dict(family=FAMILY, draws=DRAWS, regimens=REGIMENS, days=DAYS, key=jax.random.key(0))
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         compare(**args)
 
 
+@dataclass(frozen=True)
+class CountingFamily(EGFRTwoClone):
+    calls: list = field(default_factory=list, compare=False, hash=False)
+
+    def build(self, params):
+        self.calls.append(1)
+        return super().build(params)
+
+
 def test_second_call_with_new_draw_values_does_not_recompile():
-    calls = []
-
-    def counting_build(p):
-        calls.append(1)
-        return build(p)
-
+    family = CountingFamily(free=FAMILY.free)
     regimens = [CONT]
-    compare(counting_build, DRAWS, regimens, DAYS, key=jax.random.key(0), scan_every=28)
-    first = len(calls)  # one eager call (to check regimens against the model) + one trace
+    compare(family, DRAWS, regimens, DAYS, key=jax.random.key(0), scan_every=28)
+    first = len(family.calls)  # one eager call (to check regimens against the model) + one trace
     new_values = {k: v * 1.05 for k, v in DRAWS.items()}
-    compare(counting_build, new_values, regimens, DAYS, key=jax.random.key(3), scan_every=28)
-    assert first == 2 and len(calls) == first + 1  # only the eager call: no retrace
+    compare(family, new_values, regimens, DAYS, key=jax.random.key(3), scan_every=28)
+    assert first == 2 and len(family.calls) == first + 1  # only the eager call: no retrace
+
+
+def test_an_explicit_initial_state_replaces_the_familys():
+    """The same clone volumes given as initial_state (e.g. a twin's decision-day state) give the
+    same simulation; a wrong shape or a negative volume is named."""
+    regimens = [CONT]
+    initial = np.stack([np.full(4, 3e4), DRAWS["resistant0"]], axis=1)  # what FAMILY.initial_state gives
+    fixed = EGFRTwoClone(free=("growth_rate",), resistant0=1e6)  # its own initial state is far off
+    given = compare(fixed, DRAWS, regimens, DAYS, key=jax.random.key(1), scan_every=28, initial_state=initial)
+    own = compare(FAMILY, DRAWS, regimens, DAYS, key=jax.random.key(1), scan_every=28)
+    np.testing.assert_allclose(given.volume.values, own.volume.values, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"initial_state has shape \(4,\); it must be \(4, 2\)"):
+        compare(FAMILY, DRAWS, regimens, DAYS, key=jax.random.key(1), initial_state=np.ones(4))
+    with pytest.raises(ValueError, match=r"initial_state\[2, 1\]=-1.0 must be a finite clone volume >= 0"):
+        negative = np.where(initial == 10.0, -1.0, initial)
+        compare(FAMILY, DRAWS, regimens, DAYS, key=jax.random.key(1), initial_state=negative)
+    with pytest.raises(ValueError, match=r"draws lack \['resistant0'\]"):
+        compare(FAMILY, {"growth_rate": DRAWS["growth_rate"]}, regimens, DAYS, key=jax.random.key(1))

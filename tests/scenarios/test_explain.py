@@ -1,29 +1,25 @@
 """Explanations: sensitivities by autodiff have the mechanistic signs; ranking drivers find the
 parameter that decides the comparison."""
 
-import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
 import scenarios as s
-from mechanistic.catalogue import egfr_two_clone
+from mechanistic.catalogue import EGFRTwoClone
 from scenarios.explain import sensitivities
 from scenarios.ranking import ranking_drivers
 
-
-def build(p):
-    model = egfr_two_clone(growth_rate=p["growth_rate"], max_kill=p["max_kill"], ec50_resistant=p["ec50_resistant"])
-    return model, jnp.stack([3e4, 3.0])
+FAMILY = EGFRTwoClone(free=("growth_rate", "max_kill", "ec50_resistant"))
 
 
 def test_sensitivity_signs_follow_the_mechanism():
     params = {"growth_rate": 0.01, "max_kill": 0.06, "ec50_resistant": 8.0}
-    el = sensitivities(build, params, s.continuous("erlotinib", 150, 364), 364)
+    el = sensitivities(FAMILY, params, s.continuous("erlotinib", 150, 364), 364)
     assert el["growth_rate"] < 0  # faster regrowth: earlier progression
     assert el["max_kill"] > 0  # stronger kill: later progression
     assert el["ec50_resistant"] < 0  # a more resistant T790M clone: earlier progression
     adaptive = sensitivities(
-        build, params, s.adaptive_threshold(s.continuous("erlotinib", 150, 364), decision_every=28), 364
+        FAMILY, params, s.adaptive_threshold(s.continuous("erlotinib", 150, 364), decision_every=28), 364
     )
     assert set(adaptive) == set(params) and all(np.isfinite(v) for v in adaptive.values())
 

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from scenarios.compare import compare
 from scenarios.ranking import summarise
-from tests.scenarios.test_compare import DAYS, DRAWS, REGIMENS, build  # the comparison those tests check
+from tests.scenarios.test_compare import DAYS, DRAWS, FAMILY, REGIMENS  # the comparison those tests check
 from twin.formatting import event_cell, format_interval
 from twin.plots import (
     PALETTE,
@@ -32,7 +32,7 @@ START = 100.0
 
 @pytest.fixture(scope="module")
 def comparison():
-    ds = compare(build, DRAWS, REGIMENS, DAYS, key=jax.random.key(1), scan_every=28, noise_sd=0.1)
+    ds = compare(FAMILY, DRAWS, REGIMENS, DAYS, key=jax.random.key(1), scan_every=28, noise_sd=0.1)
     ds.attrs["start_day"] = START
     return ds
 
