@@ -58,15 +58,9 @@ def flagship_population(model: TwinModel, n_draws: int, seed: int = 0) -> sc.Vir
 
 
 def design(model: TwinModel, n: int, options: m.SolverOptions) -> sc.TrialDesign:
-    def build(p):
-        return model.build(p), model.initial_state(p)
-
-    params = tuple(model.spec().names)
     arms = (
-        sc.regimen_arm("erlotinib", build, sc.continuous("erlotinib", 150.0, DAYS), params, days=DAYS, options=options),
-        sc.regimen_arm(
-            "osimertinib", build, sc.continuous("osimertinib", 80.0, DAYS), params, days=DAYS, options=options
-        ),
+        sc.regimen_arm("erlotinib", model, sc.continuous("erlotinib", 150.0, DAYS), days=DAYS, options=options),
+        sc.regimen_arm("osimertinib", model, sc.continuous("osimertinib", 80.0, DAYS), days=DAYS, options=options),
     )
     return sc.TrialDesign(
         arms,

@@ -175,9 +175,8 @@ def stein_arm(name: str, population: VirtualPopulation | None = None) -> Arm:
 
 def regimen_arm(
     name: str,
-    build: Callable[[Mapping[str, jax.Array]], tuple[m.DiseaseModel, jax.Array]],
+    family: m.ModelFamily,
     regimen: Regimen,
-    parameters: tuple[str, ...],
     *,
     days: int,
     n_lesions: int = 1,
@@ -185,14 +184,17 @@ def regimen_arm(
     population: VirtualPopulation | None = None,
     check_params: Mapping[str, float] | None = None,
 ) -> Arm:
-    """An arm running ``regimen`` on the mechanistic model ``build(params) -> (model, y0)``
-    (clone volumes mm^3 at randomisation); the SLD is that of ``n_lesions`` equal spheres.
-    Adaptive regimens run their decision loop over ``days``. ``check_params`` (one patient's
-    parameters, e.g. typical values) builds the model once to check the regimen's drugs."""
+    """An arm running ``regimen`` on a :class:`mechanistic.ModelFamily` (each patient's parameters
+    are the family's; its initial state is the clone volumes at randomisation, mm^3); the SLD is
+    that of ``n_lesions`` equal spheres. Adaptive regimens run their decision loop over ``days``.
+    ``check_params`` (one patient's parameters, e.g. typical values) builds the model once to check
+    the regimen's drugs."""
+    if not isinstance(family, m.ModelFamily):
+        raise ValueError(f"arm {name!r}: family must be a mechanistic.ModelFamily; got {type(family).__name__}")
     if not isinstance(regimen, Regimen):
         raise ValueError(f"arm {name!r}: regimen must be a scenarios.Regimen; got {type(regimen).__name__}")
     if check_params is not None:
-        model, _ = build({k: jnp.asarray(v, dtype=float) for k, v in check_params.items()})
+        model = family.build({k: jnp.asarray(v, dtype=float) for k, v in check_params.items()})
         unknown = [d for d in regimen.drugs if d not in model.drugs]
         if unknown:
             raise ValueError(f"arm {name!r}: regimen {regimen.description!r} gives {unknown}, unknown to the model "
@@ -200,7 +202,7 @@ def regimen_arm(
     m.sum_of_diameters(jnp.ones(1), n_lesions)  # checks n_lesions
 
     def size(params, times):
-        model, y0 = build(params)
+        model, y0 = family.build(params), family.initial_state(params)
         if regimen.adaptive:
             tr = simulate_regimen(model, y0, regimen, days, options=options)
             volume = jnp.interp(times, tr.times, m.total_volume(tr.clones))
@@ -208,7 +210,7 @@ def regimen_arm(
             volume = m.total_volume(m.solve(model, y0, regimen.doses, times, options=options).clones)
         return m.sum_of_diameters(volume, n_lesions)
 
-    return Arm(name, size, tuple(parameters), population)
+    return Arm(name, size, tuple(p.name for p in family.parameters), population)
 
 
 @dataclass(frozen=True)

@@ -116,12 +116,13 @@ def test_design_errors_name_the_field():
 
 
 def test_arm_with_unknown_regimen_drug_is_refused():
-    from mechanistic.catalogue import egfr_two_clone
+    from mechanistic.catalogue import EGFRTwoClone
 
-    model, y0 = egfr_two_clone(), np.ones(2)
     regimen = sc.continuous("nivolumab", 240.0, 56)
     with pytest.raises(ValueError, match=r"\['nivolumab'\], unknown to the model"):
-        sc.regimen_arm("nivo", lambda p: (model, y0), regimen, (), days=56, check_params={})
+        sc.regimen_arm("nivo", EGFRTwoClone(free=()), regimen, days=56, check_params={})
+    with pytest.raises(ValueError, match="family must be a mechanistic.ModelFamily; got function"):
+        sc.regimen_arm("nivo", lambda p: None, regimen, days=56)
 
 
 def test_population_without_the_arms_parameters_is_refused():

@@ -49,8 +49,9 @@ def test_population_rejects_bad_values():
 def test_virtual_patient_draws_its_mutation():
     patient = f.VirtualPatient.default()
     p = {k: jnp.asarray(v) for k, v in f.FITTED.typical.items()}
-    model_del, y0 = patient({**p, "mutation_z": jnp.asarray(-3.0)})
-    model_l858r, _ = patient({**p, "mutation_z": jnp.asarray(3.0)})
+    assert [q.name for q in patient.parameters] == list(f.PARAMETERS)
+    model_del, y0 = patient.build(ex19del := {**p, "mutation_z": jnp.asarray(-3.0)}), patient.initial_state(ex19del)
+    model_l858r = patient.build({**p, "mutation_z": jnp.asarray(3.0)})
     ec50_del, ec50_l858r = np.asarray(model_del.tumour.kill.ec50), np.asarray(model_l858r.tumour.kill.ec50)
     assert ec50_del[0, 0] == pytest.approx(0.5 * ec50_l858r[0, 0])  # erlotinib: 10 vs 20 nM (drug table)
     assert float(y0[-1]) == pytest.approx(f.FITTED.typical["volume0"] * f.FITTED.typical["bypass_fraction0"])

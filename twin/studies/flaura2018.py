@@ -38,6 +38,7 @@ import numpy as np
 
 from mechanistic.constraints import CONSTRAINTS as SUPPORTS
 from mechanistic.constraints import transform
+from mechanistic.family import ModelFamily, ParameterInfo
 from scenarios import DAYS_PER_MONTH
 from twin.flagship import DEFAULT_PRIORS
 
@@ -193,10 +194,10 @@ FITTED = FlauraPopulation(
 
 
 @dataclass(frozen=True)
-class VirtualPatient:
-    """``build(params) -> (DiseaseModel, clone volumes at randomisation)`` for the trial arms: the
-    twin's model of an ex19del or an L858R tumour (chosen per patient by ``mutation_z``), with the
-    twin's fixed values for everything not drawn. Hashable: one compiled program per design."""
+class VirtualPatient(ModelFamily):
+    """The trial arms' model family: the twin's model of an ex19del or an L858R tumour (chosen per
+    patient by ``mutation_z``), with the twin's fixed values for everything not drawn; the initial
+    state is the clone volumes at randomisation. Hashable: one compiled program per design."""
 
     ex19del: object  # twin.flagship.TwinModel
     l858r: object
@@ -209,16 +210,27 @@ class VirtualPatient:
         drugs = (COMPARATOR[0], OSIMERTINIB[0])
         return cls(*(TwinModel.from_mutations([VariantCall("EGFR", v, 0.4)], drugs) for v in ("ex19del", "L858R")))
 
-    def __call__(self, params):
+    @property
+    def parameters(self) -> tuple[ParameterInfo, ...]:
+        units = {**self.ex19del.units(), "mutation_z": "1"}
+        return tuple(ParameterInfo(name, units[name], CONSTRAINTS[name]) for name in PARAMETERS)
+
+    def _with_fixed(self, params):
+        import jax.numpy as jnp
+
+        return {**{k: jnp.asarray(v, dtype=float) for k, v in self.ex19del.fixed.items()}, **params}
+
+    def build(self, params):
         import jax
         import jax.numpy as jnp
 
-        threshold = float(_normal_quantile(EX19DEL_SHARE))
-        p = {**{k: jnp.asarray(v, dtype=float) for k, v in self.ex19del.fixed.items()}, **params}
-        is_del = p["mutation_z"] < threshold
+        p = self._with_fixed(params)
+        is_del = p["mutation_z"] < float(_normal_quantile(EX19DEL_SHARE))
         a, b = self.ex19del.build(p), self.l858r.build(p)
-        model = jax.tree.map(lambda x, y: jnp.where(is_del, x, y), a, b)
-        return model, self.ex19del.initial_state(p)
+        return jax.tree.map(lambda x, y: jnp.where(is_del, x, y), a, b)
+
+    def initial_state(self, params):
+        return self.ex19del.initial_state(self._with_fixed(params))
 
 
 def _normal_quantile(p: float) -> float:
@@ -235,7 +247,7 @@ def design(n_per_arm: tuple[int, int] = N_PER_ARM, patient: VirtualPatient | Non
     patient = VirtualPatient.default() if patient is None else patient
     days = int(FOLLOW_UP_DAYS) + 1
     arms = tuple(
-        sc.regimen_arm(name, patient, sc.continuous(drug, mg, days), PARAMETERS, days=days)
+        sc.regimen_arm(name, patient, sc.continuous(drug, mg, days), days=days)
         for name, (drug, mg) in zip(ARMS, (COMPARATOR, OSIMERTINIB), strict=True)
     )
     return sc.TrialDesign(
