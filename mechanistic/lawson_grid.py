@@ -42,7 +42,8 @@ def integrate(tumour, concentrations, n0: jax.Array, points: jax.Array, nodes: i
     tumour model without ODE states besides the clones; ``concentrations(t (P,)) -> (P, n_drugs)``.
 
     The tumour model gives its rates (:meth:`~mechanistic.tumour.TumourModel.drug_response`,
-    ``constant_loss_rate``, ``log_growth_rate`` and its kill effect's ``unit`` and ``scale``); RK4
+    ``growth_factor``, ``constant_loss_rate``, ``log_growth_rate`` and its kill effect's ``unit``
+    and ``scale``); RK4
     integrates the growth with ``F`` at the stage times (the step end as a left limit, as in
     :func:`mechanistic.fixed_grid.integrate`)."""
     t, t_next = points[:-1], points[1:]

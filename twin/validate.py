@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from twin.studies.laleh2022 import FILE as LALEH_PATH
-from twin.studies.laleh2022 import load_laleh
+from twin.studies.laleh2022 import load_laleh, nested_starts
 
 DEFAULT_REFDATA = Path("../shared/refdata")
 """Where ``twin validate`` looks without a PATH: relative to the current directory (the project root)."""
@@ -246,8 +246,7 @@ def laleh2022_gompertz_fit_quality(refdata: Path) -> tuple[float, bool, str]:
     t, y, mask = d.time_weeks, d.volume, d.mask
     exp_law, gomp_law = GROWTH_CURVES["exponential"], GROWTH_CURVES["gompertz"]
     exp_fit = fit_curve(exp_law, t, y, mask, **LALEH_FIT_OPTIONS)
-    e = np.asarray(exp_fit.params)  # Gompertz with a = 0 is the exponential: its fit is a Gompertz start
-    nested = np.stack([np.zeros(len(e)), e[:, 0] - e[:, 1], e[:, 2]], -1)[:, None]
+    nested = nested_starts("gompertz", {"exponential": exp_fit})  # Gompertz with a = 0 is the exponential
     gomp_fit = fit_curve(gomp_law, t, y, mask, init=nested, **LALEH_FIT_OPTIONS)
     r2 = {
         law: np.asarray(metrics(predict(GROWTH_CURVES[law], f, t), y, mask, GROWTH_CURVES[law].n_parameters).r2)

@@ -31,168 +31,29 @@ time); ``-m slow`` runs all 580 with the stricter claims.
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pandas as pd
 import pytest
 from scipy.integrate import solve_ivp
 
-from inference.least_squares import FitResult, aic, aic_laleh, fit_curve, metrics, predict
+from inference.least_squares import aic, aic_laleh, metrics
 from mechanistic.growth_curves import GROWTH_CURVES, general_gompertz
-from twin.studies.laleh2022 import LalehSeries, load_laleh, trend, weeks
+from twin.studies.laleh2022 import (
+    FILE,
+    HOLDOUT,
+    LAWS,
+    GrowthLawComparison,
+    LalehSeries,
+    by_law,
+    fit_growth_laws,
+    geometric_mean,
+    load_laleh,
+    trend,
+    weeks,
+)
 
-LAWS = tuple(GROWTH_CURVES)
-HOLDOUT = 3  # scans held out for forecasting (Fit.py: dimension[0:-3])
 SUBSAMPLE = 192  # series in the default run: 3 chunks of fit_curve's batch_size 64
-# general Gompertz: RK4 makes it ~10x costlier; fewer starts, plus the Gompertz fit as a start (l = 1)
-FIT_OPTIONS = {law: {"n_starts": 8, "n_candidates": 1024} for law in LAWS} | {
-    "general_gompertz": {"n_starts": 4, "n_candidates": 256}
-}
-
-
-def nested_starts(law: str, fits: dict[str, FitResult]) -> np.ndarray | None:
-    """``(S, m, k)`` LM starts from the fits of laws nested in ``law`` (so a law never fits worse
-    than one of its special cases): exponential = logistic with b -> inf = Gompertz with a = 0 =
-    general Bertalanffy with l = 1; classic Bertalanffy = general Bertalanffy with l = 2/3;
-    Gompertz = general Gompertz with l = 1."""
-    p = {name: np.asarray(f.params) for name, f in fits.items()}
-    if law == "logistic":
-        e = p["exponential"]
-        return np.stack([np.maximum(e[:, 0] - e[:, 1], 0.0), np.full(len(e), 1e6), e[:, 2]], -1)[:, None]
-    if law == "gompertz":
-        e = p["exponential"]
-        return np.stack([np.zeros(len(e)), e[:, 0] - e[:, 1], e[:, 2]], -1)[:, None]
-    if law == "general_bertalanffy":
-        e, c = p["exponential"], p["classic_bertalanffy"]
-        with_l = lambda x, lam: np.stack([x[:, 0], x[:, 1], np.full(len(x), lam), x[:, 2]], -1)  # noqa: E731
-        return np.stack([with_l(e, 1.0), with_l(c, 2.0 / 3.0)], 1)
-    if law == "general_gompertz":
-        g = p["gompertz"]
-        return np.stack([g[:, 0], g[:, 1], np.ones(len(g)), g[:, 2]], -1)[:, None]
-    return None
-
-
-def fit_six(t, y, mask) -> dict[str, FitResult]:
-    """The six laws fitted to every series, in :data:`LAWS` order (nested starts need it). The
-    shapes, options and nesting are the same for every call, so each law compiles once."""
-    fits: dict[str, FitResult] = {}
-    for law in LAWS:
-        fits[law] = fit_curve(GROWTH_CURVES[law], t, y, mask, init=nested_starts(law, fits), **FIT_OPTIONS[law])
-    return fits
-
-
-def stack(fn) -> np.ndarray:
-    """``(S, 6)``: ``fn(law)`` side by side, in :data:`LAWS` order."""
-    return np.stack([np.asarray(fn(law)) for law in LAWS], axis=1)
-
-
-def by_law(values) -> dict[str, float]:
-    """``{law: value}`` for six values in :data:`LAWS` order (for assertion messages and tables)."""
-    return {law: float(v) for law, v in zip(LAWS, values, strict=True)}
-
-
-def geometric_mean(x, floor=1e-9) -> np.ndarray:
-    """Column-wise geometric mean; errors are floored at 1e-9 (normalised volume, ~0.2 mm^3)."""
-    return np.exp(np.mean(np.log(np.maximum(x, floor)), axis=0))
-
-
-@dataclass
-class Reproduction:
-    """Fits of the six laws to ``data`` and forecasts from all but the last :data:`HOLDOUT` scans;
-    per-series arrays are ``(S, 6)`` in :data:`LAWS` order."""
-
-    data: LalehSeries
-    fits: dict[str, FitResult]
-    forecasts: dict[str, FitResult]
-    seconds: float
-
-    def __post_init__(self):
-        d = self.data
-        m = {
-            law: metrics(
-                predict(GROWTH_CURVES[law], f, d.time_weeks), d.volume, d.mask, GROWTH_CURVES[law].n_parameters
-            )
-            for law, f in self.fits.items()
-        }
-        self.r2, self.sse, self.aic, self.aic_laleh = (
-            stack(lambda law, k=k: getattr(m[law], k)) for k in ("r2", "sse", "aic", "aic_laleh")
-        )
-        _, test = d.holdout_last(HOLDOUT)
-        pred = {law: np.asarray(predict(GROWTH_CURVES[law], f, d.time_weeks)) for law, f in self.forecasts.items()}
-        self.forecast_mae = stack(lambda law: metrics(pred[law], d.volume, test, 0).mae)
-        last = d.n_points - 1
-        self.forecast_last = stack(
-            lambda law: np.abs(pred[law][np.arange(len(d)), last] - d.volume[np.arange(len(d)), last])
-        )
-        # AIC comparisons skip series that a law fits exactly (SSE = 0, AIC = -inf): constant series,
-        # complete responses
-        self.comparable = np.isfinite(self.aic).all(axis=1)
-
-    @classmethod
-    def run(cls, data: LalehSeries) -> Reproduction:
-        start = time.perf_counter()
-        fits = fit_six(data.time_weeks, data.volume, data.mask)
-        train, _ = data.holdout_last(HOLDOUT)
-        forecasts = fit_six(data.time_weeks, data.volume, train)
-        jax.block_until_ready(forecasts)
-        return cls(data, fits, forecasts, time.perf_counter() - start)
-
-    @property
-    def delta_aic(self) -> np.ndarray:
-        a = self.aic[self.comparable]
-        return a - a.min(axis=1, keepdims=True)
-
-    def fit_table(self) -> pd.DataFrame:
-        c, monotone = self.comparable, self.data.trend != "Fluctuate"
-        best = np.bincount(np.argmin(self.aic[c], axis=1), minlength=6)
-        best_laleh = np.bincount(np.argmin(self.aic_laleh[c], axis=1), minlength=6)
-        return pd.DataFrame(
-            {
-                "median R2": np.median(self.r2, 0),
-                "mean R2": self.r2.mean(0),
-                "median R2 Up/Down": np.median(self.r2[monotone], 0),
-                "median AIC": np.median(self.aic[c], 0),
-                "mean AIC": self.aic[c].mean(0),
-                "n best AIC": best,
-                "share dAIC<=2": (self.delta_aic <= 2).mean(0),
-                "n best AIC_laleh": best_laleh,
-                "converged": stack(lambda law: self.fits[law].converged).mean(0),
-            },
-            index=LAWS,
-        )
-
-    def forecast_table(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            {
-                "mean MAE": self.forecast_mae.mean(0),
-                "median MAE": np.median(self.forecast_mae, 0),
-                "geomean MAE": geometric_mean(self.forecast_mae),
-                "mean last": self.forecast_last.mean(0),
-                "geomean last": geometric_mean(self.forecast_last),
-            },
-            index=LAWS,
-        )
-
-    def arm_trend_aic_winners(self) -> pd.Series:
-        """Per (arm, trend) row, the law with the lowest mean AIC (the layout of the paper's Fig 3C)."""
-        c = self.comparable
-        rows = pd.DataFrame(self.aic[c], columns=LAWS).assign(arm=self.data.arm[c], trend=self.data.trend[c])
-        return rows.groupby(["arm", "trend"]).mean().idxmin(axis=1).value_counts()
-
-    def report(self) -> str:
-        with pd.option_context(
-            "display.width", 250, "display.max_columns", None, "display.float_format", "{:.4g}".format
-        ):
-            return (
-                f"{len(self.data)} series, fits + forecasts of 6 laws in {self.seconds:.1f} s\n"
-                f"{self.fit_table()}\n(AIC columns over {self.comparable.sum()} series without an exact fit)\n"
-                f"forecast errors, normalised volume x 1e3:\n{self.forecast_table() * 1e3}\n"
-                f"lowest mean AIC per arm x trend: {self.arm_trend_aic_winners().to_dict()}"
-            )
 
 
 @pytest.fixture(scope="module")
@@ -201,16 +62,16 @@ def laleh(refdata) -> LalehSeries:
 
 
 @pytest.fixture(scope="module")
-def subsample(laleh) -> Reproduction:
+def subsample(laleh) -> GrowthLawComparison:
     pick = np.sort(np.random.default_rng(2022).choice(len(laleh), SUBSAMPLE, replace=False))
-    result = Reproduction.run(laleh.subset(pick))
+    result = GrowthLawComparison.run(laleh.subset(pick))
     print("\n" + result.report())
     return result
 
 
 @pytest.fixture(scope="module")
-def everything(laleh) -> Reproduction:
-    result = Reproduction.run(laleh)
+def everything(laleh) -> GrowthLawComparison:
+    result = GrowthLawComparison.run(laleh)
     print("\n" + result.report())
     return result
 
@@ -317,6 +178,7 @@ def test_loader_reproduces_the_authors_preprocessing(laleh, refdata):
     """Counts from the file (and the README): 1,329 series, 580 with >= 6 numeric diameters, 590
     when strings count as 0 as in Fit.py; max diameter 228 mm normalises V to at most 1."""
     assert len(laleh) == 580
+    assert load_laleh(refdata / FILE).keys == laleh.keys  # a file in the format, or the refdata folder
     assert dict(zip(*np.unique(laleh.study, return_counts=True), strict=True)) == {
         "Study1": 38,
         "Study2": 70,
@@ -355,7 +217,7 @@ def test_fitter_recovers_curves_of_each_law(subsample):
         ]
     )
     y = np.where(d.mask, y, 0.0)
-    fits = fit_six(d.time_weeks, y, d.mask)
+    fits = fit_growth_laws(d.time_weeks, y, d.mask)
     sse_own = np.array([float(fits[LAWS[s]].sse[i]) for i, s in enumerate(source)])
     rel = np.sqrt(sse_own / d.n_points) / np.abs(y).max(1)
     for k, law in enumerate(LAWS):
