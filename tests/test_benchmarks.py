@@ -103,7 +103,9 @@ SCRIPTS = {
 }
 NOT_RUN = {
     "stan_reference": "the Stan baseline of reference_nuts.py: needs PyStan, installed only in the optional "
-    ".venv-bench-stan (benchmarks/requirements-stan.txt), and reads its job from reference_nuts.py on stdin"
+    ".venv-bench-stan (benchmarks/requirements-stan.txt), and reads its job from reference_nuts.py on stdin",
+    "side_by_side": "runs other scripts listed here (each tested on its own) from two versions of the code, with "
+    "the sizes of a real comparison; it writes their JSON into the working tree's benchmarks/results/",
 }
 
 
