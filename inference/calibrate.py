@@ -12,6 +12,7 @@ matrix; the exact posterior, minutes).
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,7 +21,16 @@ import jax
 import numpy as np
 import xarray as xr
 
-from inference.fit import CalibrationWarning, diagnose, laplace, map_estimate, nuts, to_inference_data
+from inference.fit import (
+    CalibrationWarning,
+    WarmStart,
+    diagnose,
+    laplace,
+    map_estimate,
+    nuts,
+    to_inference_data,
+    warm_start,
+)
 from inference.observations import Observations
 from inference.parameters import ParameterSpec
 from inference.patient_model import patient_model
@@ -35,12 +45,36 @@ METHODS = ("laplace", "nuts")
 class Posterior:
     """``draws``: every parameter (free and fixed) as ``(chain, draw)`` with a ``units`` attribute;
     ``method``; ``problems``: one line per failed check (MAP convergence; for NUTS also R-hat, ESS,
-    divergences), empty when all pass; ``table``: the per-parameter R-hat / ESS table (NUTS) or None."""
+    divergences), empty when all pass; ``table``: the per-parameter R-hat / ESS table (NUTS) or None;
+    ``warm``: after NUTS, where the chains ended (:class:`inference.fit.WarmStart`: a later fit, e.g.
+    :func:`inference.fit.update` with a new scan, starts there), else None."""
 
     draws: xr.Dataset
     method: str
     problems: tuple[str, ...]
     table: object = None
+    warm: WarmStart | None = None
+
+    def to_dataset(self) -> xr.Dataset:
+        """The posterior as one Dataset that NetCDF can hold (``to_netcdf``): the draws, attrs
+        ``method`` and ``problems`` (JSON), and the warm start's variables (``warm_*``). The R-hat /
+        ESS table is not kept (recompute it from the draws)."""
+        ds = self.draws.copy()
+        attrs = {**self.draws.attrs, "method": self.method, "problems": json.dumps(list(self.problems))}
+        if self.warm is not None:
+            warm = self.warm.to_dataset()
+            ds, attrs = ds.merge(warm), attrs | warm.attrs
+        ds.attrs = attrs
+        return ds
+
+    @classmethod
+    def from_dataset(cls, ds: xr.Dataset) -> Posterior:
+        """The :class:`Posterior` that :meth:`to_dataset` wrote (``table`` None)."""
+        names = [v for v in ds.data_vars if not str(v).startswith("warm_")]
+        draws = ds[names].drop_vars([c for c in ds.coords if c not in ("chain", "draw")])
+        draws.attrs = {k: v for k, v in ds.attrs.items() if k in ("method", "patient")}
+        problems = tuple(json.loads(ds.attrs.get("problems", "[]")))
+        return cls(draws, str(ds.attrs["method"]), problems, None, WarmStart.from_dataset(ds))
 
     @property
     def ok(self) -> bool:
@@ -91,15 +125,17 @@ def calibrate(
     t0: float = 0.0,
     draws: int = 1000,
     chains: int = 4,
-    warmup: int = 500,
-    samples: int = 500,
-    target_accept: float = 0.9,
+    warmup: int = 1000,
+    samples: int = 1000,
+    target_accept: float = 0.95,
 ) -> Posterior:
     """Calibrate ``family`` to ``observations`` (one patient) under ``doses`` given from ``t0``
     (day) with the ``priors`` (a prior or a fixed value for each of the family's parameters, plus
     the error models' SDs) and ``errors`` (observable -> :mod:`mechanistic.measurement` model).
     ``draws``: Laplace draws (``"laplace"``; one chain); NUTS: ``chains`` x (``warmup`` +
-    ``samples``). Needs float64. The same ``key`` gives the same draws."""
+    ``samples``), the twin's defaults (they passed the diagnostics on 20 of 20 synthetic patients of
+    the flagship: ``benchmarks/nuts_replicates.py``). Needs float64. The same ``key`` gives the
+    same draws."""
     _check(family, observations, priors, errors, method)
     model = patient_model(family.predict(doses, t0=t0), priors, observations, errors)
     k_map, k_draws, k_nuts = jax.random.split(key, 3)
@@ -110,6 +146,7 @@ def calibrate(
     if not fit.converged:
         problems.append(f"MAP did not converge (gradient norm {fit.grad_norm:.3g})")
     units = priors.units
+    warm = None
     if method == "laplace":
         values = laplace(model, fit, k_draws, num_samples=draws)
         table = None
@@ -120,7 +157,7 @@ def calibrate(
                     target_accept=target_accept, dense_mass=True)  # fmt: skip
         diagnostics = diagnose(to_inference_data(mcmc, units, log_likelihood=False), warn=False)
         problems += diagnostics.problems
-        table = diagnostics.table
+        table, warm = diagnostics.table, warm_start(mcmc)
         arrays = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items() if k in priors.free}
     shape = next(iter(arrays.values())).shape
     for p in priors.parameters:
@@ -129,4 +166,4 @@ def calibrate(
     data = {name: (("chain", "draw"), arrays[name], {"units": units[name]}) for name in priors.names}
     ds = xr.Dataset(data, coords={"chain": np.arange(shape[0]), "draw": np.arange(shape[1])},
                     attrs={"method": method, "patient": observations.patient})  # fmt: skip
-    return Posterior(ds, method, tuple(problems), table)
+    return Posterior(ds, method, tuple(problems), table, warm)

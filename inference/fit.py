@@ -197,6 +197,39 @@ class WarmStart(NamedTuple):
     inverse_mass_matrix: dict
     samples: int
 
+    def to_dataset(self):
+        """As an ``xarray.Dataset`` that NetCDF can hold: variables ``warm_z__SITE`` and
+        ``warm_step_size`` (dim ``warm_chain``), ``warm_inverse_mass_matrix`` (``warm_site`` and, when
+        dense, ``warm_site_``); attrs ``warm_sites`` (JSON) and ``warm_samples``. One mass-matrix
+        block (numpyro's default for a model's sites)."""
+        import json
+
+        import xarray as xr
+
+        (sites, imm), *more = self.inverse_mass_matrix.items()
+        if more:
+            raise ValueError(f"WarmStart.to_dataset: one mass-matrix block supported; got {len(more) + 1}")
+        data = {f"warm_z__{site}": (("warm_chain",), np.asarray(z)) for site, z in self.z.items()}
+        data["warm_step_size"] = (("warm_chain",), np.asarray(self.step_size))
+        dims = ("warm_site", "warm_site_") if np.ndim(imm) == 2 else ("warm_site",)
+        data["warm_inverse_mass_matrix"] = (dims, np.asarray(imm))
+        return xr.Dataset(data, attrs={"warm_sites": json.dumps(list(sites)), "warm_samples": int(self.samples)})
+
+    @classmethod
+    def from_dataset(cls, ds) -> WarmStart | None:
+        """The :class:`WarmStart` that :meth:`to_dataset` wrote into ``ds`` (None if it holds none)."""
+        import json
+
+        if "warm_step_size" not in ds:
+            return None
+        sites = tuple(json.loads(ds.attrs["warm_sites"]))
+        return cls(
+            z={str(v)[len("warm_z__") :]: ds[v].values for v in ds.data_vars if str(v).startswith("warm_z__")},
+            step_size=ds["warm_step_size"].values,
+            inverse_mass_matrix={sites: ds["warm_inverse_mass_matrix"].values},
+            samples=int(ds.attrs["warm_samples"]),
+        )
+
 
 def warm_start(mcmc: MCMC) -> WarmStart:
     """The :class:`WarmStart` of a finished run."""

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
 import pytest
+import xarray as xr
 
 import inference as inf
 import mechanistic as m
@@ -81,6 +82,21 @@ def test_calibrate_returns_draws_with_units_and_covers_the_truth(posterior):
 def test_same_key_same_draws(observations, posterior):
     again = inf.calibrate(LogisticTumour(), observations, priors(), ERRORS, DOSES, key=jax.random.key(1), draws=400)
     np.testing.assert_array_equal(again.draws.kill_slope.values, posterior.draws.kill_slope.values)
+
+
+def test_nuts_posterior_and_its_warm_start_survive_netcdf(observations, tmp_path):
+    """A short NUTS run: draws (chain, draw), its warm start, and the round trip through a file."""
+    nuts = inf.calibrate(LogisticTumour(), observations, priors(), ERRORS, DOSES, key=jax.random.key(2),
+                         method="nuts", chains=2, warmup=60, samples=40)  # fmt: skip
+    assert nuts.method == "nuts" and dict(nuts.draws.sizes) == {"chain": 2, "draw": 40}
+    assert nuts.warm is not None and set(nuts.warm.z) == {"v0", "growth_rate", "kill_slope"}
+    nuts.to_dataset().to_netcdf(tmp_path / "posterior.nc")
+    with xr.open_dataset(tmp_path / "posterior.nc") as ds:
+        back = inf.Posterior.from_dataset(ds.load())
+    xr.testing.assert_identical(back.draws, nuts.draws)
+    assert (back.method, back.problems) == (nuts.method, nuts.problems)
+    for a, b in zip(back.warm, nuts.warm, strict=True):  # z, step size, mass matrix, samples
+        jax.tree.map(np.testing.assert_array_equal, a, b)
 
 
 def test_compare_takes_the_family_and_the_posterior_draws(posterior):

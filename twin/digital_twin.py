@@ -588,17 +588,9 @@ class DigitalTwin:
             "versions": json.dumps(dict(self.versions)),
         }
         if self.warm is not None:
-            w = self.warm
-            for site, z in w.z.items():
-                ds[f"warm_z__{site}"] = (("warm_chain",), np.asarray(z))
-            ds["warm_step_size"] = (("warm_chain",), np.asarray(w.step_size))
-            (sites, imm), *more = w.inverse_mass_matrix.items()
-            if more:
-                raise ValueError("saving a twin supports one mass-matrix block")
-            dims = ("warm_site", "warm_site_") if np.ndim(imm) == 2 else ("warm_site",)
-            ds["warm_inverse_mass_matrix"] = (dims, np.asarray(imm))
-            attrs["warm_sites"] = json.dumps(list(sites))
-            attrs["warm_samples"] = int(w.samples)
+            warm = self.warm.to_dataset()
+            ds = ds.merge(warm)
+            attrs |= warm.attrs
         ds.attrs = attrs
         return ds
 
@@ -613,21 +605,12 @@ class DigitalTwin:
         posterior.attrs = {}
         if "diverging" in posterior:
             posterior["diverging"] = posterior["diverging"].astype(bool)
-        warm = None
-        if "warm_step_size" in ds:
-            sites = tuple(json.loads(ds.attrs["warm_sites"]))
-            warm = WarmStart(
-                z={str(v)[len("warm_z__") :]: ds[v].values for v in ds.data_vars if str(v).startswith("warm_z__")},
-                step_size=ds["warm_step_size"].values,
-                inverse_mass_matrix={sites: ds["warm_inverse_mass_matrix"].values},
-                samples=int(ds.attrs["warm_samples"]),
-            )
         return cls(
             record=record,
             model=TwinModel.from_json(ds.attrs["model"]),
             settings=Settings(**json.loads(ds.attrs["settings"])),
             posterior=posterior if posterior_vars else None,
-            warm=warm,
+            warm=WarmStart.from_dataset(ds),
             diagnostics=tuple(json.loads(ds.attrs["diagnostics"])),
             model_check=tuple(json.loads(ds.attrs.get("model_check", "[]"))),
             log=tuple(json.loads(ds.attrs["log"])),
