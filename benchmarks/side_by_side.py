@@ -42,12 +42,15 @@ SCRIPTS: dict[str, tuple[tuple[str, ...], str]] = {
 
 
 def export(commit: str, into: Path) -> Path:
-    """The tracked files of ``commit`` under ``into`` (raises naming the commit if git cannot)."""
+    """The tracked files of ``commit`` under ``into`` (raises naming the commit if git cannot),
+    with ``../shared`` beside it pointing to the checkout's (data some scripts read)."""
     archive = subprocess.run(["git", "archive", commit], cwd=ROOT, capture_output=True, check=False)
     if archive.returncode:
         raise SystemExit(f"side_by_side: git archive {commit!r} failed: {archive.stderr.decode().strip()}")
     into.mkdir(parents=True)
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    if (ROOT.parent / "shared").is_dir():
+        (into.parent / "shared").symlink_to(ROOT.parent / "shared", target_is_directory=True)
     return into
 
 
