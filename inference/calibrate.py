@@ -133,8 +133,8 @@ def calibrate(
     (day) with the ``priors`` (a prior or a fixed value for each of the family's parameters, plus
     the error models' SDs) and ``errors`` (observable -> :mod:`mechanistic.measurement` model).
     ``draws``: Laplace draws (``"laplace"``; one chain); NUTS: ``chains`` x (``warmup`` +
-    ``samples``), the twin's defaults (they passed the diagnostics on 20 of 20 synthetic patients of
-    the flagship: ``benchmarks/nuts_replicates.py``). Needs float64. The same ``key`` gives the
+    ``samples``), the twin's defaults (checked on synthetic patients of the flagship by
+    ``benchmarks/nuts_replicates.py``). Needs float64. The same ``key`` gives the
     same draws."""
     _check(family, observations, priors, errors, method)
     model = patient_model(family.predict(doses, t0=t0), priors, observations, errors)

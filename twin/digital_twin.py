@@ -59,15 +59,12 @@ class Settings(NamedTuple):
     ``init``: where the NUTS chains start, ``"laplace"`` (one draw each from the Laplace
     approximation at the MAP: dispersed, in the posterior's bulk) or ``"prior"`` (the prior medians,
     jittered by numpyro).
-    The defaults are checked on synthetic patients from the prior by ``benchmarks/nuts_replicates.py``:
-    4 x (1000 + 1000) at target acceptance 0.95 passed on 20 of 20; with 500 warm-up steps 15 of 20
-    (0.95) and 16 of 20 (0.9) passed, and 1000 warm-up steps at 0.9 also 16 of 20 (each failure one
-    divergent transition); a diagonal mass matrix, or a target acceptance of 0.8, failed more often."""
+    The defaults are checked on synthetic patients from the prior by ``benchmarks/nuts_replicates.py``
+    (its runs, and the settings that failed more often, are in ``benchmarks/README.md``)."""
 
     method: str = "nuts"
     seed: int = 0
     chains: int = 4
-    # 1000 draws: at 4 x (500 + 500) growth_rate's R-hat was 1.01 and tail ESS 389 < 400 on the example
     warmup: int = 1000
     samples: int = 1000
     target_accept: float = 0.95
