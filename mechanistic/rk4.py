@@ -1,5 +1,5 @@
 """One step of the classical 4th-order Runge–Kutta method, shared by every fixed-step integrator
-(:mod:`mechanistic.fixed_grid`, :mod:`mechanistic.lawson_grid`, :mod:`mechanistic.growth_curves`)."""
+(:mod:`mechanistic.fixed_grid`, :mod:`mechanistic.lawson_grid`, :mod:`mechanistic.growth_laws`)."""
 
 from __future__ import annotations
 

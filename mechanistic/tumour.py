@@ -12,16 +12,21 @@ effect above 1 turns growth into net kill, as in Strobl et al. 2021) and ``K`` t
 kill effect (1/day). With a ``network`` (:class:`~mechanistic.network_phenotype.NetworkPhenotype`)
 each clone's growth is further multiplied by its network's proliferation activity ``P_i`` and
 its death raised by ``apoptosis_rate_i A_i``; ``growth_rate`` is then the rate at full
-proliferation activity. Growth laws (per-capita ``g``):
+proliferation activity. Growth laws (per-capita ``g``, the :mod:`mechanistic.growth_laws` object
+named in :data:`GROWTH_LAWS`):
 
-- ``exponential``: ``r``
-- ``logistic``: ``r (1 - W/capacity)`` (Lotka–Volterra competition through ``competition``)
-- ``gompertz``: ``r log(capacity / W)``
-- ``bertalanffy`` (general von Bertalanffy, ``dV/dt = a V^gamma - b V``): ``r W^(gamma - 1)``,
-  with ``b`` the ``death_rate``.
+- ``exponential``: ``r`` (``Exponential(r)``)
+- ``logistic``: ``r (1 - W/capacity)`` (``Logistic(r, capacity)``; Lotka–Volterra competition
+  through ``competition``)
+- ``gompertz``: ``r log(capacity / W)`` (``Gompertz.with_capacity(r, capacity)``, computed as
+  ``r log(capacity) - r log(W)``)
+- ``bertalanffy`` (general von Bertalanffy, ``dV/dt = a V^gamma - b V``): ``r W^(gamma - 1)``
+  (``Bertalanffy(r, gamma - 1)``), with ``b`` the ``death_rate``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import equinox as eqx
 import jax
@@ -30,13 +35,21 @@ import numpy as np
 
 from mechanistic.checks import check_range, concrete
 from mechanistic.drug_effect import EmaxEffect, LinearEffect
+from mechanistic.growth_laws import AbstractGrowthLaw, Bertalanffy, Exponential, Gompertz, Logistic
 from mechanistic.network_phenotype import NetworkPhenotype
 
-GROWTH_LAWS: tuple[str, ...] = ("exponential", "logistic", "gompertz", "bertalanffy")
+GROWTH_LAWS: dict[str, Callable[[jax.Array, jax.Array, jax.Array], AbstractGrowthLaw]] = {
+    "exponential": lambda rate, capacity, exponent: Exponential(rate),
+    "logistic": lambda rate, capacity, exponent: Logistic(rate, capacity),
+    "gompertz": lambda rate, capacity, exponent: Gompertz.with_capacity(rate, capacity),
+    "bertalanffy": lambda rate, capacity, exponent: Bertalanffy(rate, exponent - 1.0),
+}
+"""The growth laws of :class:`TumourModel` by name: each builds the law from the per-clone rate
+(1/day, fitness cost included), capacity (mm^3) and Bertalanffy exponent ``gamma``."""
+
+_WITH_CAPACITY = ("logistic", "gompertz")  # the laws that read the capacity
 
 DrugEffect = EmaxEffect | LinearEffect
-
-_TINY = 1e-300
 
 
 def _per_clone(name: str, value, n: int, *, lower: float, strict: bool, upper: float | None = None):
@@ -61,7 +74,7 @@ class TumourModel(eqx.Module):
 
     Arguments (scalars broadcast to one value per clone):
         clones: clone names, e.g. ``("sensitive", "T790M")``.
-        growth: one of :data:`GROWTH_LAWS`.
+        growth: a name in :data:`GROWTH_LAWS`.
         growth_rate: ``r`` (1/day).
         capacity: carrying capacity (mm^3), required for logistic and Gompertz growth.
         competition: ``(n, n)`` Lotka–Volterra coefficients (default all ones: a shared capacity).
@@ -110,12 +123,12 @@ class TumourModel(eqx.Module):
         if not clones or not all(isinstance(c, str) and c for c in clones) or len(set(clones)) != len(clones):
             raise ValueError(f"TumourModel: clones must be distinct non-empty names; got {clones!r}")
         if growth not in GROWTH_LAWS:
-            raise ValueError(f"TumourModel: unknown growth law {growth!r}; valid laws are {GROWTH_LAWS}")
+            raise ValueError(f"TumourModel: unknown growth law {growth!r}; valid laws are {tuple(GROWTH_LAWS)}")
         n = len(clones)
         self.clones = clones
         self.growth = growth
         self.growth_rate = _per_clone("growth_rate", growth_rate, n, lower=-np.inf, strict=True)
-        if growth in ("logistic", "gompertz"):
+        if growth in _WITH_CAPACITY:
             if capacity is None:
                 raise ValueError(f"TumourModel: {growth} growth needs a finite capacity (mm^3)")
             self.capacity = _per_clone("capacity", capacity, n, lower=0.0, strict=True)
@@ -158,18 +171,17 @@ class TumourModel(eqx.Module):
                 return eff.n_drugs
         return None if self.network is None else self.network.panel.n_drugs
 
+    def growth_law(self) -> AbstractGrowthLaw:
+        """The clones' growth law, parameters of shape ``(n_clones,)``, with the rate
+        ``growth_rate (1 - fitness_cost)`` (1/day)."""
+        rate = self.growth_rate * (1.0 - self.fitness_cost)
+        return GROWTH_LAWS[self.growth](rate, self.capacity, self.bertalanffy_exponent)
+
     def per_capita_growth(self, n: jax.Array) -> jax.Array:
-        """Per-capita growth ``g_i(W_i)`` (1/day) before drug and death terms."""
-        r = self.growth_rate * (1.0 - self.fitness_cost)
+        """Per-capita growth ``g_i(W_i)`` (1/day) before drug and death terms, for clone volumes
+        ``n (n_clones,)``."""
         w = jnp.sum(self.competition * n, axis=-1)  # competition @ n, as one fused loop (tiny n)
-        if self.growth == "exponential":
-            return r
-        if self.growth == "logistic":
-            return r * (1.0 - w / self.capacity)
-        w_safe = jnp.maximum(w, _TINY)
-        if self.growth == "gompertz":
-            return r * jnp.log(self.capacity / w_safe)
-        return r * w_safe ** (self.bertalanffy_exponent - 1.0)
+        return self.growth_law().per_capita(w)
 
     def mutation_inflow(self, n: jax.Array) -> jax.Array:
         """Volume flowing into each clone by mutation (mm^3/day): ``mutation_rate.T @ n``."""
