@@ -5,9 +5,9 @@ the folders).
 Each validation reproduces (a subset of the assertions of) one validation test, with the test's thresholds; the
 tests remain the authority and say where the numbers come from:
 
-- ``strobl2021_mtd_time_to_failure`` and ``strobl2021_continuous_crossing_times``:
-  ``tests/mechanistic/test_strobl2021_reference.py`` (Strobl et al. 2021, 2-population Lotka-Volterra model under
-  continuous therapy);
+- ``strobl2021_mtd_time_to_failure`` and ``strobl2021_continuous_crossing_times``: the default-run tests of
+  ``tests/studies/test_strobl2021.py`` (Strobl et al. 2021, 2-population Lotka-Volterra model under continuous
+  therapy; the simulations are ``twin.studies.strobl2021``'s);
 - ``laleh2022_gompertz_fit_quality``: the Gompertz and exponential part of ``test_all_laws_fit_well`` on the
   192-series subsample in ``tests/studies/test_laleh2022.py`` (the six-law fits of that test take ~40 s, mostly
   compilation, so only the two laws that Gompertz needs are fitted here, with the test's options and nested start);
@@ -29,11 +29,12 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache, wraps
+from functools import wraps
 from pathlib import Path
 
 import numpy as np
 
+from twin.studies import strobl2021
 from twin.studies.laleh2022 import FILE as LALEH_PATH
 from twin.studies.laleh2022 import load_laleh, nested_starts
 
@@ -131,62 +132,28 @@ def run_validations(
 # --- Strobl et al. 2021: 2-population Lotka-Volterra model under continuous therapy (MTD) ---------------------
 
 STROBL = "strobl2021_at_lv"
-STROBL_FILES = ("ttpComparison_n0fR.csv", "ttpComparison_cost_noTurnover.csv")
-STROBL_HORIZON = 1500  # days; the largest TimeToFailure in the files is 1235
-# (n0, fR, continuous MTD crossing time of 1.2 n0 in days) from strobl2021_at_lv/README.md, given to 0.1 day
-STROBL_CROSSINGS = ((0.75, 0.001, 451.6), (0.25, 0.1, 105.5), (0.25, 0.001, 295.6), (0.45, 0.001, 334.2),
-                    (0.75, 0.01, 368.7))  # fmt: skip
-
-
-@cache
-def _strobl_burden() -> Callable:
-    """Jitted, vmapped ``(n0, fR, cost, turnover) (B,) -> (total burden on days 0..HORIZON (B, H+1), ok (B,))``
-    under continuous therapy, with the test's solver tolerances."""
-    import jax
-    import jax.numpy as jnp
-
-    import mechanistic as m
-    from mechanistic.catalogue import strobl2021, strobl2021_continuous
-
-    days = np.arange(STROBL_HORIZON + 1, dtype=float)
-    options = m.SolverOptions(rtol=1e-10, atol=1e-12)
-
-    def burden(n0, f_r, cost, turnover):
-        y0 = jnp.stack([n0 * (1 - f_r), n0 * f_r])
-        sol = m.solve(strobl2021(cost=cost, turnover=turnover), y0, strobl2021_continuous(STROBL_HORIZON), days,
-                      options=options)  # fmt: skip
-        return m.total_volume(sol.clones), sol.ok
-
-    return jax.jit(jax.vmap(burden))
+STROBL_FOLDER = strobl2021.FOLDER.as_posix()
 
 
 @_validation(
     "strobl2021_mtd_time_to_failure",
-    source=f"Strobl et al. Cancer Res 2021;81:1135; {STROBL}/ttpComparison/{' and '.join(STROBL_FILES)}",
+    source=f"Strobl et al. Cancer Res 2021;81:1135; {STROBL_FOLDER}/{' and '.join(strobl2021.FILES)}",
     claim="TimeToFailure (first day with burden > 1.2 n0) of every MTD row, continuous therapy",
     metric="rows reproduced",
     tolerance="all 42 rows exactly (18 + 24)",
-    files=[f"{STROBL}/ttpComparison/{f}" for f in STROBL_FILES],
+    files=[f"{STROBL_FOLDER}/{f}" for f in strobl2021.FILES],
 )
 def strobl2021_mtd_time_to_failure(refdata: Path) -> tuple[float, bool, str]:
     import pandas as pd
 
-    tables = []
-    for file in STROBL_FILES:
-        t = pd.read_csv(refdata / STROBL / "ttpComparison" / file)
-        t = t[t.TreatmentBranch.astype(str) == "MTD"]
-        cost = t.Cost.to_numpy() / 100.0 if "Cost" in t else np.zeros(len(t))  # Cost is in percent
-        tables.append(t.assign(file=file, cost=cost)[["file", "InitialTumourSize", "RFrac", "cost", "TimeToFailure"]])
-    rows = pd.concat(tables, ignore_index=True)
-    n0 = rows.InitialTumourSize.to_numpy(float)
-    burden, ok = _strobl_burden()(n0, rows.RFrac.to_numpy(float), rows.cost.to_numpy(float), np.zeros(len(rows)))
-    failed = np.asarray(burden) > 1.2 * n0[:, None]
-    rows["ours"] = np.where(failed.any(1), np.argmax(failed, 1).astype(float), np.inf)
-    bad = rows[(rows.ours != rows.TimeToFailure) | ~np.asarray(ok)]
-    counts = [int((rows.file == f).sum()) for f in STROBL_FILES]
+    tables = [strobl2021.load_ttp_comparison(refdata / strobl2021.FOLDER / f).assign(file=f) for f in strobl2021.FILES]
+    rows = pd.concat([strobl2021.mtd_time_to_failure(t) for t in tables], ignore_index=True)
+    bad = rows[(rows.ours_ttf != rows.TimeToFailure) | ~rows.ours_ok]
+    counts = [int((rows.file == f).sum()) for f in strobl2021.FILES]
     detail = f"{len(rows) - len(bad)} of {len(rows)} rows ({' + '.join(map(str, counts))})"
     if len(bad):
-        detail += f"; not reproduced (first 5):\n{bad.head().to_string(index=False)}"
+        shown = bad[["file", "InitialTumourSize", "RFrac", "cost", "TimeToFailure", "ours_ttf"]]
+        detail += f"; not reproduced (first 5):\n{shown.head().to_string(index=False)}"
     return len(rows) - len(bad), bad.empty and counts == [18, 24], detail
 
 
@@ -199,19 +166,15 @@ def strobl2021_mtd_time_to_failure(refdata: Path) -> tuple[float, bool, str]:
     files=[f"{STROBL}/README.md"],
 )
 def strobl2021_continuous_crossing_times(refdata: Path) -> tuple[float, bool, str]:
-    n0, f_r, expected = (np.array(c, dtype=float) for c in zip(*STROBL_CROSSINGS, strict=True))
-    burden, ok = _strobl_burden()(n0, f_r, np.zeros(len(n0)), np.zeros(len(n0)))
-    excess = np.asarray(burden) - 1.2 * n0[:, None]
-    day = np.argmax(excess > 0, axis=1)
-    rows = np.arange(len(n0))
-    before, after = excess[rows, day - 1], excess[rows, day]
-    crossing = day - 1 + (-before) / (after - before)  # linear within the day
+    n0, f_r, expected = (np.array(c, dtype=float) for c in zip(*strobl2021.CROSSINGS, strict=True))
+    burden, ok = strobl2021.continuous_burden(n0, f_r)
+    crossing = strobl2021.crossing_times(burden, n0)
     error = np.abs(crossing - expected)
     worst = float(error.max())
     detail = ", ".join(
         f"n0={a:g} fR={b:g}: {c:.2f} vs {e:.1f}" for a, b, c, e in zip(n0, f_r, crossing, expected, strict=True)
     )
-    return worst, worst <= 0.05 and bool(np.all(ok)) and bool(np.all(day > 0)), detail
+    return worst, worst <= 0.05 and bool(np.all(ok)), detail
 
 
 # --- Ghaffari Laleh et al. 2022: growth laws on clinical tumour diameters -----------------------------------------
