@@ -22,6 +22,7 @@ from inference.fit import (
     update,
     warm_start,
 )
+from inference.importance import RefinedPopulation, refine_population
 from inference.least_squares import FitResult, Metrics, aic, aic_laleh, fit_curve, metrics
 from inference.least_squares import predict as predict_curve
 from inference.observations import Observations
@@ -33,7 +34,14 @@ from inference.patient_model import (
     patient_model,
     patient_model_and_data,
 )
-from inference.population import Cohort, population_description, population_model, population_prior
+from inference.population import (
+    Cohort,
+    population_description,
+    population_model,
+    population_prior,
+    population_sites,
+)
+from inference.population_guide import population_guide
 from inference.svi import SviResult, svi
 from mechanistic.measurement import Combined, Proportional
 
@@ -51,6 +59,7 @@ __all__ = [
     "ParameterSpec",
     "PatientData",
     "Proportional",
+    "RefinedPopulation",
     "SviResult",
     "WarmStart",
     "aic",
@@ -69,9 +78,12 @@ __all__ = [
     "patient_model",
     "patient_model_and_data",
     "population_description",
+    "population_guide",
     "population_model",
     "population_prior",
+    "population_sites",
     "predict_curve",
+    "refine_population",
     "svi",
     "to_inference_data",
     "update",

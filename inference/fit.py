@@ -31,13 +31,15 @@ class CalibrationWarning(UserWarning):
 class MapResult(NamedTuple):
     """``params``: constrained MAP ``{name: value}``; ``unconstrained``: the same on numpyro's
     unconstrained space; ``log_density``: log joint at the MAP; ``grad_norm``: final gradient norm
-    (unconstrained); ``converged``: ``grad_norm < tol``."""
+    (unconstrained); ``converged``: ``grad_norm < tol``; ``problem``: why not, in words ("" when
+    converged)."""
 
     params: dict
     unconstrained: dict
     log_density: float
     grad_norm: float
     converged: bool
+    problem: str = ""
 
 
 def _free_sites(model: Callable, key, model_args: tuple, strategy) -> dict:
@@ -93,28 +95,29 @@ def _lbfgs_restarts(model, key, model_args, restarts: int, steps: int, tol: floa
 
 
 def map_estimate(
-    model: Callable, key, *, model_args: tuple = (), steps: int = 500, tol: float = 1e-4, restarts: int = 4
-) -> MapResult:
+    model: Callable, key, *, model_args: tuple = (), steps: int = 500, tol: float = 1e-4, restarts: int = 4,
+    warn: bool = True,
+) -> MapResult:  # fmt: skip
     """Maximum a posteriori by L-BFGS (optax) on the unconstrained space from ``restarts`` starts
     (the prior medians, then draws from the prior); the best one is returned. ``model_args``: the
     model's arguments (data as arrays: a new data set of the same shapes reuses the compiled
     fit). Not for starting a hierarchical model: its joint mode is degenerate (between-patient SD ->
     0, density -> infinity, in the centred form), so start NUTS there from the prior medians (the
-    default). Warns (:class:`CalibrationWarning`) when the gradient norm stays above ``tol``."""
+    default). When the gradient norm stays above ``tol``, ``MapResult.problem`` says so (and, with
+    ``warn``, a :class:`CalibrationWarning`)."""
     z, params, values, gnorms = _lbfgs_restarts(model, key, tuple(model_args), restarts, steps, tol)
     values = np.asarray(values)
     best = int(np.nanargmin(np.where(np.isfinite(values), values, np.nan)))
     gnorm = float(gnorms[best])
     converged = bool(gnorm < tol)
-    if not converged:
-        warnings.warn(
-            f"MAP did not converge: gradient norm {gnorm:.3g} > {tol} after {steps} L-BFGS steps; "
-            "raise steps, or check that the priors and data are compatible",
-            CalibrationWarning,
-            stacklevel=2,
-        )
+    problem = "" if converged else (
+        f"MAP did not converge: gradient norm {gnorm:.3g} > {tol} after {steps} L-BFGS steps; "
+        "raise steps, or check that the priors and data are compatible"
+    )  # fmt: skip
+    if problem and warn:
+        warnings.warn(problem, CalibrationWarning, stacklevel=2)
     pick = lambda tree: {k: np.asarray(v[best]) for k, v in tree.items()}  # noqa: E731
-    return MapResult(pick(params), pick(z), -float(values[best]), gnorm, converged)
+    return MapResult(pick(params), pick(z), -float(values[best]), gnorm, converged, problem)
 
 
 @partial(jax.jit, static_argnames=("model", "num_samples"))

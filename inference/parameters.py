@@ -16,6 +16,8 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import jax
+import numpy as np
 import numpyro
 import numpyro.distributions as dist
 
@@ -27,6 +29,14 @@ def _support_bounds(prior: dist.Distribution) -> tuple[float, float]:
     lower = getattr(support, "lower_bound", -math.inf)
     upper = getattr(support, "upper_bound", math.inf)
     return float(lower), float(upper)
+
+
+def _distribution_key(d: dist.Distribution | None) -> tuple | None:
+    """A hashable value of a distribution: its type, pytree structure and parameter values."""
+    if d is None:
+        return None
+    leaves, structure = jax.tree_util.tree_flatten(d)
+    return type(d).__qualname__, structure, tuple((str(np.asarray(x).dtype), np.asarray(x).tobytes()) for x in leaves)
 
 
 @dataclass(frozen=True)
@@ -110,6 +120,21 @@ class ParameterSpec:
             if p.name == name:
                 return p
         raise KeyError(f"unknown parameter {name!r}; the specification has {self.names}")
+
+    def __eq__(self, other) -> bool:
+        """Equal when every parameter is: name, unit, constraint, level, source, fixed value, and the
+        priors' types and values (so equal specifications share one compiled fit)."""
+        return isinstance(other, ParameterSpec) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def _key(self) -> tuple:
+        return tuple(
+            (p.name, p.unit, p.value, p.constraint, p.level, p.source, _distribution_key(p.prior),
+             _distribution_key(p.omega))
+            for p in self.parameters
+        )  # fmt: skip
 
     def __repr__(self) -> str:
         rows = [f"  {p.name} [{p.unit}]: " + (repr(p.prior) if p.free else f"fixed {p.value}") for p in self.parameters]

@@ -88,7 +88,9 @@ def patient_data(observations: Observations, inputs: Any = None, *, padded: bool
     return PatientData(jnp.asarray(pad_repeating_last(times, size(times.size))), groups, inputs)
 
 
-def _check_patient(spec: ParameterSpec, observations: Observations, errors: Mapping[str, ErrorModel]) -> None:
+def check_patient(spec: ParameterSpec, observations: Observations, errors: Mapping[str, ErrorModel]) -> None:
+    """Float64 is on, every observable has an error model whose parameters the specification has,
+    values suit their error models; a single scan warns (a vague prior stays vague)."""
     who = f"patient {observations.patient!r}"
     require_float64("inference.patient_model", who)
     check_error_models(spec, observations.observables, errors, who)
@@ -138,7 +140,7 @@ def patient_model(
     """The numpyro model of one patient (a function of no arguments: the data are built in). Needs
     float64 (``mechanistic.Float64Required`` otherwise). To reuse compiled fits across patients,
     see :func:`patient_model_and_data`."""
-    _check_patient(spec, observations, errors)
+    check_patient(spec, observations, errors)
     model = likelihood_model(lambda params, times, _: predict(params, times), spec, errors)
     return partial(model, patient_data(observations, padded=False))
 
@@ -153,5 +155,5 @@ def patient_model_and_data(
     :func:`inference.map_estimate`, :func:`inference.laplace` and :func:`inference.nuts`: another
     patient with data of the same sizes then runs the same compiled programs (with the same model
     object: see :func:`likelihood_model`)."""
-    _check_patient(spec, observations, errors)
+    check_patient(spec, observations, errors)
     return likelihood_model(predict, spec, errors), patient_data(observations, inputs)

@@ -143,15 +143,7 @@ def population_model(
         unknown = [c for c in covs if c not in cohort.covariates]
         if unknown:
             raise ValueError(f"covariate(s) {unknown} on {name!r} are not in the cohort's {sorted(cohort.covariates)}")
-    if isinstance(centred, bool):
-        centred = set(spec.individual) if centred else set()
-    else:
-        if isinstance(centred, str):
-            raise TypeError(f"centred: give True/False or a collection of parameter names, not the string {centred!r}")
-        centred = set(centred)
-        wrong = sorted(centred - set(spec.individual))
-        if wrong:
-            raise ValueError(f"centred: {wrong} are not individual parameters; those are {spec.individual}")
+    centred = centred_parameters(spec, centred)
     if not spec.individual:
         warnings.warn("no parameter has level='individual': every patient shares all parameters", stacklevel=2)
     n = len(cohort)
@@ -194,6 +186,28 @@ def population_model(
             numpyro.factor(f"loglik_{name}", jnp.sum(jnp.where(mask, ll, 0.0)))
 
     return model
+
+
+def centred_parameters(spec: ParameterSpec, centred: bool | Collection[str]) -> set[str]:
+    """The individual parameters that :func:`population_model`'s ``centred`` names: all
+    (``True``), none (``False``) or those of a collection of names (checked)."""
+    if isinstance(centred, bool):
+        return set(spec.individual) if centred else set()
+    if isinstance(centred, str):
+        raise TypeError(f"centred: give True/False or a collection of parameter names, not the string {centred!r}")
+    centred = set(centred)
+    wrong = sorted(centred - set(spec.individual))
+    if wrong:
+        raise ValueError(f"centred: {wrong} are not individual parameters; those are {spec.individual}")
+    return centred
+
+
+def population_sites(spec: ParameterSpec) -> list[tuple[str, dist.Distribution]]:
+    """The population-level sample sites of :func:`population_model` without covariate effects,
+    with their priors: every free parameter (typical values of the individual ones, shared ones),
+    then ``omega_<p>`` of every individual parameter, in ``spec`` order."""
+    sites = [(p.name, p.prior) for p in spec.parameters if p.free]
+    return sites + [(f"omega_{p.name}", p.omega_prior) for p in spec.parameters if p.level == "individual"]
 
 
 def population_prior(

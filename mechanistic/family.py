@@ -89,6 +89,19 @@ class ModelFamily(abc.ABC):
                 raise ValueError(f"{type(self).__name__}: parameter {p.name!r} is listed twice")
             seen.add(p.name)
 
+    def solve_inputs(self, doses: DoseTable | None, times, *, t0: float) -> object | None:
+        """What :meth:`observables_at` needs besides the parameters and the sorted output ``times``
+        (day), e.g. the doses and the solver's step points as padded arrays; None (the default):
+        the doses are built into the simulator (:meth:`predict`), so each patient's fit compiles
+        its own program. A family returning inputs here (with :meth:`observables_at`) lets one
+        compiled fit serve every patient whose padded sizes agree."""
+        return None
+
+    def observables_at(self, params: Mapping[str, jax.Array], times: jax.Array, inputs) -> dict[str, jax.Array]:
+        """``{observable: (T,)}`` at ``times`` under :meth:`solve_inputs`' ``inputs`` (traced; NaN
+        where a solve fails). Implement it where :meth:`solve_inputs` returns inputs."""
+        raise NotImplementedError(f"{type(self).__name__}.solve_inputs returned inputs but observables_at is missing")
+
     def predict(self, doses: DoseTable | None, *, t0: float = 0.0) -> Callable:
         """``predict(params, times) -> {observable: (T,)}`` under ``doses`` from ``t0`` (day): the
         simulator that calibration fits (NaN where a solve fails, which the likelihood rejects)."""

@@ -64,7 +64,9 @@ def observations():
 
 @pytest.fixture(scope="module")
 def posterior(observations):
-    return inf.calibrate(LogisticTumour(), observations, priors(), ERRORS, DOSES, key=jax.random.key(1), draws=400)
+    return inf.calibrate(
+        LogisticTumour(), observations, priors(), ERRORS, DOSES, key=jax.random.key(1), chains=1, samples=400
+    )
 
 
 def test_calibrate_returns_draws_with_units_and_covers_the_truth(posterior):
@@ -80,7 +82,9 @@ def test_calibrate_returns_draws_with_units_and_covers_the_truth(posterior):
 
 
 def test_same_key_same_draws(observations, posterior):
-    again = inf.calibrate(LogisticTumour(), observations, priors(), ERRORS, DOSES, key=jax.random.key(1), draws=400)
+    again = inf.calibrate(
+        LogisticTumour(), observations, priors(), ERRORS, DOSES, key=jax.random.key(1), chains=1, samples=400
+    )
     np.testing.assert_array_equal(again.draws.kill_slope.values, posterior.draws.kill_slope.values)
 
 

@@ -18,7 +18,6 @@ the packages that produced it, and the log of earlier updates.
 
 from __future__ import annotations
 
-import functools
 import json
 import warnings
 from collections.abc import Mapping, Sequence
@@ -33,17 +32,13 @@ import pandas as pd
 import xarray as xr
 
 from inference.fit import WarmStart
-from twin.flagship import TwinModel
+from twin.diseases import DEFAULT_PACK, DiseasePack, RecordResponse, get_pack
 from twin.record import OBSERVABLES, PatientRecord
 
 FORMAT_VERSION = 1
-FIT_OBSERVABLES = ("diameter", "resistant_fraction")
 PREDICTIVE_LEVEL = 0.90
-PRIMARY = "time_to_2x_baseline"  # the ranking endpoint of compare (scenarios.compare endpoints)
-TOO_SMALL_MM = 5.0  # RECIST 1.1 default diameter of a lesion too small to measure (Eisenhauer et al. 2009)
 MISFIT_P = 0.01  # an observation with a smaller posterior predictive p-value is not explained
 MISFIT_OUTSIDE_SHARE = 0.25  # more of the record outside its 90% predictive intervals is a misfit
-CAPACITY_WARNING = 0.8  # a scan above this share of the capacity's diameter is near a modelled limit
 
 
 METHODS = ("nuts", "laplace")
@@ -86,18 +81,6 @@ class Comparison(NamedTuple):
     verdict: object  # scenarios.Verdict (scenarios is imported lazily)
 
 
-class RecordResponse(NamedTuple):
-    """RECIST 1.1 read from the record's own diameters (one lesion; a value below detection counts
-    as 5 mm, RECIST's default for a lesion too small to measure). ``scans``: DataFrame ``time,
-    diameter, category`` (CR/PR/SD/PD; NE for the baseline); ``progressed_on``: the day of the first
-    PD scan or None; ``progressed_now``: the last scan is PD; ``text``: one sentence."""
-
-    scans: pd.DataFrame
-    progressed_on: float | None
-    progressed_now: bool
-    text: str
-
-
 class Update(NamedTuple):
     """``twin``: refitted with the new rows; ``checks``: one row per new observation with the
     previous twin's 90% predictive interval and whether the value fell outside it;
@@ -126,7 +109,7 @@ class DigitalTwin:
     """A patient's twin (see the module docstring). Build with :meth:`from_record`."""
 
     record: PatientRecord
-    model: TwinModel
+    model: object  # the pack's model family for this patient (twin.flagship.TwinModel for EGFR NSCLC)
     settings: Settings = Settings()
     posterior: xr.Dataset | None = None  # dims (chain, draw): free parameters, 'diverging'
     warm: WarmStart | None = field(default=None, repr=False)  # where NUTS ended (None after Laplace)
@@ -134,20 +117,19 @@ class DigitalTwin:
     model_check: tuple[str, ...] = ()  # the record's posterior predictive check failed (empty: passed)
     log: tuple[dict, ...] = ()  # earlier updates: day, checks
     versions: Mapping[str, str] = field(default_factory=_versions)
+    pack: DiseasePack = field(default_factory=get_pack)  # the disease: model, regimens, response criteria
 
     # --- construction ---------------------------------------------------------------------------
     @classmethod
-    def from_record(cls, record: PatientRecord, model: TwinModel | None = None) -> DigitalTwin:
-        """The twin of ``record`` with the flagship model personalised by its mutations (or ``model``)."""
+    def from_record(cls, record: PatientRecord, model=None, pack: str | DiseasePack | None = None) -> DigitalTwin:
+        """The twin of ``record`` under the disease ``pack`` (a name in ``twin.diseases.PACKS``,
+        default ``"egfr_nsclc"``) with the pack's model personalised to the record (or ``model``)."""
         if not isinstance(record, PatientRecord):
             raise TypeError(f"record must be a twin.PatientRecord, got {type(record).__name__}")
-        if model is None:
-            from mechanistic.egfr_network import EGFR_DRUG_PK
-
-            model = TwinModel.from_mutations(record.mutations)
-            model = model.with_drugs(d for d in record.drugs if d in EGFR_DRUG_PK)  # drugs the patient was given
+        pack = get_pack(pack)
+        model = pack.model_for(record) if model is None else model
         _check_drugs(record, model)
-        return cls(record, model)
+        return cls(record, model, pack=pack)
 
     @property
     def calibrated(self) -> bool:
@@ -155,7 +137,7 @@ class DigitalTwin:
 
     @property
     def observables(self) -> tuple[str, ...]:
-        return tuple(o for o in FIT_OBSERVABLES if o in self.record.observables)
+        return tuple(o for o in self.pack.fit_observables if o in self.record.observables)
 
     @property
     def t0(self) -> float:
@@ -168,78 +150,72 @@ class DigitalTwin:
         return max(o.time for o in self.record.observations)
 
     # --- calibration ----------------------------------------------------------------------------
-    def _numpyro_model(self):
-        """``(model, data)``: the numpyro model of the record and its padded data (model_args)."""
-        from inference.patient_model import patient_model_and_data
-
-        if not self.observables:
-            raise ValueError(
-                f"patient {self.record.patient_id!r} has no {' or '.join(FIT_OBSERVABLES)} observations to fit"
-            )
-        obs = self.record.to_observations(observables=self.observables)
-        inputs = self._solve_inputs(obs.times)
-        errors = self.model.errors(self.observables)
-        _, data = patient_model_and_data(self.model.observables_at, self.model.spec(), obs, errors, inputs)
-        return _likelihood(self.model, tuple(self.observables)), data
-
-    def _solve_inputs(self, times):
-        return self.model.solve_inputs(self.record.to_dose_table(), times, t0=self.t0)
-
     def calibrate(
         self, *, method: str | None = None, seed: int | None = None, chains: int | None = None,
         warmup: int | None = None, samples: int | None = None, target_accept: float | None = None,
         dense_mass: bool | None = None, init: str | None = None,
     ) -> DigitalTwin:  # fmt: skip
-        """Bayesian calibration (:class:`Settings`; unset arguments keep the twin's). NUTS problems
-        (R-hat > 1.01, bulk or tail ESS < 100 per chain, divergences; :func:`inference.diagnose`)
-        and a MAP that did not converge warn and are kept in ``diagnostics``."""
-        from inference.fit import nuts, warm_start
-
+        """Bayesian calibration by ``inference.calibrate`` (:class:`Settings`; unset arguments keep
+        the twin's). NUTS problems (R-hat > 1.01, bulk or tail ESS < 100 per chain, divergences)
+        and a Laplace fit whose MAP did not converge warn and are kept in ``diagnostics``."""
         given = {"method": method, "seed": seed, "chains": chains, "warmup": warmup, "samples": samples,
                  "target_accept": target_accept, "dense_mass": dense_mass, "init": init}  # fmt: skip
         settings = self.settings._replace(**{k: v for k, v in given.items() if v is not None})
         _check_settings(settings)
-        model, data = self._numpyro_model()
-        key = jax.random.key(settings.seed)
-        if settings.method == "laplace":
-            fit, problems = _map(model, data, key)
-            draws = _laplace_draws(model, data, fit, key, settings.chains * settings.samples, unconstrained=False)
-            shape = (settings.chains, settings.samples)
-            samples = {k: np.asarray(v).reshape(shape) for k, v in draws.items() if k in self.model.priors}
-            posterior = _posterior(samples, self.model.units())
-            twin = replace(self, settings=settings, posterior=posterior, warm=None, diagnostics=tuple(problems))
-            return twin._with_model_check()
-        starts = _laplace_starts(model, data, key, settings.chains) if settings.init == "laplace" else None
-        mcmc = nuts(
-            model,
-            key,
-            model_args=(data,),
-            chains=settings.chains,
-            warmup=settings.warmup,
-            samples=settings.samples,
-            target_accept=settings.target_accept,
-            dense_mass=settings.dense_mass,
-            init_unconstrained=starts,
-        )
-        return self._with_run(mcmc, settings, warm_start(mcmc))
+        return self._fit(settings, jax.random.key(settings.seed))
 
-    def _with_model_check(self) -> DigitalTwin:
+    def _fit(self, settings: Settings, key, *, warm: WarmStart | None = None, warmup: int | None = None):
+        """This twin with the posterior of ``inference.calibrate`` under ``settings`` (``warm``: a
+        NUTS run continued from there with ``warmup`` steps), its problems warned and kept, and the
+        model check of the record."""
+        from inference.calibrate import calibrate
         from inference.fit import CalibrationWarning
 
-        problems = self._model_problems()
-        for p in problems:
-            warnings.warn(p, CalibrationWarning, stacklevel=4)
-        return replace(self, model_check=problems)
+        if not self.observables:
+            fitted = " or ".join(self.pack.fit_observables)
+            raise ValueError(f"patient {self.record.patient_id!r} has no {fitted} observations to fit")
+        post = calibrate(
+            self.model, self.record.to_observations(observables=self.observables), self.model.spec(),
+            self.model.errors(self.observables), self.record.to_dose_table(), key=key, method=settings.method,
+            t0=self.t0, chains=settings.chains, warmup=settings.warmup if warmup is None else warmup,
+            samples=settings.samples, target_accept=settings.target_accept, dense_mass=settings.dense_mass,
+            init=settings.init, warm=warm,
+        )  # fmt: skip
+        if settings.method == "nuts" and post.problems:
+            message = "sampler diagnostics failed:\n  " + "\n  ".join(post.problems)
+            warnings.warn(message, CalibrationWarning, stacklevel=3)
+        else:  # the MAP's problems
+            for problem in post.problems:
+                warnings.warn(problem, CalibrationWarning, stacklevel=3)
+        posterior = post.draws[list(post.free)]
+        posterior.attrs = {}
+        if post.diverging is not None:
+            posterior["diverging"] = (("chain", "draw"), post.diverging)
+        twin = replace(self, settings=settings, posterior=posterior, warm=post.warm, diagnostics=post.problems)
+        problems = twin._model_problems()
+        for problem in problems:
+            warnings.warn(problem, CalibrationWarning, stacklevel=3)
+        return replace(twin, model_check=problems)
 
-    def _with_run(self, mcmc, settings: Settings, ws) -> DigitalTwin:
-        from inference.fit import diagnose
-
-        samples = dict(mcmc.get_samples(group_by_chain=True))
-        samples["diverging"] = np.asarray(mcmc.get_extra_fields(group_by_chain=True)["diverging"], dtype=bool)
-        posterior = _posterior(samples, self.model.units())
-        problems = diagnose(_as_inference_data(posterior), min_ess=100.0 * settings.chains, warn=True).problems
-        twin = replace(self, settings=settings, posterior=posterior, warm=ws, diagnostics=tuple(problems))
-        return twin._with_model_check()
+    def with_draws(self, draws: Mapping[str, np.ndarray]) -> DigitalTwin:
+        """This twin with a posterior given as draws ``{free parameter: (chain, draw)}`` made
+        elsewhere (e.g. fixed values for a what-if without calibration): no sampler diagnostics,
+        no model check."""
+        missing = sorted(set(self.model.priors) - set(draws))
+        unknown = sorted(set(draws) - set(self.model.priors))
+        if missing or unknown:
+            raise ValueError(f"draws must hold exactly the free parameters {sorted(self.model.priors)}; "
+                             f"missing {missing}, unknown {unknown}")  # fmt: skip
+        shapes = {k: np.shape(v) for k, v in draws.items()}
+        if len(set(shapes.values())) != 1 or len(next(iter(shapes.values()))) != 2:
+            raise ValueError(f"draws must all have one shape (chain, draw); got {shapes}")
+        units = self.model.units()
+        chains, n = next(iter(shapes.values()))
+        data = {
+            k: (("chain", "draw"), np.asarray(draws[k], dtype=float), {"units": units[k]}) for k in self.model.priors
+        }
+        posterior = xr.Dataset(data, coords={"chain": np.arange(chains), "draw": np.arange(n)})
+        return replace(self, posterior=posterior, warm=None, diagnostics=(), model_check=())
 
     def _require_posterior(self) -> xr.Dataset:
         if self.posterior is None:
@@ -279,7 +255,8 @@ class DigitalTwin:
 
         batch = {k: jnp.asarray(v, dtype=float) for k, v in draws.items()}
         padded = jnp.asarray(m.pad_repeating_last(times))
-        clones, ok = _solve_history(self.model, batch, padded, self._solve_inputs(times))
+        inputs = self.model.solve_inputs(self.record.to_dose_table(), times, t0=self.t0)
+        clones, ok = _solve_history(self.model, batch, padded, inputs)
         clones = clones[:, : len(times)]
         ok = np.asarray(ok)
         if not ok.all():
@@ -357,8 +334,8 @@ class DigitalTwin:
     def _model_problems(self) -> tuple[str, ...]:
         """Why the model does not explain this patient (empty: it does): observations the posterior
         predictive cannot reproduce (p < :data:`MISFIT_P`), too many outside their 90% intervals
-        (share > :data:`MISFIT_OUTSIDE_SHARE`, at least 2), a scan near the model's carrying
-        capacity (above :data:`CAPACITY_WARNING` of the diameter of its 5th posterior percentile),
+        (share > :data:`MISFIT_OUTSIDE_SHARE`, at least 2), the disease pack's own checks
+        (:meth:`DiseasePack.model_problems`, e.g. a scan near the model's carrying capacity),
         or a residual error SD whose posterior median exceeds its prior's 95th percentile (the fit
         absorbing misfit as noise)."""
         check = self.record_check()
@@ -373,19 +350,7 @@ class DigitalTwin:
         if n_out >= 2 and n_out > MISFIT_OUTSIDE_SHARE * n:
             problems.append(f"{n_out} of {n} observations fall outside their 90% predictive intervals")
         post = self._require_posterior()
-        diameters = [o.value for o in self.record.observations if o.observable == "diameter" and o.status == "measured"]
-        if "capacity" in post:  # free: its lower 5% posterior quantile
-            capacity, which = float(np.quantile(post["capacity"].values, 0.05)), "5th posterior percentile of the "
-        else:  # fixed in models saved before it had a prior
-            capacity, which = self.model.fixed.get("capacity"), ""
-        if capacity is not None and diameters:
-            cap_mm = (6.0 * capacity / np.pi) ** (1 / 3)
-            if max(diameters) > CAPACITY_WARNING * cap_mm:
-                problems.append(
-                    f"the largest scan ({max(diameters):.3g} mm) is {max(diameters) / cap_mm:.0%} of the diameter of "
-                    f"the {which}model's carrying capacity ({capacity:.3g} mm^3, {cap_mm:.3g} mm): its forecasts are "
-                    "shaped by that limit"
-                )
+        problems += self.pack.model_problems(self.record, post, self.model)
         residual = {p for e in self.model.errors(self.observables).values() for p in e.parameters}
         for name, prior in self.model.priors.items():
             if name in residual and name in post:
@@ -401,45 +366,20 @@ class DigitalTwin:
         return tuple(problems)
 
     def record_response(self) -> RecordResponse:
-        """RECIST 1.1 of the record itself (:class:`RecordResponse`): has the patient already
-        progressed? Baseline: the first diameter; PD: +20% and +5 mm over the nadir."""
-        from scenarios.endpoints import RESPONSE_NAMES, recist
-
-        scans = sorted(
-            (o.time, TOO_SMALL_MM if o.status == "below_detection" else o.value)
-            for o in self.record.observations
-            if o.observable == "diameter" and o.status != "not_evaluable"
-        )
-        frame = pd.DataFrame(scans, columns=["time", "diameter"])
-        if len(frame) < 2:
-            frame["category"] = "NE"
-            return RecordResponse(frame, None, False, "fewer than two diameter scans: no RECIST assessment")
-        codes = np.asarray(recist(np.asarray(frame.diameter, dtype=float)))
-        frame["category"] = [RESPONSE_NAMES[c] for c in codes]
-        pd_days = frame.time[frame.category == "PD"]
-        first = float(pd_days.iloc[0]) if len(pd_days) else None
-        now = frame.category.iloc[-1] == "PD"
-        nadir = frame.diameter.iloc[:-1].min()
-        if now:
-            last = frame.diameter.iloc[-1]
-            text = (
-                f"the record meets RECIST progression at day {frame.time.iloc[-1]:g}: {last:.3g} mm is "
-                f"{100 * (last / nadir - 1):+.0f}% and {last - nadir:+.3g} mm over the nadir {nadir:.3g} mm"
-            )
-        elif first is not None:
-            text = f"the record met RECIST progression at day {first:g}; the last scan is {frame.category.iloc[-1]}"
-        else:
-            text = f"no RECIST progression in the record; the last scan is {frame.category.iloc[-1]}"
-        return RecordResponse(frame, first, bool(now), text)
+        """The disease's response criteria applied to the record itself (the pack's
+        :meth:`~twin.diseases.DiseasePack.record_response`; RECIST 1.1 for EGFR NSCLC): has the
+        patient already progressed?"""
+        return self.pack.record_response(self.record)
 
     # --- what-if --------------------------------------------------------------------------------
     def compare(
         self, regimens: Sequence | None = None, *, days: int = 728, n_draws: int = 200, seed: int | None = None,
-        primary: str = PRIMARY, dose_penalty_per_g: float = 0.0, toxicity_penalty_days: float = 0.0,
+        primary: str | None = None, dose_penalty_per_g: float = 0.0, toxicity_penalty_days: float = 0.0,
     ) -> Comparison:  # fmt: skip
-        """Simulate ``regimens`` (default the standard five, :mod:`twin.regimens`) from the decision
-        day for ``days`` days on ``n_draws`` posterior draws; rank them by ``primary``
-        (``scenarios.summarise``: restricted mean to the horizon; ``scenarios.verdict``). The
+        """Simulate ``regimens`` (default the pack's standard regimens; EGFR NSCLC: the five of
+        :mod:`twin.regimens`) from the decision day for ``days`` days (a multiple of the pack's scan
+        interval) on ``n_draws`` posterior draws; rank them by ``primary`` (default the pack's;
+        ``scenarios.summarise``: restricted mean to the horizon; ``scenarios.verdict``). EGFR NSCLC's
         default, the time until the tumour volume doubles from the
         decision day (+26% in diameter), measures a switch strategy's second line too (RECIST
         ``time_to_progression`` on 8-weekly scans stops a switch regimen at its first
@@ -450,20 +390,22 @@ class DigitalTwin:
 
         ``toxicity_penalty_days``: days of restricted mean subtracted per unit of relative exposure
         above the label dose (each drug's mean daily dose over the horizon / its label dose per day
-        in :data:`twin.dose_limits.DOSE_LIMITS`, the excess over 1; ``scenarios.summarise``); the
+        from the pack, :meth:`DiseasePack.label_daily_mg`, the excess over 1; ``scenarios.summarise``); the
         table ranks by restricted mean minus that penalty and shows it as ``toxicity penalty
         (days)``. Default 0: no penalty."""
 
         import scenarios as sc
         from mechanistic import longest_diameter as m_diameter
-        from twin.dose_limits import DOSE_LIMITS
         from twin.formatting import short_regimen
-        from twin.regimens import SCAN_EVERY, above_label, standard_regimens
 
-        if not (isinstance(days, (int, np.integer)) and days > 0 and days % SCAN_EVERY == 0):
-            raise ValueError(f"days={days!r} must be a positive multiple of {SCAN_EVERY} (the scan interval, days)")
+        pack = self.pack
+        primary = pack.primary if primary is None else primary
+        if not (isinstance(days, (int, np.integer)) and days > 0 and days % pack.scan_every == 0):
+            raise ValueError(
+                f"days={days!r} must be a positive multiple of {pack.scan_every} (the scan interval, days)"
+            )
         sc.check_penalties(dose_penalty_per_g=dose_penalty_per_g, toxicity_penalty_days=toxicity_penalty_days)
-        regimens = standard_regimens(days) if regimens is None else list(regimens)
+        regimens = pack.standard_regimens(days) if regimens is None else list(regimens)
         draws = self.draws(n_draws)
         # the pre-treatment burden (adaptive regimens' clinical baseline): each draw's volume at the first dose
         # (at the first observation if dosing began before it; on the decision day if the record has no doses)
@@ -472,13 +414,13 @@ class DigitalTwin:
         clones = self._solve(draws, np.unique([start_day, self.now]))  # (n, 1 or 2, n_clones)
         now, pretreatment = clones[:, -1, :], clones[:, 0, :].sum(axis=1)
         response = self.record_response()
-        if response.progressed_now:  # start from the observed burden: the fit may lag a progression
-            observed = np.pi * float(response.scans.diameter.iloc[-1]) ** 3 / 6.0  # mm^3, sphere
-            now = now * (observed / now.sum(axis=1, keepdims=True))
+        rescale = response.progressed_now and response.observed_burden is not None
+        if rescale:  # start from the observed burden: the fit may lag a progression
+            now = now * (response.observed_burden / now.sum(axis=1, keepdims=True))
         model = self.model.with_drugs(d for r in regimens for d in r.drugs)  # any drug with PK the regimens give
         seed = self.settings.seed if seed is None else seed
         ds = sc.compare(
-            model, draws, regimens, days, key=jax.random.key(seed), initial_state=now, scan_every=SCAN_EVERY,
+            model, draws, regimens, days, key=jax.random.key(seed), initial_state=now, scan_every=pack.scan_every,
             options=model.solver_options(), pretreatment=pretreatment,
         )  # fmt: skip
         ds.attrs["start_day"] = float(self.now)
@@ -487,7 +429,7 @@ class DigitalTwin:
         ds.attrs["record_response"] = response.text
         ds.attrs["start_state"] = (
             "each draw's clone shares scaled to the observed burden of the last scan (the record shows progression)"
-            if response.progressed_now
+            if rescale
             else "each posterior draw's fitted clone volumes on the decision day"
         )
         # the rules that hold and resume against a baseline (a switch at progression reads its own nadir)
@@ -514,10 +456,10 @@ class DigitalTwin:
                 )
             ds.attrs["adaptive_baseline"] = "Adaptive baseline: " + "; ".join(lines) + "."
         ds.attrs["toxicity_penalty_days"] = float(toxicity_penalty_days)
-        labels = {d: DOSE_LIMITS[d].label_per_day_mg for d in model.drugs if d in DOSE_LIMITS}
+        labels = pack.label_daily_mg(model.drugs)
         table = sc.summarise(ds, primary=primary, dose_penalty_per_g=dose_penalty_per_g,
                              toxicity_penalty_days=toxicity_penalty_days, label_daily_mg=labels)  # fmt: skip
-        flags = {str(r): above_label(r) for r in regimens}
+        flags = {str(r): pack.above_label(r) for r in regimens}
         table["above label dose"] = ["; ".join(flags[r]) for r in table.regimen]
         names = {str(r): short_regimen(str(r)) + (" (above label dose)" if flags[str(r)] else "") for r in regimens}
         return Comparison(ds, table, sc.verdict(ds, table, primary, names=names))
@@ -550,8 +492,6 @@ class DigitalTwin:
     def update(self, new: PatientRecord, *, warmup: int = 200) -> Update:
         """Add ``new``'s rows (e.g. the next scan; :meth:`PatientRecord.merge`), check them against
         this twin's 90% predictive interval, and refit, warm-started from this posterior."""
-        from inference.fit import update, warm_start
-
         self._require_posterior()
         checks = self.check(new)
         merged = self.record.merge(new)
@@ -561,10 +501,7 @@ class DigitalTwin:
         if self.warm is None:  # Laplace: a new MAP and Laplace fit
             twin = twin.calibrate()
         else:
-            model, data = twin._numpyro_model()
-            mcmc = update(model, self.warm, key, warmup=warmup, samples=self.settings.samples,
-                          target_accept=self.settings.target_accept, model_args=(data,))  # fmt: skip
-            twin = twin._with_run(mcmc, self.settings, warm_start(mcmc))
+            twin = twin._fit(self.settings, key, warm=self.warm, warmup=warmup)
         entry = {"day": float(self.now), "new_day": float(twin.now), "checks": checks.to_dict(orient="list")}
         twin = replace(twin, log=(*self.log, entry))
         return Update(twin, checks, bool(checks["outside"].any()) if len(checks) else False)
@@ -583,6 +520,8 @@ class DigitalTwin:
             "model_check": json.dumps(list(self.model_check)),
             "log": json.dumps(list(self.log)),
             "versions": json.dumps(dict(self.versions)),
+            "pack": self.pack.name,
+            "pack_version": self.pack.version,
         }
         if self.warm is not None:
             warm = self.warm.to_dataset()
@@ -597,6 +536,15 @@ class DigitalTwin:
         if version != FORMAT_VERSION:
             raise ValueError(f"twin_format_version={version!r}: this version of twin reads version {FORMAT_VERSION}")
         record = PatientRecord.from_dict(json.loads(ds.attrs["record"]))
+        pack = get_pack(ds.attrs.get("pack", DEFAULT_PACK))  # twins saved before packs are EGFR NSCLC
+        saved = ds.attrs.get("pack_version", pack.version)
+        if saved != pack.version:
+            warnings.warn(
+                f"this twin was saved with version {saved!r} of the {pack.name!r} pack; this is version "
+                f"{pack.version!r}: its posterior was fitted under the older pack's model and priors",
+                UserWarning,
+                stacklevel=3,
+            )
         posterior_vars = [v for v in ds.data_vars if not str(v).startswith("warm_")]
         posterior = ds[posterior_vars].drop_vars([c for c in ds.coords if c not in ("chain", "draw")])
         posterior.attrs = {}
@@ -604,7 +552,7 @@ class DigitalTwin:
             posterior["diverging"] = posterior["diverging"].astype(bool)
         return cls(
             record=record,
-            model=TwinModel.from_json(ds.attrs["model"]),
+            model=pack.model_from_json(ds.attrs["model"]),
             settings=Settings(**json.loads(ds.attrs["settings"])),
             posterior=posterior if posterior_vars else None,
             warm=WarmStart.from_dataset(ds),
@@ -612,6 +560,7 @@ class DigitalTwin:
             model_check=tuple(json.loads(ds.attrs.get("model_check", "[]"))),
             log=tuple(json.loads(ds.attrs["log"])),
             versions=json.loads(ds.attrs["versions"]),
+            pack=pack,
         )
 
     def save(self, path: str | Path) -> Path:
@@ -673,7 +622,7 @@ class DigitalTwin:
         drugs = ", ".join(f"{sum(d.drug == name for d in r.doses)} {name} doses" for name in r.drugs) or "no doses"
         calls = ", ".join(f"{m.gene} {m.variant} {m.vaf:.1%}" for m in r.mutations) or "no mutations"
         lines = [
-            f"DigitalTwin of patient {r.patient_id!r} ({calls})",
+            f"DigitalTwin of patient {r.patient_id!r} ({calls}); {self.pack.title}",
             f"  record: {obs} (days {self.t0:g} to {self.now:g}); {drugs}",
             f"  model: clones {', '.join(self.model.clones)}; drugs {', '.join(self.model.drugs)}",
         ]
@@ -702,71 +651,15 @@ class DigitalTwin:
                     f"    {row.parameter} = {row.median:.3g}{'' if row.units == '1' else ' ' + row.units} "
                     f"(90% CI {row.lo:.3g} to {row.hi:.3g})"
                 )
-        lines.append(f"  RECIST of the record: {self.record_response().text}")
+        lines.append(f"  {self.pack.response_criteria} of the record: {self.record_response().text}")
         lines.append(f"  decision day: {self.now:g}" + (f"; {len(self.log)} update(s)" if self.log else ""))
         return "\n".join(lines)
 
 
-@functools.lru_cache(maxsize=16)
-def _likelihood(model: TwinModel, observables: tuple[str, ...]):
-    """The numpyro model of ``model`` fitted to ``observables``, built once and shared by every
-    patient with an equal personalised model (``inference.likelihood_model``: the fits take it as a
-    static argument, so a new function object per patient would trace them again; the record
-    enters as data)."""
-    from inference.patient_model import likelihood_model
-
-    return likelihood_model(model.observables_at, model.spec(), model.errors(observables))
-
-
-def _map(model, data, key) -> tuple:
-    """``(MapResult, problems)``: the MAP (2 L-BFGS starts) and its warnings as lines (re-warned)."""
-    from inference.fit import CalibrationWarning, map_estimate
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", CalibrationWarning)
-        fit = map_estimate(model, key, model_args=(data,), restarts=2)
-    problems = [str(w.message) for w in caught if issubclass(w.category, CalibrationWarning)]
-    for p in problems:
-        warnings.warn(p, CalibrationWarning, stacklevel=4)
-    return fit, problems
-
-
-def _laplace_starts(model, data, key, chains: int) -> dict | None:
-    """One start per NUTS chain ``{site: (chains,)}`` (unconstrained) from the Laplace
-    approximation at the MAP; None (numpyro's default starts) where the Hessian there is not
-    positive definite. The MAP's own warnings are not shown: NUTS is checked by its diagnostics."""
-    from inference.fit import CalibrationWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CalibrationWarning)
-        fit, _ = _map(model, data, key)
-    try:
-        return _laplace_draws(model, data, fit, key, chains, unconstrained=True)
-    except ValueError:
-        return None
-
-
-def _laplace_draws(model, data, fit, key, n: int, *, unconstrained: bool) -> dict:
-    """``n`` draws ``{site: (n,)}`` of the Laplace approximation at ``fit``."""
-    from inference.fit import laplace
-
-    draw_key = jax.random.fold_in(key, 1)
-    return laplace(model, fit, draw_key, model_args=(data,), num_samples=n, unconstrained=unconstrained)
-
-
-def _check_drugs(record: PatientRecord, model: TwinModel) -> None:
+def _check_drugs(record: PatientRecord, model) -> None:
     unknown = [d for d in record.drugs if d not in model.drugs]
     if unknown:
         raise ValueError(f"patient {record.patient_id!r} was given {unknown}; the twin models {model.drugs}")
-
-
-def _posterior(samples: Mapping[str, np.ndarray], units: Mapping[str, str]) -> xr.Dataset:
-    """Draws ``{name: (chain, draw)}`` as a Dataset, each variable with its unit (none for sampler fields)."""
-    chains, draws = np.shape(next(iter(samples.values())))
-    data = {
-        k: (("chain", "draw"), np.asarray(v), {"units": units[k]} if k in units else {}) for k, v in samples.items()
-    }
-    return xr.Dataset(data, coords={"chain": np.arange(chains), "draw": np.arange(draws)})
 
 
 def _check_settings(s: Settings) -> None:
@@ -784,16 +677,8 @@ def _check_settings(s: Settings) -> None:
         raise ValueError(f"target_accept={s.target_accept!r} must be in (0, 1)")
 
 
-def _as_inference_data(posterior: xr.Dataset):
-    from inference.fit import import_arviz
-
-    az = import_arviz()
-    params = posterior.drop_vars("diverging")
-    return az.InferenceData(posterior=params, sample_stats=posterior[["diverging"]])
-
-
 @eqx.filter_jit
-def _solve_history(model: TwinModel, batch, times, inputs):
+def _solve_history(model, batch, times, inputs):
     """Clone volumes ``(n, T, n_clones)`` and success flags ``(n,)`` per draw (compiled once per
     model, number of draws and padded sizes of times and inputs)."""
 

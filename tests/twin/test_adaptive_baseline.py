@@ -2,13 +2,10 @@
 fitted volume at the first dose; ``at50-now`` against the burden on the decision day. A fixed
 posterior (the example's true parameters, four volumes) instead of a calibration keeps this fast."""
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 
 from twin import DigitalTwin, example_patient
-from twin.digital_twin import _posterior
 from twin.examples.generate_example import TRUTH
 from twin.regimens import parse_regimen
 
@@ -21,7 +18,7 @@ def fixed_twin() -> DigitalTwin:
     twin = DigitalTwin.from_record(example_patient())
     scale = np.array([0.9, 1.0, 1.1, 1.2])
     samples = {k: (TRUTH[k] * (scale if k == "volume0" else np.ones(4)))[None] for k in twin.model.priors}
-    return replace(twin, posterior=_posterior(samples, twin.model.units()))
+    return twin.with_draws(samples)
 
 
 @pytest.fixture(scope="module")

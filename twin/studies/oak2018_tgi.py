@@ -39,19 +39,20 @@ rate, so many patients' random effects are prior-shaped and truncated, not Gauss
 ``population_model`` (baseline centred, rates non-centred) is the reference but takes ~3-6 min an
 arm here for 2 x (1000 + 1000) (trees of 255 steps). Gaussian variational families are biased:
 SVI with a guide factorised into population x patients, or the structured
-:func:`population_guide`, gave the atezolizumab arm a typical shrinkage rate of 0.0017-0.0020/day
+:func:`inference.population_guide`, gave the atezolizumab arm a typical shrinkage rate of 0.0017-0.0020/day
 and between-patient SDs of ~1.05 for both rates, against NUTS's 0.00048/day, 1.94 and 1.38 (a
 full-rank guide over all ~1,130 dimensions was slower than NUTS, ~30 ms a step, and unconverged
 after 4,000). So ``method="svi"`` (default, ~30-45 s an arm on 2 cores) uses SVI only to find
 each patient's posterior, then integrates the random effects out by adaptive importance sampling
-(:func:`refine_marginal`) and returns draws of the Laplace approximation at the maximum of the
-resulting marginal posterior of the 8 population parameters. Against NUTS it agreed to within
-0.23 (docetaxel) and 0.27 (atezolizumab) NUTS posterior SDs on every population parameter, in one
-run each (2026-11); that check takes 10-20 min an arm on 2 cores and is opt-in
-(``TWIN_NUTS_CHECKS=1``, tests/studies/test_oak2018.py), not run in CI: treat the agreement as
-measured once, not verified on every change. The returned :class:`OakArmFit` carries population-level
-draws: typical values under the parameter names, ``omega_<name>`` and the error SDs (the sites
-``population_model`` produces and :func:`inference.population_prior` reads).
+(:func:`inference.refine_population`, through :func:`refine_marginal`) and returns draws of the
+Laplace approximation at the maximum of the resulting marginal posterior of the 8 population
+parameters. Against NUTS it agreed to within 0.23 (docetaxel) and 0.27 (atezolizumab) NUTS
+posterior SDs on every population parameter, in one run each (2026-11); that check takes 10-20
+min an arm on 2 cores and is opt-in (``TWIN_NUTS_CHECKS=1``, tests/studies/test_oak2018.py), not
+run in CI: treat the agreement as measured once, not verified on every change. The returned
+:class:`OakArmFit` carries population-level draws: typical values under the parameter names,
+``omega_<name>`` and the error SDs (the sites ``population_model`` produces and
+:func:`inference.population_prior` reads).
 
 Predictive check (:func:`predictive_check`): virtual patients drawn as the virtual trial draws
 them (a posterior draw's typical values times ``exp(omega * N(0, 1))``, residual noise from the
@@ -76,22 +77,20 @@ import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import numpyro
 import numpyro.distributions as dist
 import pandas as pd
-from numpyro.distributions import constraints
-from scipy.optimize import minimize as scipy_minimize
 
 from inference.fit import CalibrationWarning, diagnose, nuts, to_inference_data
+from inference.importance import RefinedPopulation, refine_population
 from inference.observations import Observations
 from inference.parameters import Parameter, ParameterSpec
-from inference.population import Cohort, population_model
+from inference.population import Cohort, centred_parameters, population_model, population_sites
+from inference.population_guide import population_guide
 from inference.svi import svi
 from mechanistic.measurement import Combined
 from mechanistic.stein import stein_size
@@ -106,6 +105,7 @@ ERROR = Combined("sd_additive", "cv")
 METHODS = ("svi", "nuts")
 MAX_SHIFT_SD = 1.0  # importance sampling: the two final estimates at most this many posterior SDs apart
 MAX_LOW_ESS_SHARE = 0.01  # importance sampling: at most this share of patients with weights of ESS < 2
+MAX_DIAMETER_MM = 1e4  # importance sampling: predictions capped at 10 m (a runaway draw)
 
 
 def oak_spec() -> ParameterSpec:
@@ -255,83 +255,16 @@ class OakArmFit:
         return np.maximum(np.asarray(pred), 0.0)
 
 
-def population_guide(cohort: Cohort, spec: ParameterSpec, centred=()):
-    """A structured SVI guide for :func:`~inference.population_model` without covariates (a
-    function of no arguments). Population-level sites (free parameters and ``omega_<p>``): a
-    full-rank Gaussian ``u ~ N(m, L L^T)`` on their unconstrained scale. Each patient's random
-    effects (``z_<p>`` or ``eta_<p>`` of every individual parameter), given ``u``: a full-rank
-    Gaussian ``N(a_i + B_i (u - m), L_i L_i^T)``, independent between patients. The linear
-    dependence on ``u`` keeps some of the coupling between typical values / between-patient SDs
-    and the random effects that a guide factorised into population x patients loses, the
-    per-patient blocks the size-vs-rates correlations of a few scans that a mean-field guide loses;
-    the cost is linear in the number of patients (a full-rank guide's is quadratic:
-    ~30 ms a step here against a few ms). Still Gaussian, so still biased where patients' random
-    effects are truncated by their data (see the module docstring); :func:`fit_oak_arm` uses it to
-    start :func:`refine_marginal`. Starts: ``m`` at the prior medians (the typical baseline at
-    the median first scan), ``a_i`` at ``eta = 0`` or, for a centred baseline, the log of the
-    patient's first measured value; ``B_i = 0``; scales 0.1."""
-    centred = set(spec.individual if centred is True else () if centred is False else centred)
-    sites = [f"z_{p}" if p in centred else f"eta_{p}" for p in spec.individual]
-    globals_ = _population_sites(spec)
-    transforms = [dist.biject_to(prior.support) for _, prior in globals_]
-    first = None
-    if "diameter" in cohort.groups:
-        index, value, censored, mask = cohort.groups["diameter"]
-        first = np.where(mask & ~censored & (value > 0), value, np.nan)[:, 0]
-    m0 = []
-    for (name, prior), t in zip(globals_, transforms, strict=True):
-        median = np.median(np.asarray(prior.sample(jax.random.key(0), (1001,))))
-        if name == "baseline" and first is not None and np.any(np.isfinite(first)):
-            median = np.nanmedian(first)
-        m0.append(float(t.inv(jnp.asarray(median))))
-    n, k, g = len(cohort), len(sites), len(globals_)
-    a0 = np.zeros((n, k))
-    for j, p in enumerate(spec.individual):
-        if p in centred:
-            a0[:, j] = m0[[name for name, _ in globals_].index(p)]  # the typical value
-            if p == "baseline" and first is not None:
-                a0[:, j] = np.where(np.isfinite(first), np.log(np.where(np.isfinite(first), first, 1.0)), a0[:, j])
-
-    def guide():
-        m = numpyro.param("global_loc", jnp.asarray(m0))
-        tril = numpyro.param("global_scale_tril", 0.1 * jnp.eye(g), constraint=constraints.scaled_unit_lower_cholesky)
-        u = numpyro.sample("_global", dist.MultivariateNormal(m, scale_tril=tril), infer={"is_auxiliary": True})
-        for j, ((name, _), t) in enumerate(zip(globals_, transforms, strict=True)):
-            value = t(u[j])
-            numpyro.sample(name, dist.Delta(value, log_density=-t.log_abs_det_jacobian(u[j], value)))
-        a = numpyro.param("patient_loc", jnp.asarray(a0))
-        b = numpyro.param("patient_coupling", jnp.zeros((n, k, g)))
-        ltril = numpyro.param(
-            "patient_scale_tril",
-            jnp.broadcast_to(0.1 * jnp.eye(k), (n, k, k)),
-            constraint=constraints.scaled_unit_lower_cholesky,
-        )
-        with numpyro.plate("patient", n):
-            x = numpyro.sample(
-                "_patient", dist.MultivariateNormal(a + b @ (u - m), scale_tril=ltril), infer={"is_auxiliary": True}
-            )
-            for j, site in enumerate(sites):
-                numpyro.sample(site, dist.Delta(x[:, j]))
-
-    return guide
-
-
-def _population_sites(spec: ParameterSpec) -> list[tuple[str, dist.Distribution]]:
-    """Population-level sites of ``population_model`` (no covariates) with their priors."""
-    sites = [(p.name, p.prior) for p in spec.parameters if p.free]
-    return sites + [(f"omega_{p.name}", p.omega_prior) for p in spec.parameters if p.level == "individual"]
-
-
-def _value_and_grad_np(value_and_grad, args, v):
-    return tuple(np.asarray(a, float) for a in value_and_grad(jnp.asarray(v), *args))
-
-
-@dataclass(frozen=True)
-class _Refined:
-    loc: np.ndarray  # log population parameters at the marginal MAP
-    cov: np.ndarray  # Laplace covariance of loc
-    individual: np.ndarray  # (n, k) importance-weighted posterior mean of each patient's log parameters
-    info: dict
+def oak_guide(cohort: Cohort, spec: ParameterSpec, centred=()):
+    """:func:`inference.population_guide` for the OAK population model, started at each patient's
+    first measured diameter (a centred ``baseline``: ``a_i`` at its log; the typical baseline at
+    their median)."""
+    index, value, censored, mask = cohort.groups["diameter"]
+    first = np.where(mask & ~censored & (value > 0), value, np.nan)[:, 0]
+    centred = centred_parameters(spec, centred)
+    start = {"baseline": np.nanmedian(first)} if np.any(np.isfinite(first)) else {}
+    individual_start = {"baseline": first} if "baseline" in centred else {}
+    return population_guide(spec, cohort, centred, start=start, individual_start=individual_start)
 
 
 def refine_marginal(
@@ -342,149 +275,26 @@ def refine_marginal(
     start: Mapping[str, float],
     key,
     *,
-    draws: int = 256,
-    adapt: int = 4,
-    final_draws: int = 512,
-    inflate: float = 1.5,
-    df: float = 4.0,
     max_shift_sd: float = MAX_SHIFT_SD,
     max_low_ess_share: float = MAX_LOW_ESS_SHARE,
-    retries: int = 1,
-) -> _Refined:
-    """Population parameters by adaptive importance sampling of each patient's marginal likelihood
-    (the random effects integrated out), its maximum a posteriori and a Laplace approximation on
-    the log scale: the posterior of ``population_model``'s population-level sites without a
-    variational family's bias (the importance-sampling estimation of NONMEM's IMP / Monolix).
-
-    For patient ``i`` with log parameters ``x`` (one per individual parameter) and population
-    ``theta``: ``p(y_i | theta) = E_q[p(y_i | x) N(x; log typical, omega) / q_i(x)]``, estimated
-    from draws of the proposal ``q_i``, a mixture of equal parts: a multivariate t (``df``) around
-    the patient's current posterior mean and covariance (scale x ``inflate``), and the population
-    distribution at the current ``theta`` (covering what the patient's scans leave to the
-    population, e.g. the shrinkage rate of a tumour that only grows). ``theta`` maximises
-    ``sum_i log p_hat(y_i | theta) + log prior(theta)`` (L-BFGS-B on the log scale). ``adapt``
-    rounds of ``draws`` draws per patient (the same base random numbers each round) re-centre the
-    proposals on the importance-weighted posterior moments; then two independent rounds of
-    ``final_draws`` give the estimate (their mean) and its Monte Carlo error (their difference),
-    and the Hessian there the Laplace covariance. While the two estimates differ by more than
-    ``max_shift_sd`` posterior SDs, or more than ``max_low_ess_share`` of the patients have an
-    effective sample size < 2, the final rounds are redone with twice the draws (``retries``
-    times at most; the caller judges the last ``info``).
-
-    ``log_individual`` ``(n_draws, n, k)``: draws of each patient's log parameters (e.g. from
-    SVI) that start the proposals; ``start``: population parameters to start from, by site name.
-    Only for a model without covariates whose free parameters are all positive. ``info``:
-    ``hessian_ok``, ``lbfgs_ok``, the per-patient effective sample size of the final weights
-    (both rounds pooled: ``is_ess_min``, ``is_ess_1pct``, ``is_ess_median``; the patients below
-    2 and their share: ``is_low_ess_patients``, ``is_low_ess_share``), ``mc_shift_sd``, the two
-    final estimates' largest difference in posterior SDs, and ``final_draws`` (per round)."""
-    sites = _population_sites(spec)
-    wrong = [p.name for p in spec.parameters if p.free and p.constraint != "positive"]
-    if wrong:
-        raise ValueError(f"refine_marginal: parameters must be positive (log scale); not so: {wrong}")
-    names = [name for name, _ in sites]
-    ind = list(spec.individual)
-    k, n = len(ind), len(cohort)
-    typ = jnp.asarray([names.index(p) for p in ind])
-    omg = jnp.asarray([names.index(f"omega_{p}") for p in ind])
-    err = {p: names.index(p) for p in error.parameters}
-    index, value, censored, mask = cohort.groups["diameter"]
-    times = np.take_along_axis(cohort.times, index, axis=1)[:, None, :]
-    value, censored, mask = (jnp.asarray(a)[:, None] for a in (value, censored, mask))
-
-    def objective(u, x, pred, log_q):
-        theta = jnp.exp(u)
-        ll = error.log_likelihood({p: theta[j] for p, j in err.items()}, pred, value, censored)
-        ll = jnp.sum(jnp.where(mask, ll, 0.0), -1)
-        lp = jnp.sum(dist.Normal(u[typ], theta[omg]).log_prob(x), -1)
-        log_w = ll + lp - log_q
-        marginal = jnp.sum(jax.scipy.special.logsumexp(log_w, -1) - jnp.log(log_w.shape[-1]))
-        prior = sum(d.log_prob(theta[j]) + u[j] for j, (_, d) in enumerate(sites))  # + log-Jacobian
-        return -(marginal + prior), log_w
-
-    value_and_grad = jax.jit(jax.value_and_grad(lambda *a: objective(*a)[0]))
-    weights = jax.jit(lambda *a: objective(*a)[1])
-    hessian = jax.jit(jax.hessian(lambda *a: objective(*a)[0]))
-
-    def step(u, mean, cov, base):
-        """One importance-sampling MAP from ``u``: proposals from (mean, cov) and the population at ``u``;
-        returns the optimiser's result, the weighted patient means and covariances, and the draws."""
-        z, g, z_pop = base
-        half, size = z.shape[1], z.shape[1] + z_pop.shape[1]
-        chol = np.linalg.cholesky(cov + 1e-9 * np.eye(k)) * inflate
-        typical, omega = u[np.asarray(typ)], np.exp(u[np.asarray(omg)])
-        x = np.concatenate(
-            [mean[:, None] + np.einsum("nij,nsj->nsi", chol, z) / np.sqrt(g), typical + omega * z_pop], axis=1
-        )
-        log_t = dist.MultivariateStudentT(df, jnp.asarray(mean)[:, None], jnp.asarray(chol)[:, None]).log_prob(x)
-        log_pop = jnp.sum(dist.Normal(typical, omega).log_prob(x), -1)
-        log_q = jnp.logaddexp(np.log(half / size) + log_t, np.log(1 - half / size) + log_pop)
-        params = dict(zip(ind, np.moveaxis(np.exp(x[..., :, None]), -2, 0), strict=True))  # (n, S, 1) each
-        pred = np.asarray(stein_predict(params, times)["diameter"])
-        pred = jnp.asarray(np.minimum(np.nan_to_num(pred, nan=1e4), 1e4))  # 10 m: a runaway draw, weight ~0
-        args = (jnp.asarray(x), pred, log_q)
-        result = scipy_minimize(partial(_value_and_grad_np, value_and_grad, args), u, jac=True, method="L-BFGS-B")
-        log_w = np.asarray(weights(jnp.asarray(result.x), *args))
-        w = np.exp(log_w - log_w.max(-1, keepdims=True))
-        w /= w.sum(-1, keepdims=True)
-        mean = np.einsum("ns,nsi->ni", w, x)
-        d = x - mean[:, None]
-        return result, mean, np.einsum("ns,nsi,nsj->nij", w, d, d), args
-
-    def base(key, size):
-        k_z, k_g, k_pop = jax.random.split(key, 3)
-        half = size // 2
-        g = np.asarray(jax.random.gamma(k_g, df / 2, (n, half, 1))) / (df / 2)
-        return (np.asarray(jax.random.normal(k_z, (n, half, k))), g,
-                np.asarray(jax.random.normal(k_pop, (n, size - half, k))))  # fmt: skip
-
-    def _final_estimate(key, size):
-        """Two independent rounds of ``size`` draws: the estimate (mean of their optima), its Laplace
-        covariance, the weighted patient means (first round) and the diagnostics."""
-        finals = [step(u_pop, mean, cov, base(k, size)) for k in jax.random.split(key)]
-        u = np.mean([f[0].x for f in finals], axis=0)
-        hess = np.mean([np.asarray(hessian(jnp.asarray(u), *f[3])) for f in finals], axis=0)
-        hess = 0.5 * (hess + hess.T)
-        hessian_ok = bool(np.all(np.isfinite(hess))) and bool(np.all(np.linalg.eigvalsh(hess) > 0))
-        cov_u = np.linalg.inv(hess) if hessian_ok else np.full_like(hess, np.nan)
-        shift = np.abs(finals[0][0].x - finals[1][0].x) / np.sqrt(np.diag(cov_u)) if hessian_ok else np.inf
-        # both rounds draw from the same proposals: pool their weights at the estimate
-        log_w = np.concatenate([np.asarray(weights(jnp.asarray(u), *f[3])) for f in finals], axis=-1)
-        w = np.exp(log_w - log_w.max(-1, keepdims=True))
-        ess = w.sum(-1) ** 2 / np.sum(w**2, -1)
-        low = ess < 2
-        info = {
-            "hessian_ok": hessian_ok,
-            "lbfgs_ok": all(bool(f[0].success) for f in finals),
-            "is_ess_min": float(ess.min()),
-            "is_ess_1pct": float(np.quantile(ess, 0.01)),
-            "is_ess_median": float(np.median(ess)),
-            "is_low_ess_patients": [cohort.patients[i] for i in np.flatnonzero(low)],
-            "is_low_ess_share": float(low.mean()),
-            # Monte Carlo error: two independent final estimates apart, in posterior SDs (worst parameter)
-            "mc_shift_sd": float(np.max(shift)),
-        }
-        return u, cov_u, finals[0][1], info
-
-    u = np.log(np.asarray([float(start[name]) for name in names]))
-    mean = log_individual.mean(0)
-    centred = log_individual - mean
-    cov = np.einsum("dni,dnj->nij", centred, centred) / len(log_individual)
-    k_adapt, k_final = jax.random.split(key)
-    adapt_base, history = base(k_adapt, draws), []
-    for _ in range(adapt):  # the same base draws each time: only the proposals move
-        result, mean, cov, _ = step(u, mean, cov, adapt_base)
-        u = result.x
-        history.append(u)
-    u_pop = np.mean(history[-2:], axis=0)  # the adaptation can alternate between two points
-    for attempt in range(retries + 1):  # more draws while the Monte Carlo error is too large
-        size = final_draws * 2**attempt
-        u, cov_u, individual, info = _final_estimate(k_final, size)
-        if info["mc_shift_sd"] <= max_shift_sd and info["is_low_ess_share"] <= max_low_ess_share:
-            break
-        k_final = jax.random.fold_in(k_final, attempt + 1)
-    info["final_draws"] = size
-    return _Refined(u, cov_u, individual, info)
+    **options,
+) -> RefinedPopulation:
+    """:func:`inference.refine_population` of the Stein model (:func:`stein_predict`) on the
+    diameters (``error``: their error model), predictions capped at :data:`MAX_DIAMETER_MM` (a
+    runaway draw's weight ~0); ``options`` (``draws``, ``adapt``, ``final_draws``, ...) as there."""
+    return refine_population(
+        stein_predict,
+        spec,
+        cohort,
+        {"diameter": error},
+        log_individual,
+        start,
+        key,
+        max_shift_sd=max_shift_sd,
+        max_low_ess_share=max_low_ess_share,
+        cap={"diameter": MAX_DIAMETER_MM},
+        **options,
+    )
 
 
 def fit_oak_arm(
@@ -508,7 +318,7 @@ def fit_oak_arm(
     """Fit the population Stein model (module docstring) to ``arm``'s series; ``key`` a JAX PRNG key.
 
     ``method="svi"`` (~30-40 s an arm on 2 cores): :func:`inference.svi` with
-    :func:`population_guide` (``steps``, ``learning_rate``), then, with ``refine`` (default),
+    :func:`oak_guide` (``steps``, ``learning_rate``), then, with ``refine`` (default),
     :func:`refine_marginal` (``is_draws`` importance draws per patient) from the SVI fit and
     ``num_draws`` draws of its Laplace approximation. Without ``refine``: ``num_draws`` draws from
     the guide, whose Gaussian family biases the population here (atezolizumab: typical shrinkage
@@ -542,7 +352,7 @@ def fit_oak_arm(
     cohort = Cohort.from_observations(series)
     centred = ("baseline",)
     model = population_model(stein_predict, spec, cohort, {"diameter": ERROR}, centred=centred)
-    keep = [name for name, _ in _population_sites(spec)]
+    keep = [name for name, _ in population_sites(spec)]
     start = time.perf_counter()
     losses, problems, diagnostics = None, [], {}
     if method == "svi":
@@ -554,7 +364,7 @@ def fit_oak_arm(
                 k_svi,
                 steps=steps,
                 learning_rate=learning_rate,
-                guide=lambda _: population_guide(cohort, spec, centred),
+                guide=lambda _: oak_guide(cohort, spec, centred),
             )
         svi_problems = [str(w.message) for w in caught if issubclass(w.category, CalibrationWarning)]
         losses = result.losses
@@ -598,8 +408,7 @@ def fit_oak_arm(
                     "the Hessian at the marginal MAP is not positive definite: a parameter is not identified"
                 )
             else:
-                u = np.asarray(jax.random.multivariate_normal(k_laplace, refined.loc, refined.cov, (num_draws,)))
-                pop = {name: np.exp(u[:, j]) for j, name in enumerate(keep)}
+                pop = refined.sample(k_laplace, num_draws)
             individual = {p: np.exp(refined.individual[:, j]) for j, p in enumerate(spec.individual)}
     else:
         values = None
