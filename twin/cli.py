@@ -256,6 +256,7 @@ def calibrate(
     allow_above_limit: bool = typer.Option(
         False, "--allow-above-limit", help="Accept doses above the hard limit (2x the highest dose studied)."
     ),
+    disease: str = typer.Option("egfr_nsclc", help="The disease pack (twin.diseases.PACKS): egfr_nsclc."),
     as_json: bool = typer.Option(False, "--json", help="Print the posterior summary as JSON."),
 ) -> None:
     """Build and calibrate a patient's twin from their files; save it (NetCDF) for whatif and update."""
@@ -267,7 +268,7 @@ def calibrate(
 
         console = _console(as_json)
         record = read_patient(file, patient, mutations=mutations, allow_above_limit=allow_above_limit)
-        twin = DigitalTwin.from_record(record)
+        twin = DigitalTwin.from_record(record, pack=disease)
         twin = _calibrate(twin, console, method=method, chains=chains, warmup=warmup, samples=samples, seed=seed)
         saved = twin.save(out or Path(f"{record.patient_id}.twin.nc"))
         if as_json:
@@ -305,12 +306,12 @@ def whatif(
 
     def run() -> int:
         from twin.digital_twin import DigitalTwin
-        from twin.regimens import parse_regimen
         from twin.report import write_twin_report
 
         console = _console(as_json)
         twin = DigitalTwin.load(twin_file)
-        regimens = [parse_regimen(r, days, allow_above_limit=allow_above_limit) for r in regimen] if regimen else None
+        parse = twin.pack.parse_regimen  # the regimen vocabulary of the twin's disease
+        regimens = [parse(r, days, allow_above_limit=allow_above_limit) for r in regimen] if regimen else None
         start = time.perf_counter()
         with _stage(console, f"simulating on {draws} posterior draws"):
             result = twin.compare(regimens, days=days, n_draws=draws, toxicity_penalty_days=toxicity_penalty_days)

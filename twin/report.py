@@ -308,7 +308,7 @@ def twin_notes(twin, start_state: str) -> list[str]:
     return [
         f"Calibrated to the patient's {len(twin.record.observations)} observations (days {twin.t0:g} to "
         f"{twin.now:g}) by {how}; seed {s.seed}.",
-        f"RECIST 1.1 of the record itself: {twin.record_response().text}.",
+        f"{twin.pack.response_criteria} of the record itself: {twin.record_response().text}.",
         f"What-ifs start on the decision day (day {twin.now:g}) from {start_state}; drug given before it is not "
         "carried over.",
         "Clones and drug responses come from the tumour's mutations through the EGFR network: "

@@ -90,6 +90,12 @@ def test_bad_file_exits_1_with_a_one_line_message(tmp_path):
     assert f"error: {bad}, row 2, column 'value'" in result.stderr and "'big'" in result.stderr
 
 
+def test_unknown_disease_pack_exits_1_naming_the_packs():
+    result = run("calibrate", example_files()["record"], "--disease", "prostat")
+    assert result.returncode == 1
+    assert "unknown disease pack 'prostat'; the packs are ['egfr_nsclc']" in result.stderr
+
+
 def test_missing_twin_and_refdata_exit_1(tmp_path):
     result = run("whatif", tmp_path / "none.twin.nc")
     assert result.returncode == 1 and "no twin file at" in result.stderr
