@@ -30,7 +30,7 @@ from pathlib import Path
 
 from common import add_cache_option, add_out_option, write_json
 
-from twin.examples_data import example_files
+from twin.diseases.egfr_nsclc.example import example_files
 
 STAGE = re.compile(r"done calibrating \(laplace\) \((\d+\.\d) s\)")
 NEW_PATIENTS = ("fewer_scans", "dose_gap", "larger_scans")  # made by new_patients()

@@ -2,7 +2,7 @@
 
 Simulation-based check of the defaults (issue: "default NUTS passes its diagnostics on at least 19
 of 20 synthetic patients drawn from the calibrated population, and calibration coverage over those
-replicates is nominal"). Each synthetic patient (``twin.synthetic.synthetic_patient``): the
+replicates is nominal"). Each synthetic patient (``twin.diseases.egfr_nsclc.synthetic.synthetic_patient``): the
 example's mutations (EGFR L858R, T790M subclone), parameters drawn from the twin's prior (the FLAURA
 population for growth rate, maximal kill and T790M share; the other priors as shipped), erlotinib
 150 mg daily from day 0, CT scans at days -10, 42, 98 and 154 and ctDNA at -10 and 154 (the
@@ -40,8 +40,8 @@ def run(patients: int, first: int, method: str | None, options: dict) -> dict:
 
     jax.config.update("jax_enable_x64", True)
     from twin.digital_twin import DigitalTwin
-    from twin.flagship import TwinModel
-    from twin.synthetic import CALLS, synthetic_patient
+    from twin.diseases.egfr_nsclc.model import TwinModel
+    from twin.diseases.egfr_nsclc.synthetic import CALLS, synthetic_patient
 
     model = TwinModel.from_mutations(CALLS)
     rows = []

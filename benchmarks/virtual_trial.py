@@ -50,7 +50,7 @@ def flagship_population(model: TwinModel, n_draws: int, seed: int = 0) -> sc.Vir
         "growth_rate": 0.01,
         "max_kill": 0.05,
         "sd_add": 1.5,
-        "capacity": 1e6,  # a parameter since dc6a3b5 (was fixed at 2e5 mm^3): its prior median (twin/flagship.py)
+        "capacity": 1e6,  # a parameter since dc6a3b5 (was fixed at 2e5 mm^3): its prior median (egfr_nsclc/model.py)
     }
     samples = {k: v * np.exp(0.1 * rng.standard_normal(n_draws)) for k, v in typical.items()}
     samples |= {f"omega_{k}": np.full(n_draws, w) for k, w in INDIVIDUAL.items()}

@@ -1,6 +1,6 @@
 """The README as a contract: every ```python block runs as written, each in a fresh interpreter.
 
-Each block runs as ``python -P -c BLOCK`` in its own temporary folder holding ``twin/examples``
+Each block runs as ``python -P -c BLOCK`` in its own temporary folder holding ``twin/diseases/egfr_nsclc/examples``
 (a link to the shipped example files), so the repository-relative paths of the blocks resolve and
 whatever they write (a twin file) lands in the temporary folder; ``-P`` keeps that folder off
 ``sys.path`` so the link does not shadow the installed ``twin`` package. The subprocesses share
@@ -50,7 +50,7 @@ def _params(slow: bool):
 
 
 def run_block(code: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
-    """``code`` in a fresh interpreter, from ``cwd`` (which gets a ``twin/examples`` link)."""
+    """``code`` in a fresh interpreter, from ``cwd`` (which gets a ``twin/diseases/egfr_nsclc/examples`` link)."""
     (cwd / "twin").mkdir(exist_ok=True)
     link = cwd / "twin" / "examples"
     if not link.exists():

@@ -33,13 +33,13 @@ _LAZY = {
     "DigitalTwin": "twin.digital_twin",
     "Settings": "twin.digital_twin",
     "Update": "twin.digital_twin",
-    "Prior": "twin.flagship",
-    "TwinModel": "twin.flagship",
-    "TwinModelError": "twin.flagship",
-    "parse_regimen": "twin.regimens",
-    "standard_regimens": "twin.regimens",
-    "example_patient": "twin.examples_data",
-    "synthetic_patient": "twin.synthetic",
+    "Prior": "twin.diseases.egfr_nsclc.model",
+    "TwinModel": "twin.diseases.egfr_nsclc.model",
+    "TwinModelError": "twin.diseases.egfr_nsclc.model",
+    "parse_regimen": "twin.diseases.egfr_nsclc.regimens",
+    "standard_regimens": "twin.diseases.egfr_nsclc.regimens",
+    "example_patient": "twin.diseases.egfr_nsclc.example",
+    "synthetic_patient": "twin.diseases.egfr_nsclc.synthetic",
 }
 
 

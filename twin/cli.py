@@ -163,6 +163,7 @@ TOXICITY_HELP = (
     "Days of restricted mean lost per unit of relative exposure above the label dose (mean daily dose / label daily "
     "dose - 1): rank by the restricted mean minus this penalty. 0: no penalty."
 )
+DISEASE_HELP = "The disease pack (twin.diseases.PACKS): egfr_nsclc (EGFR-mutant NSCLC)."
 METHOD_HELP = "nuts: exact posterior (minutes); laplace: Gaussian at the MAP (under a minute, approximate)."
 
 
@@ -174,10 +175,11 @@ def demo(
     days: int = typer.Option(728, min=56, max=3640, help="What-if horizon (days; a multiple of 56)."),
     seed: int = typer.Option(0, min=0, help="Seed of every random number."),
     toxicity_penalty_days: float = typer.Option(0.0, "--toxicity-penalty", min=0.0, help=TOXICITY_HELP),
+    disease: str = typer.Option("egfr_nsclc", help=DISEASE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the ranked table as JSON."),
 ) -> None:
-    """The what-if for the shipped example patient EX-001 (synthetic; EGFR L858R with a T790M subclone, on
-    erlotinib, responding, ctDNA T790M rising at day 154).
+    """The what-if for the disease pack's shipped example patient; for EGFR NSCLC (the default) EX-001
+    (synthetic; EGFR L858R with a T790M subclone, on erlotinib, responding, ctDNA T790M rising at day 154).
 
     Calibrates their twin, compares the standard regimens from the decision day (continuous erlotinib; pulsed
     erlotinib; adaptive AT50 against the pre-treatment burden; erlotinib then osimertinib at progression;
@@ -186,31 +188,35 @@ def demo(
     OUT/EX-001.twin.nc (the twin, for `twin whatif` and `twin update`).
     """
     _setup()
-    from twin.examples_data import example_files
 
-    paths = example_files()
-    _guarded(lambda: _calibrate_and_compare(paths["record"], paths["mutations"], None, out, method, draws, days,
-                                            seed, as_json, "twin demo", toxicity_penalty_days))  # fmt: skip
+    def run() -> int:
+        from twin.diseases import get_pack
+
+        pack = get_pack(disease)
+        paths = pack.example_files()
+        return _calibrate_and_compare(paths["record"], paths.get("mutations"), None, out, method, draws, days, seed,
+                                      as_json, "twin demo", toxicity_penalty_days, pack=pack)  # fmt: skip
+
+    _guarded(run)
 
 
 def _calibrate_and_compare(file, mutations, patient_id, out, method, draws, days, seed, as_json, what,
-                           toxicity_penalty_days=0.0) -> int:  # fmt: skip
+                           toxicity_penalty_days=0.0, pack=None) -> int:  # fmt: skip
     from twin.digital_twin import DigitalTwin
     from twin.io import read_patient
     from twin.report import write_twin_report
-    from twin.screen import screen_twin
 
     console = _console(as_json)
     start = time.perf_counter()
     record = read_patient(file, patient_id, mutations=mutations)
     with _stage(console, f"building the twin of {record.patient_id}"):
-        twin = DigitalTwin.from_record(record)
+        twin = DigitalTwin.from_record(record, pack=pack)
     twin = _calibrate(twin, console, method=method, seed=seed)
     with _stage(console, f"simulating the standard regimens on {draws} posterior draws"):
         result = twin.compare(days=days, n_draws=draws, toxicity_penalty_days=toxicity_penalty_days)
     out.mkdir(parents=True, exist_ok=True)
-    with _stage(console, "screening the EGFR drug panel on the twin's clones"):
-        screened = screen_twin(twin, pairs=True)
+    with _stage(console, "screening drugs on the twin's clones"):
+        screened = twin.pack.screen(twin, pairs=True)  # None where the pack has no screen
     with _stage(console, "writing the report"):
         page = write_twin_report(twin, result, out, n_draws=draws, screen=screened)
         saved = twin.save(out / f"{record.patient_id}.twin.nc")
@@ -256,7 +262,7 @@ def calibrate(
     allow_above_limit: bool = typer.Option(
         False, "--allow-above-limit", help="Accept doses above the hard limit (2x the highest dose studied)."
     ),
-    disease: str = typer.Option("egfr_nsclc", help="The disease pack (twin.diseases.PACKS): egfr_nsclc."),
+    disease: str = typer.Option("egfr_nsclc", help=DISEASE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the posterior summary as JSON."),
 ) -> None:
     """Build and calibrate a patient's twin from their files; save it (NetCDF) for whatif and update."""
@@ -393,18 +399,20 @@ def screen(
     pairs: bool = typer.Option(True, help="Screen every pair of drugs too."),
     as_json: bool = typer.Option(False, "--json", help="Print the screen as JSON."),
 ) -> None:
-    """In-silico drug screen on the twin's clones: every EGFR-panel drug and pair at its standard dose, on each
-    clone's personalised network, ranked by the net growth rate of the tumour mix on the decision day."""
+    """In-silico drug screen on the twin's clones (the disease pack's; EGFR NSCLC: every EGFR-panel drug and pair at
+    its standard dose, on each clone's personalised network), ranked by the net growth rate of the tumour mix on the
+    decision day."""
     _setup()
 
     def run() -> int:
         from twin.digital_twin import DigitalTwin
-        from twin.screen import screen_twin
 
         console = _console(as_json)
         twin = DigitalTwin.load(twin_file)
         with _stage(console, "screening"):
-            ds = screen_twin(twin, pairs=pairs)
+            ds = twin.pack.screen(twin, pairs=pairs)
+        if ds is None:
+            raise ValueError(f"the {twin.pack.name!r} disease pack has no drug screen")
         order = ds["rank"].values.argsort()
         rows = [
             {"treatment": str(ds.treatment.values[i]), "rank": int(ds["rank"].values[i]),

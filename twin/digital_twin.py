@@ -72,7 +72,7 @@ class Comparison(NamedTuple):
     decision day, ``attrs['start_day']`` the decision day, ``attrs['primary']`` the ranking
     endpoint, ``attrs['toxicity_penalty_days']``); ``table``: ``scenarios.summarise``, best first
     (with ``toxicity penalty (days)``, and ``exposure above label`` where the regimens' drugs have
-    label doses), and ``above label dose`` (what exceeds the label, ``twin.regimens.above_label``;
+    label doses), and ``above label dose`` (what exceeds the label, ``twin.diseases.egfr_nsclc.regimens.above_label``;
     empty when nothing does); ``verdict``:
     ``scenarios.verdict``, the ranking in one sentence (short regimen names)."""
 
@@ -109,7 +109,7 @@ class DigitalTwin:
     """A patient's twin (see the module docstring). Build with :meth:`from_record`."""
 
     record: PatientRecord
-    model: object  # the pack's model family for this patient (twin.flagship.TwinModel for EGFR NSCLC)
+    model: object  # the pack's model family for this patient (twin.diseases.egfr_nsclc.model.TwinModel for EGFR NSCLC)
     settings: Settings = Settings()
     posterior: xr.Dataset | None = None  # dims (chain, draw): free parameters, 'diverging'
     warm: WarmStart | None = field(default=None, repr=False)  # where NUTS ended (None after Laplace)
@@ -377,7 +377,7 @@ class DigitalTwin:
         primary: str | None = None, dose_penalty_per_g: float = 0.0, toxicity_penalty_days: float = 0.0,
     ) -> Comparison:  # fmt: skip
         """Simulate ``regimens`` (default the pack's standard regimens; EGFR NSCLC: the five of
-        :mod:`twin.regimens`) from the decision day for ``days`` days (a multiple of the pack's scan
+        :mod:`twin.diseases.egfr_nsclc.regimens`) from the decision day for ``days`` days (a multiple of the pack's scan
         interval) on ``n_draws`` posterior draws; rank them by ``primary`` (default the pack's;
         ``scenarios.summarise``: restricted mean to the horizon; ``scenarios.verdict``). EGFR NSCLC's
         default, the time until the tumour volume doubles from the

@@ -6,7 +6,7 @@ Every drug of ``mechanistic.egfr_network.EGFR_DRUG_PK`` has a :class:`DoseLimits
 :data:`DOSE_LIMITS` (a test checks it). Amounts in mg, per administration unless named per day.
 
 - The **label dose** is the approved dose and schedule; a dose above it is allowed but marked
-  (:class:`DoseWarning` from the readers, :func:`twin.regimens.above_label` for regimens).
+  (:class:`DoseWarning` from the readers, :func:`twin.diseases.egfr_nsclc.regimens.above_label` for regimens).
 - The **highest dose studied** is the largest dose given to patients in a published trial (phase
   I escalations, pulsed schedules); the **hard limit** is :data:`HARD_LIMIT_FACTOR` x that dose, per
   administration and per day. Above it :func:`check_dose` raises :class:`DoseLimitError` unless

@@ -311,25 +311,7 @@ def twin_notes(twin, start_state: str) -> list[str]:
         f"{twin.pack.response_criteria} of the record itself: {twin.record_response().text}.",
         f"What-ifs start on the decision day (day {twin.now:g}) from {start_state}; drug given before it is not "
         "carried over.",
-        "Clones and drug responses come from the tumour's mutations through the EGFR network: "
-        + "; ".join(twin.model.describe())
-        + ".",
-        "Osimertinib's potency is the drug table's cellular IC50 scaled by erlotinib's plasma-to-cell factor, and its "
-        "maximal kill equals erlotinib's: neither is informed by this patient's data.",
-        "Ranking: the restricted mean time until the tumour volume doubles from the decision day (+26% in "
-        "diameter), censored at the horizon; RECIST progression on 8-weekly scans (PD: +20% and +5 mm over the "
-        "nadir) is shown alongside.",
-        *(
-            [
-                f"Every twin carries a '{twin.model.clones[-1]}' clone: EGFR-independent resistance (MET amplification,"
-                " other bypass tracks, unknown mechanisms) present below detection at the first scan, at the share "
-                f"{twin.model.fixed['bypass_fraction0']:.2g} fitted to FLAURA's published results "
-                "(twin.studies.flaura2018); no drug is assumed to act on it, so every regimen can fail."
-            ]
-            if twin.model.has_bypass
-            else []
-        ),
-        *(f"Not modelled: {x}" for x in twin.model.ignored),
+        *twin.pack.model_notes(twin.model),
         "Research software with a synthetic example patient: not a medical device and not for clinical decisions.",
     ]
 
@@ -350,13 +332,19 @@ def write_twin_report(twin, comparison, out_dir: Path, *, n_draws: int = 200, sc
         notes=[
             *twin_notes(twin, comparison.dataset.attrs["start_state"]),
             *[line for line in [comparison.dataset.attrs.get("adaptive_baseline")] if line],
-            *([f"Drug screen: {screen.attrs['not_screened']}."] if screen is not None and screen.attrs.get(
-                "not_screened") else []),
+            *(
+                [f"Drug screen: {screen.attrs['not_screened']}."]
+                if screen is not None and screen.attrs.get("not_screened")
+                else []
+            ),
         ],  # fmt: skip
         screen=screen,
         diagnostics_lines=[*(twin.diagnostics or ["All sampler checks passed."]), *(twin.model_check or [MODEL_OK])],
         primary=comparison.dataset.attrs["primary"],
         verdict=comparison.verdict.text,
-        flags={r: [f"ABOVE LABEL: {f}"] for r, f in zip(comparison.table.regimen, comparison.table["above label dose"],
-                                                       strict=True) if f},  # fmt: skip
+        flags={
+            r: [f"ABOVE LABEL: {f}"]
+            for r, f in zip(comparison.table.regimen, comparison.table["above label dose"], strict=True)
+            if f
+        },  # fmt: skip
     )

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import mechanistic as m
-from twin.flagship import BYPASS, FIXED, FLAURA_POPULATION, TwinModel
+from twin.diseases.egfr_nsclc.model import BYPASS, FIXED, FLAURA_POPULATION, TwinModel
 from twin.record import VariantCall as V
 from twin.studies import flaura2018 as f
 

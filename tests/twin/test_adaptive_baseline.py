@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from twin import DigitalTwin, example_patient
-from twin.examples.generate_example import TRUTH
-from twin.regimens import parse_regimen
+from twin.diseases.egfr_nsclc.examples.generate_example import TRUTH
+from twin.diseases.egfr_nsclc.regimens import parse_regimen
 
 DAYS = 112
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import JAX_CACHE
 from twin import DigitalTwin
-from twin.examples_data import example_files
+from twin.diseases.egfr_nsclc.example import example_files
 
 TWIN = shutil.which("twin", path=str(Path(sys.executable).parent)) or "twin"
 SMALL = ["--days", "112", "--draws", "20"]

@@ -9,7 +9,7 @@ import scipy.special
 
 import scenarios as sc
 from twin import DigitalTwin, example_patient
-from twin.examples.generate_example import TRUTH
+from twin.diseases.egfr_nsclc.examples.generate_example import TRUTH
 from twin.record import Observation, PatientRecord
 
 DAYS = 112  # two 8-weekly scans: small what-ifs for the tests

@@ -7,10 +7,10 @@ import pytest
 
 import mechanistic as m
 from twin import example_patient
-from twin.examples.generate_example import TRUTH
-from twin.flagship import Prior, TwinModel, TwinModelError, solver_options
+from twin.diseases.egfr_nsclc.examples.generate_example import TRUTH
+from twin.diseases.egfr_nsclc.model import Prior, TwinModel, TwinModelError, solver_options
+from twin.diseases.egfr_nsclc.synthetic import CALLS, CTDNA, CTDNA_LIMIT, SCANS, synthetic_patient
 from twin.record import VariantCall as V
-from twin.synthetic import CALLS, CTDNA, CTDNA_LIMIT, SCANS, synthetic_patient
 
 
 @pytest.fixture(scope="module")

@@ -599,7 +599,7 @@ def test_variant_spellings_map_to_the_network_names_and_keep_the_lab_text(gene, 
 
 def test_exon19_deletions_and_the_canonical_names_are_the_networks():
     from mechanistic.egfr_network import EGFR_DRUGS, EGFR_VARIANTS
-    from twin.flagship import SENSITISING
+    from twin.diseases.egfr_nsclc.model import SENSITISING
 
     network = {(e.gene, e.variant) for e in EGFR_VARIANTS} | {v for d in EGFR_DRUGS for v in d.table()}
     for gene, written in [("EGFR", "exon 19 deletion"), ("EGFR", "p.Leu858Arg"), ("EGFR", "p.Thr790Met"),

@@ -4,8 +4,14 @@ errors that quote the whole input."""
 import pytest
 
 from mechanistic.egfr_network import EGFR_DRUG_PK
+from twin.diseases.egfr_nsclc.regimens import (
+    STANDARD,
+    RegimenSyntaxError,
+    above_label,
+    parse_regimen,
+    standard_regimens,
+)
 from twin.dose_limits import DOSE_LIMITS, DoseLimitError
-from twin.regimens import STANDARD, RegimenSyntaxError, above_label, parse_regimen, standard_regimens
 
 DAYS = 56
 
@@ -73,7 +79,7 @@ def test_the_twins_model_takes_every_drug_with_pk_and_simulates_gefitinib():
     import numpy as np
 
     import mechanistic as m
-    from twin.flagship import DRUGS, TwinModel, TwinModelError, solver_options
+    from twin.diseases.egfr_nsclc.model import DRUGS, TwinModel, TwinModelError, solver_options
     from twin.record import VariantCall
 
     calls = [VariantCall("EGFR", "exon 19 deletion", 0.4), VariantCall("EGFR", "p.Thr790Met", 0.01)]

@@ -6,7 +6,7 @@ from rich.console import Console
 
 from tests.twin.test_adaptive_baseline import fixed_twin
 from twin.cli import _table
-from twin.regimens import parse_regimen
+from twin.diseases.egfr_nsclc.regimens import parse_regimen
 from twin.report import ranking_explanation, ranking_table_html
 
 DAYS = 112

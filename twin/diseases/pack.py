@@ -14,8 +14,9 @@ report and the CLI) is the same for every disease; a pack supplies the rest:
 - the regimen vocabulary: :meth:`~DiseasePack.standard_regimens`, :meth:`~DiseasePack.parse_regimen`
   and the drugs' label doses (:meth:`~DiseasePack.label_daily_mg`, :meth:`~DiseasePack.above_label`);
 - the disease's reading of the record itself (:meth:`~DiseasePack.record_response`: has the
-  patient already progressed, by the disease's own criteria?), extra model checks, and a shipped
-  example patient.
+  patient already progressed, by the disease's own criteria?), extra model checks, the model's
+  assumptions in words for the report (:meth:`~DiseasePack.model_notes`), an optional drug screen,
+  and a shipped example patient.
 
 A saved twin stores its pack's :attr:`~DiseasePack.name` and :attr:`~DiseasePack.version`.
 """
@@ -93,6 +94,21 @@ class DiseasePack(abc.ABC):
         """Disease-specific reasons the calibrated model may not explain ``record`` (e.g. a
         lesion near the model's carrying capacity); empty by default."""
         return []
+
+    def model_notes(self, model) -> list[str]:
+        """What a reader of a forecast must know about ``model`` and the ranking endpoint, in
+        sentences (the report's notes); empty by default."""
+        return []
+
+    def screen(self, twin, *, pairs: bool = True):
+        """An in-silico drug screen on ``twin`` (an ``xarray.Dataset``, ``scenarios.screen_model``'s
+        layout), or None where the pack has none (the default)."""
+        return None
+
+    def example_files(self) -> dict:
+        """Paths of the shipped example patient's files: ``record``, optionally ``mutations`` and
+        ``next_scan`` (what ``twin demo`` reads)."""
+        raise NotImplementedError(f"the {self.name!r} pack ships no example patient")
 
     def example_patient(self, part: str = "record"):
         """The pack's shipped synthetic example patient (``twin.PatientRecord``)."""

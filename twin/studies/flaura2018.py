@@ -7,11 +7,11 @@ daily); RECIST 1.1 scans every 6 weeks for 18 months, then every 12 weeks; prima
 investigator-assessed PFS. Published (fitted here, :data:`PUBLISHED`): median PFS 18.9 months
 (95% CI 15.2-21.4) vs 10.2 (9.6-11.1), HR 0.46 (0.37-0.57), ORR 80% vs 76%.
 
-Virtual patient (the twin's model, :class:`twin.flagship.TwinModel`, clones sensitive, T790M and
+Virtual patient (the twin's model, :class:`twin.diseases.egfr_nsclc.model.TwinModel`, clones sensitive, T790M and
 bypass): baseline volume ``volume0`` (mm^3), Gompertz ``growth_rate`` (1/day), ``max_kill``
 (1/day), pre-existing T790M share ``resistant_fraction0`` and bypass share ``bypass_fraction0``
 (both at randomisation) and the Gompertz ``capacity`` (mm^3; drawn from the twin's prior,
-:data:`twin.flagship.DEFAULT_PRIORS`, never fitted), each log- (logit-) normal between patients;
+:data:`twin.diseases.egfr_nsclc.model.DEFAULT_PRIORS`, never fitted), each log- (logit-) normal between patients;
 ex19del with probability 0.63 (FLAURA: 63% ex19del in both arms), else L858R (drawn through the standard-normal
 ``mutation_z``: ex19del when below ``Phi^-1(0.63)``). The tumour is one lesion (its longest
 diameter is the SLD); scan noise as the twin's residual error. The comparator arm is erlotinib
@@ -40,7 +40,7 @@ from mechanistic.constraints import CONSTRAINTS as SUPPORTS
 from mechanistic.constraints import transform
 from mechanistic.family import ModelFamily, ParameterInfo
 from scenarios import DAYS_PER_MONTH
-from twin.flagship import DEFAULT_PRIORS
+from twin.diseases.egfr_nsclc.model import DEFAULT_PRIORS
 
 EX19DEL_SHARE = 0.63  # Soria 2018 Table 1: ex19del 63% in each arm (175/279 osimertinib, 174/277 comparator)
 N_PER_ARM = (277, 279)  # comparator (control, first), osimertinib
@@ -50,7 +50,7 @@ SCANS_SWITCH = (546.0,)  # after 18 months (78 weeks)
 ENROLMENT_DAYS = 470.0  # randomised December 2014 - March 2016 (~15.5 months)
 FOLLOW_UP_DAYS = 912.0  # data cut-off 12 June 2017, ~30 months after the first randomisation (approximate)
 DROPOUT_PER_YEAR = 0.05  # assumption: loss to follow-up / withdrawal before progression
-SCAN_NOISE = (1.5, 0.05)  # mm additive, proportional: the twin's residual error (twin.flagship FIXED cv)
+SCAN_NOISE = (1.5, 0.05)  # mm additive, proportional: the twin's residual error (egfr_nsclc.model.FIXED cv)
 COMPARATOR = ("erlotinib", 150.0)  # drug, mg daily (see the module docstring)
 OSIMERTINIB = ("osimertinib", 80.0)
 SOURCE = "Soria et al. NEJM 2018;378:113-125 (FLAURA)"
@@ -199,12 +199,12 @@ class VirtualPatient(ModelFamily):
     patient by ``mutation_z``), with the twin's fixed values for everything not drawn; the initial
     state is the clone volumes at randomisation. Hashable: one compiled program per design."""
 
-    ex19del: object  # twin.flagship.TwinModel
+    ex19del: object  # twin.diseases.egfr_nsclc.model.TwinModel
     l858r: object
 
     @classmethod
     def default(cls) -> VirtualPatient:
-        from twin.flagship import TwinModel
+        from twin.diseases.egfr_nsclc.model import TwinModel
         from twin.record import VariantCall
 
         drugs = (COMPARATOR[0], OSIMERTINIB[0])

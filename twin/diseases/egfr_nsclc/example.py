@@ -1,4 +1,4 @@
-"""The shipped example patient (``twin/examples``; see ``twin/examples/generate_example.py``)."""
+"""The shipped example patient (``examples/`` beside this module; ``examples/generate_example.py`` made it)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ EXAMPLE_ID = "EX-001"
 
 def example_files() -> dict[str, Path]:
     """Paths of the example's files: ``record`` (long CSV), ``mutations`` and ``next_scan``."""
-    root = Path(str(files("twin") / "examples"))
+    root = Path(str(files("twin.diseases.egfr_nsclc") / "examples"))
     return {
         "record": root / "egfr_patient.csv",
         "mutations": root / "egfr_mutations.csv",

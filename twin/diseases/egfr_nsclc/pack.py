@@ -1,7 +1,8 @@
 """The EGFR-mutant NSCLC pack (the default): the flagship model personalised by the tumour's
-mutations (:class:`twin.flagship.TwinModel`), the EGFR TKI regimens (:mod:`twin.regimens`) with
-their label doses (:mod:`twin.dose_limits`), RECIST 1.1 on the record's diameters and the
-shipped example patient EX-001 (:mod:`twin.examples_data`)."""
+mutations (:class:`~twin.diseases.egfr_nsclc.model.TwinModel`), the EGFR TKI regimens
+(:mod:`~twin.diseases.egfr_nsclc.regimens`) with their label doses (:mod:`twin.dose_limits`),
+RECIST 1.1 on the record's diameters, the EGFR drug panel screened on the twin's clones and the
+shipped example patient EX-001 (:mod:`~twin.diseases.egfr_nsclc.example`)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from twin.diseases.egfr_nsclc.regimens import SCAN_EVERY
 from twin.diseases.pack import DiseasePack, RecordResponse, sphere_volume
-from twin.regimens import SCAN_EVERY
 
 TOO_SMALL_MM = 5.0
 """Diameter (mm) RECIST 1.1 assigns a lesion reported as below detection ("too small to measure")."""
@@ -35,23 +36,23 @@ class EgfrNsclc(DiseasePack):
     def model_for(self, record):
         """The flagship model with the clones of ``record``'s mutations and the drugs (with PK) it was given."""
         from mechanistic.egfr_network import EGFR_DRUG_PK
-        from twin.flagship import TwinModel
+        from twin.diseases.egfr_nsclc.model import TwinModel
 
         model = TwinModel.from_mutations(record.mutations)
         return model.with_drugs(d for d in record.drugs if d in EGFR_DRUG_PK)
 
     def model_from_json(self, text: str):
-        from twin.flagship import TwinModel
+        from twin.diseases.egfr_nsclc.model import TwinModel
 
         return TwinModel.from_json(text)
 
     def standard_regimens(self, days: int) -> list:
-        from twin.regimens import standard_regimens
+        from twin.diseases.egfr_nsclc.regimens import standard_regimens
 
         return standard_regimens(days)
 
     def parse_regimen(self, text: str, days: int, *, allow_above_limit: bool = False):
-        from twin.regimens import parse_regimen
+        from twin.diseases.egfr_nsclc.regimens import parse_regimen
 
         return parse_regimen(text, days, allow_above_limit=allow_above_limit)
 
@@ -61,7 +62,7 @@ class EgfrNsclc(DiseasePack):
         return {d: DOSE_LIMITS[d].label_per_day_mg for d in drugs if d in DOSE_LIMITS}
 
     def above_label(self, regimen) -> list[str]:
-        from twin.regimens import above_label
+        from twin.diseases.egfr_nsclc.regimens import above_label
 
         return above_label(regimen)
 
@@ -116,7 +117,41 @@ class EgfrNsclc(DiseasePack):
             "that limit"
         ]
 
+    def model_notes(self, model) -> list[str]:
+        """The clones and drug responses from the mutations, osimertinib's borrowed potency, the
+        ranking endpoint, the bypass clone and what the model leaves out."""
+        notes = [
+            "Clones and drug responses come from the tumour's mutations through the EGFR network: "
+            + "; ".join(model.describe())
+            + ".",
+            "Osimertinib's potency is the drug table's cellular IC50 scaled by erlotinib's plasma-to-cell factor, and "
+            "its maximal kill equals erlotinib's: neither is informed by this patient's data.",
+            "Ranking: the restricted mean time until the tumour volume doubles from the decision day (+26% in "
+            "diameter), censored at the horizon; RECIST progression on 8-weekly scans (PD: +20% and +5 mm over the "
+            "nadir) is shown alongside.",
+        ]
+        if model.has_bypass:
+            notes.append(
+                f"Every twin carries a '{model.clones[-1]}' clone: EGFR-independent resistance (MET amplification,"
+                " other bypass tracks, unknown mechanisms) present below detection at the first scan, at the share "
+                f"{model.fixed['bypass_fraction0']:.2g} fitted to FLAURA's published results "
+                "(twin.studies.flaura2018); no drug is assumed to act on it, so every regimen can fail."
+            )
+        return notes + [f"Not modelled: {x}" for x in model.ignored]
+
+    def screen(self, twin, *, pairs: bool = True):
+        """Every EGFR-panel drug (and pair) on the twin's clones' networks
+        (:func:`~twin.diseases.egfr_nsclc.screen.screen_twin`)."""
+        from twin.diseases.egfr_nsclc.screen import screen_twin
+
+        return screen_twin(twin, pairs=pairs)
+
+    def example_files(self) -> dict:
+        from twin.diseases.egfr_nsclc.example import example_files
+
+        return example_files()
+
     def example_patient(self, part: str = "record"):
-        from twin.examples_data import example_patient
+        from twin.diseases.egfr_nsclc.example import example_patient
 
         return example_patient(part)

@@ -6,7 +6,8 @@ A synthetic patient takes ``drug`` at ``mg`` daily from day 0, has CT scans (lon
 at ``scans`` and ctDNA (resistant share of the tumour) at ``ctdna`` (days; the first scan is the
 model's time origin), with measurement noise from the model's own error models: a diameter rounded
 to 0.1 mm (at least 1 mm), a ctDNA share clipped to [``ctdna_limit``, 1] and reported below
-detection under the limit. Defaults: the shipped example's schedule (:mod:`twin.examples.generate_example`).
+detection under the limit. Defaults: the shipped example's schedule
+(:mod:`twin.diseases.egfr_nsclc.examples.generate_example`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from twin.examples.generate_example import CTDNA, CTDNA_LIMIT, SCANS
+from twin.diseases.egfr_nsclc.examples.generate_example import CTDNA, CTDNA_LIMIT, SCANS
 from twin.record import Dose, Observation, PatientRecord, VariantCall
 
 __all__ = ["CALLS", "CTDNA", "CTDNA_LIMIT", "SCANS", "synthetic_patient"]
@@ -27,7 +28,7 @@ def synthetic_patient(
     model, key, patient_id: str, *, drug: str = "erlotinib", mg: float = 150.0, scans: Sequence[float] = SCANS,
     ctdna: Sequence[float] = CTDNA, ctdna_limit: float = CTDNA_LIMIT, calls: Sequence[VariantCall] = CALLS,
 ) -> tuple[PatientRecord, dict[str, float]]:  # fmt: skip
-    """``(record, truth)``: a record simulated from ``model`` (a ``twin.flagship.TwinModel``) with its
+    """``(record, truth)``: a record simulated from ``model`` (a ``twin.diseases.egfr_nsclc.model.TwinModel``) with its
     free parameters drawn from their priors with the PRNG ``key``; ``truth`` ``{name: value}``."""
     import jax
     import jax.numpy as jnp

@@ -21,14 +21,13 @@ def screen_twin(twin, *, pairs: bool = True, drugs=None) -> xr.Dataset:
     from mechanistic.egfr_network import EGFR_DRUG_PK, EGFR_DRUGS, egfr_network_model
     from mechanistic.mutations import Mutation
     from scenarios.drug_screen import screen_model, treatments
-    from twin.flagship import BYPASS
+    from twin.diseases.egfr_nsclc.model import BYPASS
 
     drugs = tuple(d.name for d in EGFR_DRUGS) if drugs is None else tuple(drugs)
     shares = clone_shares(twin)
     networked = [i for i, name in enumerate(twin.model.clones) if name != BYPASS]  # the bypass clone has no network
     clones = {
-        twin.model.clones[i]: tuple(Mutation(*v.split(" ", 1)) for v in twin.model.clone_variants[i])
-        for i in networked
+        twin.model.clones[i]: tuple(Mutation(*v.split(" ", 1)) for v in twin.model.clone_variants[i]) for i in networked
     }
     model = egfr_network_model(clones, drugs)
     ds = screen_model(

@@ -1,6 +1,6 @@
 """Regenerate the shipped example patient, synthetic from the twin's own model.
 
-Run ``python -m twin.examples.generate_example``.
+Run ``python -m twin.diseases.egfr_nsclc.examples.generate_example``.
 
 Patient EX-001: EGFR L858R NSCLC (tissue VAF 42%) with a T790M subclone at VAF 0.1% and a TP53
 mutation (not modelled); erlotinib 150 mg daily from day 0; CT scans (longest diameter of the
@@ -27,7 +27,7 @@ TRUTH = {
     "max_kill": 0.04,  # 1/day
     "sd_add": 1.5,  # mm
     # mm^3 (a 73 mm sphere): the value the model fixed when the example was made; the capacity now has
-    # a prior (twin.flagship.DEFAULT_PRIORS) with this value below its 5th percentile
+    # a prior (twin.diseases.egfr_nsclc.model.DEFAULT_PRIORS) with this value below its 5th percentile
     "capacity": 2.0e5,
     "cv": 0.05,
     "sd_ctdna": 0.3,
@@ -45,7 +45,7 @@ def main(seed: int = 20261123) -> None:
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
 
-    from twin.flagship import TwinModel
+    from twin.diseases.egfr_nsclc.model import TwinModel
     from twin.io import write_long_csv, write_mutations
     from twin.record import Dose, Observation, PatientRecord, VariantCall
 
