@@ -8,7 +8,6 @@ for large cohorts, and batched multistart least squares of growth curves (the cl
 """
 
 from inference.calibrate import Posterior, calibrate
-from inference.egfr_two_clone import egfr_two_clone_predict, egfr_two_clone_spec
 from inference.fit import (
     CalibrationWarning,
     Diagnostics,
@@ -66,8 +65,6 @@ __all__ = [
     "aic_laleh",
     "calibrate",
     "diagnose",
-    "egfr_two_clone_predict",
-    "egfr_two_clone_spec",
     "fit_curve",
     "laplace",
     "likelihood_model",

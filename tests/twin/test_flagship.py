@@ -1,4 +1,5 @@
-"""TwinModel: clones and drug responses from a sequencing report through the EGFR network; its solver."""
+"""TwinModel: clones and drug responses from a sequencing report through the EGFR network; its priors and
+spec; its solver."""
 
 import jax
 import jax.numpy as jnp
@@ -8,7 +9,7 @@ import pytest
 import mechanistic as m
 from twin import example_patient
 from twin.diseases.egfr_nsclc.examples.generate_example import TRUTH
-from twin.diseases.egfr_nsclc.model import Prior, TwinModel, TwinModelError, solver_options
+from twin.diseases.egfr_nsclc.model import DEFAULT_PRIORS, FIXED, Prior, TwinModel, TwinModelError
 from twin.diseases.egfr_nsclc.synthetic import CALLS, CTDNA, CTDNA_LIMIT, SCANS, synthetic_patient
 from twin.record import VariantCall as V
 
@@ -69,6 +70,19 @@ def test_reports_the_twin_cannot_model(calls, match):
         TwinModel.from_mutations(calls)
 
 
+def test_spec_frees_what_scans_inform_and_fixes_the_rest(met_model):
+    """The spec a calibration starts from: the free parameters are the priors (the report's T790M
+    recentres one), the fixed ones :data:`FIXED`'s values, each with its unit and source."""
+    spec = met_model.spec()
+    assert set(spec.free) == {"volume0", "resistant_fraction0", "growth_rate", "max_kill", "sd_add", "capacity"}
+    assert {p.name: p.value for p in spec.parameters if not p.free} == {k: v[0] for k, v in FIXED.items()}
+    assert {k: met_model.priors[k] for k in DEFAULT_PRIORS if k != "resistant_fraction0"} == {
+        k: v[1] for k, v in DEFAULT_PRIORS.items() if k != "resistant_fraction0"
+    }
+    assert spec.units["max_kill"] == "1/day" and spec.units["volume0"] == "mm^3" and spec.units["sd_add"] == "mm"
+    assert all(p.source for p in spec.parameters)
+
+
 def test_bad_prior_and_drug_named():
     with pytest.raises(TwinModelError, match="median 2 must be in"):
         Prior("logitnormal", 2, 1.0)
@@ -87,14 +101,23 @@ def test_prior_quantiles_match_their_distributions(prior):
 
 
 def test_daily_lawson_grid_matches_a_tight_solve_on_the_example():
+    """The twin's solver (:func:`solver_options`) through the predict its calibration uses
+    (``observables_at`` on padded ``solve_inputs``) against a tight adaptive solve: clone volumes
+    and observables within 2e-4 (measured: 9e-5, diameter 3e-5, resistant fraction 1.3e-4)."""
     record = example_patient()
     model = TwinModel.from_mutations(record.mutations)
     params = {k: jnp.asarray(v) for k, v in {**model.fixed, **TRUTH}.items()}
     times = jnp.asarray([-10.0, 42.0, 98.0, 154.0])
+    inputs = model.solve_inputs(record.to_dose_table(), times, t0=-10.0)
+    fast = model.solve(params, times, inputs)
     args = (model.build(params), model.initial_state(params), record.to_dose_table(), times)
-    fast = m.solve(*args, t0=-10.0, options=solver_options()).clones
     tight = m.solve(*args, t0=-10.0, options=m.SolverOptions(rtol=1e-10, atol=1e-10)).clones
-    assert float(jnp.max(jnp.abs(fast / tight - 1))) < 2e-4
+    assert bool(fast.ok) and float(jnp.max(jnp.abs(fast.clones / tight - 1))) < 2e-4
+    predicted, reference = model.observables_at(params, times, inputs), model.observe(tight)
+    for k in ("diameter", "resistant_fraction"):
+        np.testing.assert_allclose(np.asarray(predicted[k]), np.asarray(reference[k]), rtol=2e-4)
+    assert float(predicted["diameter"][0]) == pytest.approx(float(m.longest_diameter(TRUTH["volume0"])))
+    assert np.all(np.diff(np.asarray(predicted["resistant_fraction"])) > 0)  # T790M grows out on erlotinib
 
 
 def test_a_synthetic_patient_is_drawn_from_the_prior_reproducibly():

@@ -39,9 +39,13 @@ prior, :data:`DEFAULT_PRIORS`), fitness cost of resistance.
 The priors of growth rate, maximal kill and T790M share are the FLAURA-calibrated virtual
 population (:data:`FLAURA_POPULATION`, fitted in :mod:`twin.studies.flaura2018`): typical values
 and between-patient variability, so a new patient starts from the trial population and their own
-scans update it; the bypass clone's share is that population's typical value. The other priors and
-fixed values are those of :func:`inference.egfr_two_clone_spec` (sources there). All are stored
-as plain numbers (:class:`Prior`) so that a twin saves and loads exactly.
+scans update it; the bypass clone's share is that population's typical value. The quantities one
+patient's scans can inform are free, with weakly informative priors from that population or the
+literature (:data:`DEFAULT_PRIORS`); those they cannot are fixed at sourced values (:data:`FIXED`:
+the cost of resistance, the bypass share, the error SDs a few samples cannot identify; PK and
+potency come from the drug tables and networks, above). The reasoning and sources of each prior
+and fixed value are next to it. All are stored as plain numbers (:class:`Prior`) so that a twin
+saves and loads exactly.
 """
 
 from __future__ import annotations
@@ -72,7 +76,8 @@ BYPASS_VARIANT = "bypass (EGFR-independent: MET amplification, other, unknown)"
 def solver_options():
     """The twin's solver: one dose-aligned Lawson step a day, 5-node quadrature of the kill. On the
     example patient's year of daily erlotinib, clone volumes within 1e-4 (relative) of a tight
-    adaptive solve at half the gradient cost of ``inference.FLAGSHIP_GRID`` (three steps a day)."""
+    adaptive solve at half the gradient cost of three steps a day (``absorption_offsets=(1.2, 3.6)``:
+    steps also ~1.2 h and ~3.6 h after each dose, erlotinib's ka being 22.8 /day)."""
     import mechanistic as m
 
     return m.SolverOptions(grid=m.LawsonGrid(substeps=1, absorption_offsets=(), nodes=5))
@@ -135,7 +140,6 @@ class Prior:
         return f"{self.family}(median {self.location:g}, sd {self.scale:g})"
 
 
-# name -> (unit, prior, source); see inference.egfr_two_clone for the reasoning behind the others
 # The FLAURA virtual population (twin.studies.flaura2018.FITTED; a test checks they agree): typical
 # value and between-patient SD (log / logit scale) of the parameters it fitted to FLAURA's aggregate
 # results (Soria et al. NEJM 2018). A new patient's prior is this population; their scans update it.
@@ -145,15 +149,31 @@ FLAURA_POPULATION: dict[str, tuple[float, float]] = {
     "resistant_fraction0": (0.0074561, 2.0),
 }
 _FLAURA = "FLAURA virtual population (twin.studies.flaura2018; Soria et al. NEJM 2018)"
+# name -> (unit, prior, source); medians and SDs on the log / logit scale, 95% ranges in brackets
 DEFAULT_PRIORS: dict[str, tuple[str, Prior, str]] = {
+    # burden at the first scan: LogNormal(log 3e4, 1.5) [1.6e3, 5.7e5 mm^3], a 39 mm sphere at the
+    # median; RECIST target lesions are 10 mm to ~10 cm
     "volume0": ("mm^3", Prior("lognormal", 3e4, 1.5), "RECIST lesion sizes"),
+    # T790M share at the first scan: logit-normal(logit 0.0075, 2) [1.5e-4, 0.27]. Pre-existing T790M
+    # clones are below 1% in most untreated EGFR-mutant tumours (Hata et al., Nat Med 2016; Oxnard et
+    # al., JCO 2016 find baseline T790M in a minority at low allele fractions); FLAURA's typical share
+    # (0.75%) agrees. A report with a detected T790M recentres it (TwinModel.from_mutations)
     "resistant_fraction0": ("1", Prior("logitnormal", *FLAURA_POPULATION["resistant_fraction0"]), _FLAURA),
+    # Gompertz rate: LogNormal(log 0.00197, 1.22) [1.8e-4, 0.021 /day]. From 30 cm^3 with the median
+    # capacity (1e6 mm^3) the median doubles the volume in ~110 days; untreated NSCLC doubling
+    # times span ~1-12 months (Detterbeck & Gibson, J Thorac Oncol 2008)
     "growth_rate": ("1/day", Prior("lognormal", *FLAURA_POPULATION["growth_rate"]), _FLAURA),
+    # erlotinib's maximal kill of sensitive cells: LogNormal(log 0.0525, 0.70) [0.013, 0.21 /day].
+    # Anchor: responses of -30% to -70% in diameter within 2-3 months on first-line EGFR TKIs, the
+    # reasoning of the earlier literature prior LogNormal(log 0.06, 0.7), centred on the catalogue's
+    # value (mechanistic.catalogue.egfr_two_clone); FLAURA's median is close to it
     "max_kill": ("1/day", Prior("lognormal", *FLAURA_POPULATION["max_kill"]), _FLAURA),
-    # log-normal, not half-normal: the same median (1.35 mm) and 95th percentile (3.9 mm) as the
-    # HalfNormal(2) of inference.egfr_two_clone_spec, without its mass near 0 mm (below a CT pixel,
-    # ~0.7 mm), a tail that a few scans cannot inform and NUTS explored slowly (R-hat 1.02, tail ESS
-    # 92 of 2,000 draws on the example patient at the default settings; the log-normal passed)
+    # additive residual error of a diameter. Inter-reader variability of RECIST measurements is ~2 mm
+    # plus ~10% (hence a HalfNormal(2) mm for this part; the proportional part is FIXED["cv"]).
+    # Log-normal, not half-normal: the same median (1.35 mm) and 95th percentile (3.9 mm) as that
+    # HalfNormal(2), without its mass near 0 mm (below a CT pixel, ~0.7 mm), a tail that a few scans
+    # cannot inform and NUTS explored slowly (R-hat 1.02, tail ESS 92 of 2,000 draws on the example
+    # patient at the default settings; the log-normal passed)
     "sd_add": ("mm", Prior("lognormal", 1.35, 0.65), "RECIST inter-reader variability; CT pixel size"),
     # Gompertz capacity of the lesion: a parameter, not a hidden cap (a fixed 2e5 mm^3, 73 mm, made
     # an 88 mm lesion plateau at 73 mm). Median 1e6 mm^3 (a 124 mm sphere, ~1 kg: the order of the
@@ -168,6 +188,9 @@ FIXED: dict[str, tuple[float, str, str]] = {
     "cv": (0.05, "1", "repeat-CT measurement variability (illustrative)"),
     # two or three ctDNA samples cannot identify their own noise (a free SD diverged in testing)
     "sd_ctdna": (0.3, "1", "ctDNA allele-fraction replicate noise, log scale (illustrative)"),
+    # cost of resistance: the fraction by which every resistant clone's growth rate is reduced
+    # (resistant PC-9 cells grow more slowly; Chmielecki et al. Sci Transl Med 2011); one
+    # patient's scans cannot inform it
     "fitness_cost": (0.25, "1", "Chmielecki et al. Sci Transl Med 2011"),
     # the typical share of the FLAURA virtual population (twin.studies.flaura2018.FITTED); the
     # patient's own scans on a first-generation TKI rarely inform it
