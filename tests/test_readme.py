@@ -1,8 +1,9 @@
 """The README as a contract: every ```python block runs as written, each in a fresh interpreter.
 
-Each block runs as ``python -P -c BLOCK`` in its own temporary folder holding ``twin/diseases/egfr_nsclc/examples``
-(a link to the shipped example files), so the repository-relative paths of the blocks resolve and
-whatever they write (a twin file) lands in the temporary folder; ``-P`` keeps that folder off
+Each block runs as ``python -P -c BLOCK`` in its own temporary folder holding
+``twin/diseases/egfr_nsclc/examples`` (a link to the shipped example files), so the
+repository-relative paths of the blocks resolve and whatever they write (a twin file) lands in the
+temporary folder; ``-P`` keeps that folder off
 ``sys.path`` so the link does not shadow the installed ``twin`` package. The subprocesses share
 the test session's JAX compilation cache (conftest's ``JAX_CACHE``).
 
@@ -51,10 +52,10 @@ def _params(slow: bool):
 
 def run_block(code: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
     """``code`` in a fresh interpreter, from ``cwd`` (which gets a ``twin/diseases/egfr_nsclc/examples`` link)."""
-    (cwd / "twin").mkdir(exist_ok=True)
-    link = cwd / "twin" / "examples"
-    if not link.exists():
-        link.symlink_to(ROOT / "twin" / "examples", target_is_directory=True)
+    examples = Path("twin", "diseases", "egfr_nsclc", "examples")
+    (cwd / examples.parent).mkdir(parents=True, exist_ok=True)
+    if not (cwd / examples).exists():
+        (cwd / examples).symlink_to(ROOT / examples, target_is_directory=True)
     env = dict(os.environ, MPLBACKEND="Agg")
     env.pop("JAX_ENABLE_X64", None)  # the blocks switch float64 on themselves
     cache = jax.config.jax_compilation_cache_dir
