@@ -36,7 +36,7 @@ from mechanistic.dosing import DoseTable
 from mechanistic.family import ModelFamily
 from mechanistic.measurement import ErrorModel
 
-METHODS = ("laplace", "nuts")
+METHODS = ("nuts", "laplace")
 INITS = ("laplace", "prior")
 
 
@@ -139,15 +139,14 @@ def _model_and_data(family, observations, priors, errors, doses, t0):
     """``(numpyro model, PatientData)`` of one patient (see the module docstring)."""
     check_patient(priors, observations, errors)
     inputs = family.solve_inputs(doses, observations.times, t0=t0)
-    if inputs is None:
+    if inputs is None:  # the doses are built into the simulator
         predict = family.predict(doses, t0=t0)
-        return likelihood_model(lambda params, times, _: predict(params, times), priors, errors), patient_data(
-            observations
-        )
-    try:
-        model = _shared_likelihood(family, priors, tuple(sorted(errors.items())))
-    except TypeError:  # an unhashable family or error model: a model of its own
-        model = likelihood_model(family.observables_at, priors, errors)
+        model = likelihood_model(lambda params, times, _: predict(params, times), priors, errors)
+    else:
+        try:
+            model = _shared_likelihood(family, priors, tuple(sorted(errors.items())))
+        except TypeError:  # an unhashable family or error model: a model of its own
+            model = likelihood_model(family.observables_at, priors, errors)
     return model, patient_data(observations, inputs)
 
 

@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from inference.fit import WarmStart
+from inference.calibrate import INITS, METHODS, calibrate
+from inference.fit import CalibrationWarning, WarmStart
 from twin.diseases import DEFAULT_PACK, DiseasePack, RecordResponse, get_pack
 from twin.record import OBSERVABLES, PatientRecord
 
@@ -39,10 +40,6 @@ FORMAT_VERSION = 1
 PREDICTIVE_LEVEL = 0.90
 MISFIT_P = 0.01  # an observation with a smaller posterior predictive p-value is not explained
 MISFIT_OUTSIDE_SHARE = 0.25  # more of the record outside its 90% predictive intervals is a misfit
-
-
-METHODS = ("nuts", "laplace")
-INITS = ("laplace", "prior")
 
 
 class Settings(NamedTuple):
@@ -72,8 +69,8 @@ class Comparison(NamedTuple):
     decision day, ``attrs['start_day']`` the decision day, ``attrs['primary']`` the ranking
     endpoint, ``attrs['toxicity_penalty_days']``); ``table``: ``scenarios.summarise``, best first
     (with ``toxicity penalty (days)``, and ``exposure above label`` where the regimens' drugs have
-    label doses), and ``above label dose`` (what exceeds the label, ``twin.diseases.egfr_nsclc.regimens.above_label``;
-    empty when nothing does); ``verdict``:
+    label doses), and ``above label dose`` (what exceeds the label, the pack's
+    :meth:`~twin.diseases.DiseasePack.above_label`; empty when nothing does); ``verdict``:
     ``scenarios.verdict``, the ranking in one sentence (short regimen names)."""
 
     dataset: xr.Dataset
@@ -168,9 +165,6 @@ class DigitalTwin:
         """This twin with the posterior of ``inference.calibrate`` under ``settings`` (``warm``: a
         NUTS run continued from there with ``warmup`` steps), its problems warned and kept, and the
         model check of the record."""
-        from inference.calibrate import calibrate
-        from inference.fit import CalibrationWarning
-
         if not self.observables:
             fitted = " or ".join(self.pack.fit_observables)
             raise ValueError(f"patient {self.record.patient_id!r} has no {fitted} observations to fit")
