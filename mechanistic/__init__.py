@@ -71,6 +71,7 @@ _LAZY = {
     "sum_of_diameters": "mechanistic.observation",
     "total_volume": "mechanistic.observation",
     "variant_allele_fraction": "mechanistic.observation",
+    "DailyExposure": "mechanistic.pk",
     "DirectExposure": "mechanistic.pk",
     "DoseRows": "mechanistic.pk",
     "MichaelisMentenOneCompartment": "mechanistic.pk",

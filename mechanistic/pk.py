@@ -3,7 +3,8 @@
 Units: time in days, rates in 1/day, volumes in L, clearances in L/day, amounts in mg,
 concentrations in mg/L (= ug/mL). Convert literature values with :mod:`mechanistic.units`.
 
-Linear models (:class:`OneCompartment`, :class:`TwoCompartment`, :class:`DirectExposure`)
+Linear models (:class:`OneCompartment`, :class:`TwoCompartment`, :class:`DirectExposure`,
+:class:`DailyExposure`)
 are evaluated in closed form by superposition over the dose table (exact; no time stepping
 across dose kinks). :class:`MichaelisMentenOneCompartment` has saturable elimination and is
 integrated as an ODE state by the solver; its first-order absorption depot and infusion
@@ -237,6 +238,34 @@ class DirectExposure(LinearPK):
             times=jnp.concatenate([start, end]),
             coeffs=jnp.zeros((2 * n, 0)),
             const=jnp.concatenate([rate, -rate]),
+            rates=jnp.zeros((0,)),
+        )
+
+
+class DailyExposure(LinearPK):
+    """No pharmacokinetics: an oral drug's "concentration" is its dose relative to a reference dose,
+    held for ``lasts`` days from each dose (dimensionless exposure, e.g. 1 while 1,000 mg of
+    abiraterone a day is taken, 0.5 at 500 mg, 0 on a holiday).
+
+    For models whose drug input is an on/off or dose-fraction signal (Zhang et al. 2017, Strobl et
+    al. 2021) and whose drug clears within the dosing interval. ``reference_mg``: the dose that
+    gives exposure 1 (mg); ``lasts``: how long one dose acts (day, default 1: daily dosing).
+    Overlapping doses add."""
+
+    reference_mg: jax.Array = eqx.field(converter=jnp.asarray)
+    lasts: jax.Array = eqx.field(converter=jnp.asarray, default=1.0)
+    routes: ClassVar[tuple[str, ...]] = ("oral",)
+
+    def __check_init__(self):
+        _check_positive("DailyExposure", reference_mg=self.reference_mg, lasts=self.lasts)
+
+    def events(self, rows: DoseRows) -> ExponentialEvents:
+        level = rows.amount / self.reference_mg
+        n = rows.time.shape[0]
+        return ExponentialEvents(
+            times=jnp.concatenate([rows.time, rows.time + self.lasts]),
+            coeffs=jnp.zeros((2 * n, 0)),
+            const=jnp.concatenate([level, -level]),
             rates=jnp.zeros((0,)),
         )
 

@@ -226,6 +226,17 @@ def test_direct_exposure_is_the_infusion_rate():
     np.testing.assert_array_equal(np.asarray(c), [0.0, 1.0, 1.0, 0.0, 0.0, 2.0, 0.0])
 
 
+def test_daily_exposure_is_the_dose_fraction_over_each_day():
+    doses = m.daily(0, 2, "abiraterone", 1000.0) + m.dose(5.0, "abiraterone", 500.0)  # days 0, 1, 2 and 5
+    pk = m.DailyExposure(reference_mg=1000.0)
+    c = pk.concentration(rows(doses), jnp.array([0.5, 2.9, 3.0, 4.0, 5.2, 6.0]))
+    np.testing.assert_allclose(np.asarray(c), [1.0, 1.0, 0.0, 0.0, 0.5, 0.0], atol=1e-15)
+    with pytest.raises(ValueError, match="reference_mg"):
+        m.DailyExposure(reference_mg=0.0)
+    with pytest.raises(ValueError, match="route 'infusion'"):
+        pk.check_routes(np.array([2]), "abiraterone")
+
+
 def test_padding_and_vmap_over_schedules():
     pk = m.OneCompartment(k=0.6, v=40.0, ka=3.0)
     short = m.daily(0, 2, "drug", 100.0)
