@@ -234,7 +234,7 @@ def test_daily_exposure_is_the_dose_fraction_over_each_day():
     with pytest.raises(ValueError, match="reference_mg"):
         m.DailyExposure(reference_mg=0.0)
     with pytest.raises(ValueError, match="route 'infusion'"):
-        pk.check_routes(np.array([2]), "abiraterone")
+        pk.check_routes(np.array([1]), "abiraterone")  # ROUTES[1] is "infusion"
 
 
 def test_padding_and_vmap_over_schedules():
