@@ -6,11 +6,13 @@ Subclass :class:`ModelFamily` and give it three things (a frozen dataclass or an
 - :attr:`~ModelFamily.parameters`: each parameter's name, unit and constraint (``"positive"``,
   ``"unit_interval"``, ``"real"``: :mod:`mechanistic.constraints`);
 - :meth:`~ModelFamily.build`: parameters -> a :class:`~mechanistic.model.DiseaseModel`;
-- :meth:`~ModelFamily.initial_state`: parameters -> clone volumes (mm^3) at the start.
+- :meth:`~ModelFamily.initial_state`: parameters -> the state at the start (clone volumes in
+  mm^3 for a tumour of clones; any non-negative state, e.g. cells and PSA, for other dynamics).
 
-:meth:`~ModelFamily.observe` (clone volumes -> observables) defaults to the total volume (mm^3)
+:meth:`~ModelFamily.observe` (state -> observables) defaults to the total volume (mm^3)
 and the diameter of a sphere of that volume (mm); override it, and :attr:`observables`, for other
-measurements. Calibration (``inference.calibrate``) fits a family to a patient's observations
+measurements, and :attr:`~ModelFamily.burden` (default ``"volume"``) for the observable that
+adaptive policies read. Calibration (``inference.calibrate``) fits a family to a patient's observations
 through :meth:`predict`; ``scenarios.compare`` simulates regimens on parameter draws of a family.
 Everything takes ``params`` as ``{name: value}`` with traced values, so one compiled program
 serves every parameter set.
@@ -63,6 +65,13 @@ class ModelFamily(abc.ABC):
         """Observable name -> unit, as :meth:`observe` returns them."""
         return {"volume": "mm^3", "diameter": "mm"}
 
+    @property
+    def burden(self) -> str:
+        """The observable that measures the disease burden (a key of :attr:`observables`): what
+        adaptive policies read, what burden thresholds (e.g. doubling) and a pre-treatment baseline
+        refer to. Default ``"volume"``; e.g. ``"psa"`` for a prostate model followed by PSA."""
+        return "volume"
+
     def observe(self, clones: jax.Array) -> dict[str, jax.Array]:
         """Observables of clone volumes ``(..., n_clones)`` (mm^3)."""
         volume = total_volume(clones)
@@ -88,6 +97,9 @@ class ModelFamily(abc.ABC):
             if p.name in seen:
                 raise ValueError(f"{type(self).__name__}: parameter {p.name!r} is listed twice")
             seen.add(p.name)
+        if self.burden not in self.observables:
+            raise ValueError(f"{type(self).__name__}: burden={self.burden!r} is not one of its observables "
+                             f"{list(self.observables)}")  # fmt: skip
 
     def solve_inputs(self, doses: DoseTable | None, times, *, t0: float) -> object | None:
         """What :meth:`observables_at` needs besides the parameters and the sorted output ``times``

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 import equinox as eqx
@@ -66,7 +67,11 @@ def with_grid_window(options: m.SolverOptions, regimen: Regimen, days: int) -> m
     return dataclasses.replace(options, grid=fixed)
 
 
-def measure(clones: jax.Array, how: str) -> jax.Array:
+def measure(clones: jax.Array, how: str | Callable) -> jax.Array:
+    """The burden a policy reads from a state: ``how`` in :data:`MEASURES` (total volume in mm^3 or
+    the diameter of a sphere of it in mm), or a function of the state (e.g. a family's PSA)."""
+    if callable(how):
+        return how(clones)
     volume = m.total_volume(clones)
     return volume if how == "volume" else m.longest_diameter(volume)
 
@@ -80,7 +85,7 @@ def simulate_regimen(
     output_every: float = 1.0,
     key: jax.Array | None = None,
     noise_sd: float = 0.0,
-    measured_as: str = "volume",
+    measured_as: str | Callable = "volume",
     options: m.SolverOptions = m.SolverOptions(),
     pretreatment: jax.Array | float | None = None,
 ) -> Trajectory:
@@ -89,14 +94,15 @@ def simulate_regimen(
     ``noise_sd``: log-scale SD of the burden a policy reads; ``key``: the PRNG key of that noise,
     required where ``noise_sd`` > 0 and unused otherwise (a noiseless run draws nothing, and no
     key is ever chosen for the caller); ``measured_as``: which burden the policy reads
-    (``"volume"`` in mm^3 or ``"diameter"`` in mm). The policy's
+    (``"volume"`` in mm^3 or ``"diameter"`` in mm), or a function ``state (n,) -> burden`` (e.g.
+    ``lambda y: family.observe(y)["psa"]``; ``pretreatment`` is then given in its units). The policy's
     baseline is the burden read at the first decision, or, for a regimen with
     ``baseline="pretreatment"``, ``pretreatment``: the total tumour volume before treatment began
     (mm^3; read as ``measured_as``, without measurement noise; ignored by other regimens). For
     reverse-mode gradients through many decision intervals, give ``options`` a small ``max_steps``
     (per interval): diffrax's checkpoint buffers scale with it, once per interval.
     """
-    if measured_as not in MEASURES:
+    if not callable(measured_as) and measured_as not in MEASURES:
         raise ValueError(f"measured_as={measured_as!r}; valid: {MEASURES}")
     if regimen.adaptive and regimen.baseline == "pretreatment" and pretreatment is None:
         raise ValueError(
@@ -145,8 +151,8 @@ def simulate_regimen(
 
     first = read(y0, 0)
     if regimen.baseline == "pretreatment":
-        volume = jnp.asarray(pretreatment, dtype=float)
-        baseline = volume if measured_as == "volume" else m.longest_diameter(volume)
+        value = jnp.asarray(pretreatment, dtype=float)
+        baseline = value if callable(measured_as) or measured_as == "volume" else m.longest_diameter(value)
     else:
         baseline = first
     policy = regimen.policy

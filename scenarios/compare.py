@@ -25,6 +25,7 @@ from scenarios.endpoints import (
     best_overall_response,
     cumulative_dose,
     days_on_drug,
+    psa_progression,
     recist,
     time_to_progression,
     time_to_threshold,
@@ -51,17 +52,17 @@ def _check_draws(draws: Mapping[str, np.ndarray], family: m.ModelFamily) -> int:
 
 def _check_initial_state(initial_state, n_draws: int, n_clones: int) -> jax.Array | None:
     """``initial_state`` as a ``(n_draws, n_clones)`` array (None: the family's own), or an error
-    naming the shape or the offending value."""
+    naming the shape or the offending value (states are non-negative: volumes, cells, PSA)."""
     if initial_state is None:
         return None
     values = np.asarray(initial_state, dtype=float)
     if values.shape != (n_draws, n_clones):
         raise ValueError(f"initial_state has shape {values.shape}; it must be ({n_draws}, {n_clones}): "
-                         "each draw's clone volumes (mm^3)")  # fmt: skip
+                         "each draw's state (clone volumes in mm^3 for a tumour of clones)")  # fmt: skip
     bad = ~(np.isfinite(values) & (values >= 0))
     if bad.any():
         i, j = (int(x) for x in np.argwhere(bad)[0])
-        raise ValueError(f"initial_state[{i}, {j}]={float(values[i, j])!r} must be a finite clone volume >= 0 (mm^3)")
+        raise ValueError(f"initial_state[{i}, {j}]={float(values[i, j])!r} must be finite and >= 0 (a state)")
     return jnp.asarray(values)
 
 
@@ -79,24 +80,25 @@ def _check_regimens(regimens: Sequence[Regimen], model: m.DiseaseModel, days: in
             raise ValueError(f"regimen {r.description!r}: decision_every={r.decision_every!r} exceeds days={days}")
 
 
-def _check_pretreatment(pretreatment, regimens: Sequence[Regimen], n_draws: int) -> jax.Array:
+def _check_pretreatment(pretreatment, regimens: Sequence[Regimen], n_draws: int, burden: str, unit: str) -> jax.Array:
     """``pretreatment`` as a ``(n_draws,)`` array (NaN where no regimen needs it); an error naming
-    the regimen that needs it when it is missing, or the offending value when it is not a volume."""
+    the regimen that needs it when it is missing, or the offending value when it is not a burden."""
     needs = [r.description for r in regimens if r.adaptive and r.baseline == "pretreatment"]
+    what = f"{burden} ({unit})"
     if pretreatment is None:
         if needs:
             raise ValueError(
                 f"regimen {needs[0]!r} decides against the pre-treatment burden: pass pretreatment= (each draw's "
-                f"tumour volume before treatment, mm^3, shape ({n_draws},))"
+                f"{what} before treatment, shape ({n_draws},))"
             )
         return jnp.full(n_draws, jnp.nan)
     values = np.asarray(pretreatment, dtype=float)
     if values.shape != (n_draws,):
-        raise ValueError(f"pretreatment has shape {values.shape}; it must be ({n_draws},): one volume (mm^3) per draw")
+        raise ValueError(f"pretreatment has shape {values.shape}; it must be ({n_draws},): one {what} per draw")
     bad = ~(np.isfinite(values) & (values > 0))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"pretreatment[{i}]={values[i]!r} must be a finite tumour volume > 0 (mm^3)")
+        raise ValueError(f"pretreatment[{i}]={values[i]!r} must be a finite {what} > 0")
     return jnp.asarray(values)
 
 
@@ -149,7 +151,8 @@ def compare(
     model0 = family.build(params0)
     initial_state = _check_initial_state(initial_state, n_draws, len(model0.tumour.clones))
     _check_regimens(regimens, model0, days)
-    pretreatment = _check_pretreatment(pretreatment, regimens, n_draws)
+    burden = family.burden
+    pretreatment = _check_pretreatment(pretreatment, regimens, n_draws, burden, family.observables[burden])
     if days % scan_every or days % store_every:
         raise ValueError(f"days={days} must be a multiple of scan_every={scan_every} and store_every={store_every}")
     grid = np.arange(days + 1.0)
@@ -179,29 +182,41 @@ def compare(
 
     traj_dims = ("regimen", "draw", "time")
     end_dims = ("regimen", "draw")
-    data = {
-        "volume": (traj_dims, stack("volume"), {"units": "mm^3"}),
-        "sum_of_diameters": (traj_dims, stack("sum_of_diameters"), {"units": "mm", "n_lesions": n_lesions}),
-        "resistant_fraction": (traj_dims, stack("resistant_fraction"), {"units": "1"}),
-        "progressed": (end_dims, stack("progressed"), {"long_name": "RECIST PD observed (False: censored)"}),
-        "best_response": (end_dims, stack("best_response"), {"codes": ",".join(RESPONSE_NAMES)}),
-        "exceeded": (end_dims, stack("exceeded"), {"long_name": "burden exceeded 1.2x baseline (False: censored)"}),
-        "doubled": (end_dims, stack("doubled"), {"long_name": "burden exceeded 2x baseline (False: censored)"}),
-        "cumulative_dose": (("regimen", "draw", "drug"), stack("cumulative_dose"), {"units": "mg"}),
-        "dose": (
-            ("regimen", "draw", "time", "drug"),
-            stack("dose"),
-            {"units": "mg", "long_name": f"dose given in the {store_every} days from each stored time"},
-        ),
-    }
+    data = {}
+    if "volume" in family.observables:  # a tumour measured by imaging: the SLD of equal spheres, RECIST
+        data["volume"] = (traj_dims, stack("volume"), {"units": "mm^3"})
+        data["sum_of_diameters"] = (traj_dims, stack("sum_of_diameters"), {"units": "mm", "n_lesions": n_lesions})
+    else:  # e.g. a marker-followed disease: every observable of the family
+        for name, unit in family.observables.items():
+            if name != "resistant_fraction":
+                data[name] = (traj_dims, stack(name), {"units": unit})
+    data["resistant_fraction"] = (traj_dims, stack("resistant_fraction"), {"units": "1"})
+    if "volume" in family.observables:
+        data["progressed"] = (end_dims, stack("progressed"), {"long_name": "RECIST PD observed (False: censored)"})
+        data["best_response"] = (end_dims, stack("best_response"), {"codes": ",".join(RESPONSE_NAMES)})
+    if "psa" in family.observables:
+        data["psa_progressed"] = (
+            end_dims, stack("psa_progressed"), {"long_name": "PCWG3 PSA progression observed (False: censored)"}
+        )  # fmt: skip
+    words = f"{burden} ({family.observables[burden]}) exceeded"
+    data["exceeded"] = (end_dims, stack("exceeded"), {"long_name": f"{words} 1.2x baseline (False: censored)"})
+    data["doubled"] = (end_dims, stack("doubled"), {"long_name": f"{words} 2x baseline (False: censored)"})
+    data["cumulative_dose"] = (("regimen", "draw", "drug"), stack("cumulative_dose"), {"units": "mg"})
+    data["dose"] = (
+        ("regimen", "draw", "time", "drug"),
+        stack("dose"),
+        {"units": "mg", "long_name": f"dose given in the {store_every} days from each stored time"},
+    )
     for name, endpoint in ENDPOINTS.items():
-        data[name] = (end_dims, stack(name), {"units": endpoint.unit, "long_name": endpoint.label})
+        if name in results[0]:
+            data[name] = (end_dims, stack(name), {"units": endpoint.unit, "long_name": endpoint.label})
     if any(r.adaptive and r.baseline == "pretreatment" for r in regimens):
-        data["pretreatment_volume"] = (
+        data[f"pretreatment_{burden}"] = (
             ("draw",),
             np.asarray(pretreatment),
-            {"units": "mm^3", "long_name": "tumour volume before treatment: the baseline of pre-treatment regimens"},
-        )
+            {"units": family.observables[burden],
+             "long_name": f"{burden} before treatment: the baseline of pre-treatment regimens"},
+        )  # fmt: skip
     coords = {
         "regimen": [r.description for r in regimens],
         "draw": np.arange(n_draws),
@@ -210,8 +225,16 @@ def compare(
     }
     for name, values in draws.items():
         coords[name] = ("draw", np.asarray(values))
-    attrs = {"horizon_days": days, "scan_every_days": scan_every, "noise_sd": noise_sd}
+    attrs = {"horizon_days": days, "scan_every_days": scan_every, "noise_sd": noise_sd, "burden": burden}
     return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+def _given_over(given: jax.Array, checks: np.ndarray) -> jax.Array:
+    """Whether drug was given on every day of each interval between consecutive ``checks``
+    (day indices), from the amount given per day ``given (days + 1,)``: ``(len(checks) - 1,)``."""
+    daily = jnp.cumsum(given > 0)
+    days_on = daily[checks[1:] - 1] - jnp.where(checks[:-1] > 0, daily[checks[:-1] - 1], 0)
+    return days_on == checks[1:] - checks[:-1]
 
 
 @eqx.filter_jit
@@ -222,31 +245,51 @@ def _simulate_draws(
     """Trajectory summaries and endpoints of one regimen for every draw (vmapped; compiled once
     per family, regimen structure and settings)."""
     grid = jnp.arange(days + 1.0)
-    scan_idx = np.arange(0, days + 1, scan_every)
+    scan_idx = np.arange(0, days + 1, scan_every)  # the checks: scans, or PSA for a marker-followed disease
     store_idx = np.arange(0, days + 1, store_every)
+
+    observables = family.observables
+
+    def burden_of(state):
+        return family.observe(state)[family.burden]
 
     def one(params, y0, k, before):
         model = family.build(params)
         y0 = family.initial_state(params) if y0 is None else y0
-        tr = simulate_regimen(model, y0, regimen, days, key=k, noise_sd=noise_sd, options=options, pretreatment=before)
-        vol = m.total_volume(tr.clones)
-        sld = m.sum_of_diameters(vol, n_lesions)
-        cats = recist(sld[scan_idx])
-        ttp = time_to_progression(grid[scan_idx], cats)
-        thr = time_to_threshold(tr.times, vol, 1.2)
-        doubling = time_to_threshold(tr.times, vol, 2.0)
-        rf = m.resistant_fraction(tr.clones, model.tumour.resistant)
+        tr = simulate_regimen(
+            model, y0, regimen, days, key=k, noise_sd=noise_sd, options=options, pretreatment=before,
+            measured_as=burden_of,
+        )  # fmt: skip
+        obs = family.observe(tr.clones)
+        burden = obs[family.burden]
+        out = {}
+        if "volume" in observables:
+            vol = obs["volume"]
+            sld = m.sum_of_diameters(vol, n_lesions)
+            cats = recist(sld[scan_idx])
+            ttp = time_to_progression(grid[scan_idx], cats)
+            out |= {"volume": vol[store_idx], "sum_of_diameters": sld[store_idx], "time_to_progression": ttp.time,
+                    "progressed": ttp.observed, "best_response": best_overall_response(cats)}  # fmt: skip
+        else:
+            out |= {name: obs[name][store_idx] for name in observables if name != "resistant_fraction"}
+        if "psa" in observables:
+            given = (
+                jnp.zeros(days + 1).at[jnp.clip(jnp.floor(regimen.doses.time).astype(int), 0, days)].add(tr.doses_given)
+            )
+            on = jnp.concatenate([jnp.zeros(1, bool), _given_over(given, scan_idx)])
+            psa = psa_progression(grid[scan_idx], obs["psa"][scan_idx], on)
+            out |= {"time_to_psa_progression": psa.time, "psa_progressed": psa.observed}
+        rf = obs["resistant_fraction"] if "resistant_fraction" in obs else m.resistant_fraction(
+            tr.clones, model.tumour.resistant
+        )  # fmt: skip
+        thr = time_to_threshold(tr.times, burden, 1.2)
+        doubling = time_to_threshold(tr.times, burden, 2.0)
         on_drug = days_on_drug(regimen.doses.time, tr.doses_given, days)
         bin_of_dose = jnp.clip(jnp.floor(regimen.doses.time).astype(int) // store_every, 0, len(store_idx) - 1)
         dose = jnp.zeros((len(store_idx), len(model.drugs))).at[bin_of_dose, codes].add(tr.doses_given)
-        return {
+        return out | {
             "dose": dose,
-            "volume": vol[store_idx],
-            "sum_of_diameters": sld[store_idx],
             "resistant_fraction": rf[store_idx],
-            "time_to_progression": ttp.time,
-            "progressed": ttp.observed,
-            "best_response": best_overall_response(cats),
             "time_to_1.2x_baseline": thr.time,
             "exceeded": thr.observed,
             "time_to_2x_baseline": doubling.time,

@@ -44,6 +44,8 @@ ENDPOINTS: dict[str, Endpoint] = {
                  "+20% volume", "exceeded"),
         Endpoint("time_to_2x_baseline", "day", "time until the tumour volume doubles from the start of the forecast",
                  "volume doubling", "doubled"),
+        Endpoint("time_to_psa_progression", "day", "time to PSA progression (PCWG3: a confirmed rise of >= 25% and "
+                 ">= 2 ng/mL above the nadir on treatment)", "PSA progression", "psa_progressed"),
         Endpoint("days_on_drug", "day", "days on drug", "days on drug"),
         Endpoint("days_off_drug", "day", "days off drug", "days off drug"),
         Endpoint("final_resistant_fraction", "1", "resistant fraction at the horizon", "resistant share"),
@@ -120,6 +122,41 @@ def time_to_progression(scan_times: jax.Array, categories: jax.Array) -> EventTi
     assessable = cat != NE
     last = jnp.max(jnp.where(assessable, scan_times, scan_times[0]))
     return first_time(scan_times, cat == PD, censor_at=last)
+
+
+def psa_progression(
+    check_times: jax.Array,
+    psa: jax.Array,
+    on: jax.Array,
+    *,
+    rise: float = 0.25,
+    absolute: float = 2.0,
+    not_before: float = 84.0,
+) -> EventTime:
+    """PSA progression by the Prostate Cancer Working Group 3 criteria (Scher et al. J Clin Oncol
+    2016;34:1402): PSA >= ``rise`` (25%) and >= ``absolute`` (2 ng/mL) above the nadir, confirmed by
+    the next check (>= 3 weeks later: 4-weekly checks are); rises before ``not_before`` days (12
+    weeks) are ignored. The event time is the first check of the confirmed rise; censored at the
+    last check. ``check_times (K,)`` day, ``psa (K,)`` ng/mL (check 0 the baseline), ``on (K,)``:
+    the drug was given over the interval ending at each check.
+
+    For intermittent and adaptive regimens a rise during a planned holiday is the schedule, not
+    progression: only checks on treatment count, and the nadir is the lowest PSA since treatment
+    last (re)started (for continuous therapy: since baseline, as PCWG3)."""
+    psa = jnp.asarray(psa, dtype=float)
+    on = jnp.asarray(on, dtype=bool)
+    t = jnp.asarray(check_times, dtype=float)
+
+    def check(nadir, k):
+        course_began = on[k] & ~on[k - 1]  # treatment resumed at the previous check: a new course and nadir
+        nadir = jnp.where(course_began, psa[k - 1], nadir)
+        risen = on[k] & (psa[k] >= (1.0 + rise) * nadir) & (psa[k] - nadir >= absolute) & (t[k] >= not_before)
+        return jnp.minimum(nadir, psa[k]), risen
+
+    _, risen = jax.lax.scan(check, psa[0], jnp.arange(1, psa.shape[0]))
+    risen = jnp.concatenate([jnp.zeros(1, bool), risen])
+    confirmed = risen & jnp.concatenate([risen[1:], jnp.zeros(1, bool)])
+    return first_time(check_times, confirmed)
 
 
 def cumulative_dose(amounts: jax.Array, drug: jax.Array, n_drugs: int) -> jax.Array:

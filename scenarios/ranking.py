@@ -27,8 +27,8 @@ LEVEL = 0.90  # every interval of the summary: the 5th-95th percentile over draw
 
 
 def _check_primary(ds: xr.Dataset, primary: str) -> None:
-    events = [e.name for e in ENDPOINTS.values() if e.event]
-    if primary not in events or primary not in ds:
+    events = [e.name for e in ENDPOINTS.values() if e.event and e.name in ds]
+    if primary not in events:
         raise ValueError(f"primary={primary!r} is not an event-time endpoint here; choose from {events}")
 
 
@@ -94,7 +94,8 @@ def summarise(
     horizon) and its Monte Carlo standard error ``PRIMARY RMST MC SE``; ``difference vs #1 (mean)``
     and ``difference vs #1 90% CI`` (day, paired per draw against the top-ranked regimen);
     ``P(best on PRIMARY)`` (this regimen alone best) and ``P(tied for best on PRIMARY)``;
-    ``same as`` (an earlier regimen with identical doses on every draw, else ""); ``P(progressed)``;
+    ``same as`` (an earlier regimen with identical doses on every draw, else ""); ``P(progressed)``
+    (RECIST progression; PCWG3 PSA progression for a PSA-followed model without volumes);
     ``cumulative dose g (median)``; ``expected utility`` = RMST - ``dose_penalty_per_g`` x mean dose
     (g) - ``time_on_drug_penalty_per_day`` x mean days on drug (day) - the toxicity penalty. Sorted
     by expected utility; exact ties keep the given order.
@@ -130,10 +131,13 @@ def summarise(
     utility = value.mean(axis=1) - dose_penalty_per_g * total_dose_g.mean(axis=1)
     utility = utility - time_on_drug_penalty_per_day * ds.days_on_drug.values.mean(axis=1) - toxicity
     q = [(1 - LEVEL) / 2, 0.5, (1 + LEVEL) / 2]
+    progression = next((v for v in ("progressed", "psa_progressed") if v in ds), ENDPOINTS[primary].event)
     rows = []
     for i, reg in enumerate(names):
         row = {"regimen": reg}
         for name, endpoint in ENDPOINTS.items():
+            if name not in ds:  # not computed for this family (e.g. RECIST without tumour volumes)
+                continue
             lo, mid, hi = np.quantile(ds[name].values[i], q)
             row[f"{name} median"] = mid
             row[f"{name} 90% CI"] = (lo, hi)
@@ -144,7 +148,7 @@ def summarise(
         row[f"P(best on {primary})"] = float(alone[i].mean())
         row[f"P(tied for best on {primary})"] = float((at_best[i] & ~alone[i]).mean())
         row["same as"] = duplicates.get(reg, "")
-        row["P(progressed)"] = float(ds.progressed.values[i].mean())
+        row["P(progressed)"] = float(ds[progression].values[i].mean())
         row["cumulative dose g (median)"] = float(np.median(total_dose_g[i]))
         if excess is not None:
             row["exposure above label"] = float(excess[i].mean())

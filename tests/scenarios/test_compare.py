@@ -124,7 +124,7 @@ def test_an_explicit_initial_state_replaces_the_familys():
     np.testing.assert_allclose(given.volume.values, own.volume.values, rtol=1e-12)
     with pytest.raises(ValueError, match=r"initial_state has shape \(4,\); it must be \(4, 2\)"):
         compare(FAMILY, DRAWS, regimens, DAYS, key=jax.random.key(1), initial_state=np.ones(4))
-    with pytest.raises(ValueError, match=r"initial_state\[2, 1\]=-1.0 must be a finite clone volume >= 0"):
+    with pytest.raises(ValueError, match=r"initial_state\[2, 1\]=-1.0 must be finite and >= 0"):
         negative = np.where(initial == 10.0, -1.0, initial)
         compare(FAMILY, DRAWS, regimens, DAYS, key=jax.random.key(1), initial_state=negative)
     with pytest.raises(ValueError, match=r"draws lack \['resistant0'\]"):
