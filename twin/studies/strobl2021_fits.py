@@ -46,7 +46,7 @@ mCRPC under abiraterone: using it as a prior for abiraterone is an assumption. D
 normal, not the fit box (:meth:`EmpiricalPopulation.outside_fit_box`; for the 4-parameter fits
 12% of the prior's n0 lies below 0.1 and 8% of its fR above 0.25, and its fR 95% quantile is 0.42
 against the fits' 0.086). Cost and turnover are strongly anti-correlated on the logit scale (-0.71
-in the 4-parameter fits): the data pin down mainly the resistant net rate rR - dR = rS (1 - cost -
+in the 4-parameter fits), as if the data pinned down mainly the net rate rR - dR = rS (1 - cost -
 turnover), so draw them jointly, never from the marginals.
 """
 
