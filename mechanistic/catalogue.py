@@ -19,26 +19,31 @@ from mechanistic.tumour import TumourModel
 from mechanistic.units import convert
 
 
-def strobl2021(cost=0.0, turnover=0.0, growth_rate=0.027, drug_kill=1.5) -> DiseaseModel:
+def strobl2021(
+    cost=0.0, turnover=0.0, growth_rate=0.027, drug_kill=1.5, *, capacity=1.0, drug: str = "D", pk=None
+) -> DiseaseModel:
     """Two-population Lotka–Volterra adaptive-therapy model of Strobl et al., Cancer Res 2021.
 
-    ``dS/dt = rS (1 - S - R)(1 - dD D) S - dS S``, ``dR/dt = rR (1 - S - R) R - dR R`` with
-    ``rR = (1 - cost) rS``, ``dS = dR = turnover rS``, capacity 1 (volumes are fractions of
-    it), ``rS = 0.027 /day`` and ``dD = 1.5`` (defaults of the authors' code; README in
-    ``shared/refdata/strobl2021_at_lv``). The drug ``"D"`` is an exposure signal: give it as
-    infusions of rate 1 (see :func:`strobl2021_continuous`).
+    ``dS/dt = rS (1 - (S + R)/K)(1 - dD D) S - dS S``, ``dR/dt = rR (1 - (S + R)/K) R - dR R`` with
+    ``rR = (1 - cost) rS``, ``dS = dR = turnover rS``, ``rS = 0.027 /day`` and ``dD = 1.5``
+    (defaults of the authors' code; README in ``shared/refdata/strobl2021_at_lv``). The authors'
+    capacity is ``K = 1`` (burdens are fractions of it); another ``capacity`` measures the burden in
+    other units (e.g. the PSA the cells make). The drug ``drug`` (default ``"D"``) is an exposure
+    signal ``D``: by default (``pk=None``, :class:`~mechanistic.pk.DirectExposure`) given as
+    infusions of rate 1 (see :func:`strobl2021_continuous`); ``pk`` replaces that, e.g.
+    :class:`~mechanistic.pk.DailyExposure` for daily oral doses.
     """
     tumour = TumourModel(
         ("sensitive", "resistant"),
         "logistic",
         growth_rate=growth_rate,
-        capacity=1.0,
+        capacity=capacity,
         death_rate=turnover * jnp.asarray(growth_rate),
         fitness_cost=jnp.stack([jnp.zeros_like(jnp.asarray(cost, dtype=float)), jnp.asarray(cost, dtype=float)]),
         growth_inhibition=LinearEffect(jnp.stack([jnp.asarray(drug_kill, dtype=float), 0.0])[:, None]),
         resistant=(False, True),
     )
-    return DiseaseModel({"D": DirectExposure()}, tumour)
+    return DiseaseModel({drug: DirectExposure() if pk is None else pk}, tumour)
 
 
 def strobl2021_continuous(days: float) -> DoseTable:

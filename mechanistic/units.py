@@ -32,6 +32,8 @@ UNITS: dict[str, dict[str, Fraction]] = {
     "length": {"mm": Fraction(1), "cm": Fraction(10)},
     "amount_rate": {"mg/day": Fraction(1), "mg/h": Fraction(24)},
     "fraction": {"1": Fraction(1), "fraction": Fraction(1), "%": Fraction(1, 100)},
+    # a serum marker's mass concentration in the clinic's unit (PSA: ng/mL = ug/L); not a drug concentration
+    "marker_concentration": {"ng/mL": Fraction(1), "ug/L": Fraction(1), "ng/L": Fraction(1, 1000)},
 }  # fmt: skip
 
 

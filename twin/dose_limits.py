@@ -3,7 +3,8 @@ and a hard limit, and :func:`check_dose`, which the patient-file readers and the
 use.
 
 Every drug of ``mechanistic.egfr_network.EGFR_DRUG_PK`` has a :class:`DoseLimits` row in
-:data:`DOSE_LIMITS` (a test checks it). Amounts in mg, per administration unless named per day.
+:data:`DOSE_LIMITS` (a test checks it), and so do the drugs of the other disease packs
+(abiraterone). Amounts in mg, per administration unless named per day.
 
 - The **label dose** is the approved dose and schedule; a dose above it is allowed but marked
   (:class:`DoseWarning` from the readers, :func:`twin.diseases.egfr_nsclc.regimens.above_label` for regimens).
@@ -229,6 +230,29 @@ _ROWS = (
             "Juric D et al. J Clin Oncol 2018;36:1291-9 (once and twice daily escalation)",
         ),
         aliases=("piqray", "byl719"),
+    ),
+    DoseLimits(
+        "abiraterone",
+        label_mg=1000.0,
+        label_per_day_mg=1000.0,
+        label_schedule="1,000 mg once daily on an empty stomach, with prednisone 5 mg twice a day",
+        label_source="Zytiga prescribing information (metastatic castration-resistant prostate cancer)",
+        lowest_studied_mg=250.0,
+        max_studied_mg=2000.0,
+        max_studied_per_day_mg=2000.0,
+        max_studied="2000 mg once daily in the phase I escalation (250-2000 mg; Attard et al. J Clin Oncol "
+        "2008;26:4563; from memory, unverified)",
+        mtd="not reached at 2000 mg daily; 1000 mg chosen from the plateau of the endocrine effect (Attard 2008; "
+        "from memory, unverified)",
+        dose_limiting_toxicities="mineralocorticoid excess (hypertension, hypokalaemia, fluid retention), "
+        "hepatotoxicity (label)",
+        sources=(
+            "Zytiga prescribing information",
+            "Attard G et al. J Clin Oncol 2008;26:4563-71 (phase I, 250-2000 mg daily; from memory, unverified)",
+            "Szmulewitz RZ et al. J Clin Oncol 2018;36:1389-95 (250 mg with a low-fat meal vs 1000 mg fasting; "
+            "from memory, unverified)",
+        ),
+        aliases=("zytiga", "abiraterone acetate"),
     ),
 )
 

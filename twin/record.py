@@ -39,6 +39,7 @@ OBSERVABLES: Mapping[str, str] = {
     "volume": "mm^3",  # tumour volume
     "concentration": "mg/L",  # plasma drug concentration
     "resistant_fraction": "1",  # resistant fraction of the burden (e.g. ctDNA allele fraction)
+    "psa": "ng/mL",  # serum prostate-specific antigen
 }
 """Observable name -> the unit a record holds it in."""
 
@@ -85,6 +86,7 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
     "tumour_volume": ("mm^3", "mm3", "cm^3", "cm3", "mL"),
     "concentration": ("mg/L", "ug/mL", "ng/mL"),
     "fraction": ("1", "fraction", "%"),
+    "marker_concentration": ("ng/mL", "ug/L", "ng/L"),
     "amount": ("mg", "g", "ug"),
 }
 _QUANTITY = {
@@ -92,6 +94,7 @@ _QUANTITY = {
     "volume": "tumour_volume",
     "concentration": "concentration",
     "resistant_fraction": "fraction",
+    "psa": "marker_concentration",
 }
 
 
