@@ -9,8 +9,9 @@ import pytest
 import mechanistic as m
 from twin import example_patient
 from twin.diseases.egfr_nsclc.examples.generate_example import TRUTH
-from twin.diseases.egfr_nsclc.model import DEFAULT_PRIORS, FIXED, Prior, TwinModel, TwinModelError
+from twin.diseases.egfr_nsclc.model import DEFAULT_PRIORS, FIXED, TwinModel, TwinModelError
 from twin.diseases.egfr_nsclc.synthetic import CALLS, CTDNA, CTDNA_LIMIT, SCANS, synthetic_patient
+from twin.diseases.priors import Prior, PriorError
 from twin.record import VariantCall as V
 
 
@@ -84,7 +85,7 @@ def test_spec_frees_what_scans_inform_and_fixes_the_rest(met_model):
 
 
 def test_bad_prior_and_drug_named():
-    with pytest.raises(TwinModelError, match="median 2 must be in"):
+    with pytest.raises(PriorError, match="median 2 must be in"):
         Prior("logitnormal", 2, 1.0)
     with pytest.raises(TwinModelError, match="drugs=.*'aspirin'"):
         TwinModel.from_mutations([V("EGFR", "L858R", 0.4)], drugs=("erlotinib", "aspirin"))

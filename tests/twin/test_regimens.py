@@ -118,5 +118,8 @@ def test_at50_states_its_baseline_pretreatment_by_default():
     assert "adaptive AT50 against the burden at the regimen's start" in str(now)
     assert parse_regimen("Erlotinib:100:AT50", DAYS).baseline == "pretreatment"
     assert parse_regimen("gefitinib:250:at50-now", DAYS).baseline == "first_decision"
-    with pytest.raises(RegimenSyntaxError, match="'at60' is not an adaptive rule; valid: at50, at50-now"):
-        parse_regimen("erlotinib:150:at60", DAYS)
+    at30 = parse_regimen("erlotinib:150:at30", DAYS)  # AT-NN: hold below (100 - NN)% of the baseline
+    assert "adaptive AT30" in str(at30) and "hold below 70% of it" in str(at30)
+    for bad in ("at100", "at0", "atx", "at50-later"):
+        with pytest.raises(RegimenSyntaxError, match=f"'{bad}' is not an adaptive rule; valid: atNN or atNN-now"):
+            parse_regimen(f"erlotinib:150:{bad}", DAYS)

@@ -59,6 +59,7 @@ from typing import NamedTuple
 import numpy as np
 
 from mechanistic.family import ModelFamily, ParameterInfo
+from twin.diseases.priors import Prior
 from twin.record import VariantCall
 
 DRUGS: tuple[str, ...] = ("erlotinib", "osimertinib")
@@ -68,7 +69,6 @@ the efficacy reference). Any other drug with PK is added where a record or a reg
 SENSITISING: tuple[str, ...] = ("L858R", "ex19del")
 ERLOTINIB_EC50_L858R = 0.1  # mg/L, mechanistic.catalogue.egfr_two_clone
 SUBCLONAL_BELOW = 0.5  # a call with VAF < 0.5 x the truncal VAF is subclonal
-PRIOR_FAMILIES = ("lognormal", "logitnormal", "halfnormal")
 BYPASS = "bypass"  # the always-present EGFR-independent (osimertinib- and erlotinib-resistant) clone
 BYPASS_VARIANT = "bypass (EGFR-independent: MET amplification, other, unknown)"
 
@@ -93,51 +93,6 @@ class SolveInputs(NamedTuple):
 
 class TwinModelError(ValueError):
     """The mutations or settings cannot make a flagship twin model."""
-
-
-@dataclass(frozen=True)
-class Prior:
-    """A prior as plain numbers: ``lognormal`` / ``logitnormal`` (``location`` = median, ``scale`` =
-    SD on the log / logit scale) or ``halfnormal`` (``scale``; ``location`` 0)."""
-
-    family: str
-    location: float
-    scale: float
-
-    def __post_init__(self):
-        if self.family not in PRIOR_FAMILIES:
-            raise TwinModelError(f"Prior family {self.family!r} is not one of {PRIOR_FAMILIES}")
-        if not (np.isfinite(self.scale) and self.scale > 0):
-            raise TwinModelError(f"Prior scale={self.scale!r} must be > 0")
-        lo, hi = {"lognormal": (0, np.inf), "logitnormal": (0, 1), "halfnormal": (-np.inf, np.inf)}[self.family]
-        if self.family != "halfnormal" and not lo < self.location < hi:
-            raise TwinModelError(f"{self.family} prior: median {self.location!r} must be in ({lo}, {hi})")
-
-    def distribution(self):
-        import numpyro.distributions as dist
-
-        if self.family == "lognormal":
-            return dist.LogNormal(float(np.log(self.location)), self.scale)
-        if self.family == "halfnormal":
-            return dist.HalfNormal(self.scale)
-        logit = float(np.log(self.location / (1 - self.location)))
-        return dist.TransformedDistribution(dist.Normal(logit, self.scale), dist.transforms.SigmoidTransform())
-
-    def quantile(self, q: float) -> float:
-        """The prior's ``q`` quantile (0 < q < 1)."""
-        from scipy.stats import norm
-
-        if self.family == "halfnormal":
-            return float(self.scale * norm.ppf((1 + q) / 2))
-        if self.family == "lognormal":
-            return float(self.location * np.exp(self.scale * norm.ppf(q)))
-        logit = np.log(self.location / (1 - self.location)) + self.scale * norm.ppf(q)
-        return float(1 / (1 + np.exp(-logit)))
-
-    def __str__(self) -> str:
-        if self.family == "halfnormal":
-            return f"HalfNormal({self.scale:g})"
-        return f"{self.family}(median {self.location:g}, sd {self.scale:g})"
 
 
 # The FLAURA virtual population (twin.studies.flaura2018.FITTED; a test checks they agree): typical

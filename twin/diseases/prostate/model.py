@@ -1,0 +1,241 @@
+"""The prostate pack's model: the Strobl et al. 2021 two-population Lotka-Volterra model followed
+by PSA, under abiraterone.
+
+Dynamics (:func:`mechanistic.catalogue.strobl2021`; Strobl MAR et al. Cancer Res 2021;81:1135)::
+
+    dS/dt = r (1 - (S + R)/K)(1 - dD D(t)) S - turnover r S
+    dR/dt = r (1 - cost)(1 - (S + R)/K) R - turnover r R
+
+``S`` (androgen-sensitive) and ``R`` (resistant) cells are measured by the PSA they account for
+(ng/mL): PSA is proportional to the tumour burden, as in Strobl's fits, so ``PSA = S + R``. ``K`` is
+the PSA at the carrying capacity, ``K = psa0 / burden0``, with ``psa0`` the PSA and ``burden0`` the
+burden relative to capacity (Strobl's ``n0``) at the first observation (day :attr:`DigitalTwin.t0`);
+``resistant_fraction0`` is Strobl's ``fR``. ``D`` is abiraterone's exposure: the daily dose over 1,000
+mg (the label dose), held for the day (:class:`mechanistic.DailyExposure`; abiraterone's half-life
+is about 15 h, so a dose acts within its day: on/off as in Zhang et al. 2017 and Strobl 2021; a
+reduced dose acts in proportion, an assumption of this pack: 250 mg with food is known to match
+1,000 mg fasting, so the fraction is of the fasting label dose).
+
+Priors (:data:`PRIORS`): ``burden0``, ``resistant_fraction0``, ``cost`` and ``turnover`` are the
+empirical population of Strobl's 4-parameter fits to the 67 patients of the Bruchovsky et al. 2006
+intermittent-androgen-suppression trial (``shared/refdata/strobl2021_at_lv/bruchovsky_fits``;
+:func:`twin.studies.strobl2021_fits.empirical_population`: normal on the logit scale, moments of
+the fits; a test checks these numbers against the file). What that ignores: each fit is a point
+estimate (the spread mixes real differences with estimation error), the fits' correlations (cost
+and turnover correlate at -0.71; the priors here are independent, so wider than the population in
+that direction), fits on their bounds (11 fR at 1e-5: a logit-normal puts 8% of its mass above the
+fit bound 0.25), and the setting: hormone-sensitive, biochemically recurrent disease under
+cyproterone + leuprolide, not mCRPC under abiraterone. ``psa0`` is weakly informative; ``sd_psa`` is
+the log-scale SD of a PSA value around the model (assay and biological variation).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from mechanistic.family import ModelFamily, ParameterInfo
+from twin.diseases.priors import Prior
+
+DRUG = "abiraterone"
+REFERENCE_MG = 1000.0
+"""The dose (mg/day) of exposure 1: abiraterone acetate's label dose (Zytiga prescribing information)."""
+
+_BRUCHOVSKY = ("Strobl et al. 2021 fits to the 67 Bruchovsky 2006 IAS patients (fitSummaryDf_4params.csv; "
+               "twin.studies.strobl2021_fits)")  # fmt: skip
+# name -> (unit, prior, source). The four dynamics priors: logit-scale mean and SD of the 67 fits
+# (n0 0.4854 +- 2.3080, fR -5.4056 +- 3.0976, cost 0.2267 +- 2.6391, turnover -0.9514 +- 1.2521;
+# n0, cost and turnover clipped to [1e-3, 1 - 1e-3], fR floored at its fit bound 1e-5), medians
+# are the inverse logits of the means.
+PRIORS: dict[str, tuple[str, Prior, str]] = {
+    # PSA at the first observation: LogNormal(log 30, 1.5) [1.6, 570 ng/mL]: PSA at the start of
+    # abiraterone spans ~1 to ~1000 ng/mL; weakly informative (the first PSA value pins it)
+    "psa0": ("ng/mL", Prior("lognormal", 30.0, 1.5), "weakly informative (mCRPC PSA range)"),
+    "burden0": ("1", Prior("logitnormal", 0.61902, 2.3080), _BRUCHOVSKY),
+    "resistant_fraction0": ("1", Prior("logitnormal", 0.0044745, 3.0976), _BRUCHOVSKY),
+    "cost": ("1", Prior("logitnormal", 0.55643, 2.6391), _BRUCHOVSKY),
+    "turnover": ("1", Prior("logitnormal", 0.27858, 1.2521), _BRUCHOVSKY),
+    # log-scale SD of a PSA value around the model: HalfNormal(0.2) [95% below 0.45]; PSA assays and
+    # within-patient variation are of the order of 10-20% (an assumption of this pack, not fitted)
+    "sd_psa": ("1", Prior("halfnormal", 0.0, 0.2), "assumed: PSA assay and within-patient variation"),
+}
+LOGIT_POPULATION: dict[str, tuple[float, float]] = {
+    "burden0": (0.4854, 2.3080), "resistant_fraction0": (-5.4056, 3.0976), "cost": (0.2267, 2.6391),
+    "turnover": (-0.9514, 1.2521),
+}  # fmt: skip
+"""The Bruchovsky population on the logit scale (mean, SD), as :data:`PRIORS` states it."""
+FIXED: dict[str, tuple[float, str, str]] = {
+    "growth_rate": (0.027, "1/day", "Strobl et al. 2021: rS fixed in every fit (README of strobl2021_at_lv)"),
+    "drug_kill": (1.5, "1", "Strobl et al. 2021: dD fixed in every fit"),
+}
+"""Fixed parameters: name -> (value, unit, source)."""
+ERROR_PARAMETERS = ("sd_psa",)
+UNIT_INTERVAL = ("burden0", "resistant_fraction0", "cost", "turnover")
+
+
+def solver_options():
+    """RK4 on a grid of at most one day (doses, observations and every day between): the rates are
+    <= 0.03/day, so a step moves the state by a few percent (a test checks it against a tight adaptive
+    solve)."""
+    import mechanistic as m
+
+    return m.SolverOptions(grid=m.FixedGrid(substeps=1, absorption_offsets=()))
+
+
+class SolveInputs(NamedTuple):
+    """A record's doses (padded ``mechanistic.DoseTable``) and the solver's step points ``(P,)`` (day)."""
+
+    doses: object
+    points: object
+
+
+def _unit(name: str) -> str:
+    return PRIORS[name][0] if name in PRIORS else FIXED[name][1]
+
+
+@dataclass(frozen=True)
+class ProstateModel(ModelFamily):
+    """The pack's model family (see the module docstring). ``priors`` and ``fixed`` as for the
+    EGFR pack's ``TwinModel``; ``drugs`` is ``("abiraterone",)``."""
+
+    priors: Mapping[str, Prior] = field(default_factory=lambda: {k: v[1] for k, v in PRIORS.items()}, hash=False)
+    fixed: Mapping[str, float] = field(default_factory=lambda: {k: v[0] for k, v in FIXED.items()}, hash=False)
+    drugs: tuple[str, ...] = (DRUG,)
+    clones: tuple[str, ...] = ("sensitive", "resistant")
+    ignored: tuple[str, ...] = ()
+
+    def with_drugs(self, drugs: Iterable[str]) -> ProstateModel:
+        """Itself: the model acts through abiraterone only; any other drug is refused by name."""
+        unknown = sorted({d for d in drugs if d not in self.drugs})
+        if unknown:
+            raise ValueError(f"the prostate pack models {list(self.drugs)} only; cannot give {unknown}")
+        return self
+
+    def to_json(self) -> str:
+        d = asdict(self)
+        d["priors"] = {k: asdict(v) for k, v in self.priors.items()}
+        return json.dumps(d)
+
+    @classmethod
+    def from_json(cls, text: str) -> ProstateModel:
+        d = json.loads(text)
+        return cls(
+            priors={k: Prior(**v) for k, v in d["priors"].items()},
+            fixed=dict(d["fixed"]),
+            drugs=tuple(d["drugs"]),
+            clones=tuple(d["clones"]),
+            ignored=tuple(d["ignored"]),
+        )
+
+    # --- the model family ---------------------------------------------------------------------
+    def units(self) -> dict[str, str]:
+        return {k: _unit(k) for k in (*self.priors, *self.fixed)}
+
+    @property
+    def parameters(self) -> tuple[ParameterInfo, ...]:
+        return tuple(
+            ParameterInfo(k, u, "unit_interval" if k in UNIT_INTERVAL else "positive")
+            for k, u in self.units().items()
+            if k not in ERROR_PARAMETERS
+        )
+
+    @property
+    def observables(self) -> dict[str, str]:
+        return {"psa": "ng/mL", "resistant_fraction": "1"}
+
+    @property
+    def burden(self) -> str:
+        return "psa"
+
+    def observe(self, clones):
+        """PSA (ng/mL) = S + R and the resistant fraction R / (S + R) of ``clones (..., 2)`` (ng/mL)."""
+        import mechanistic as m
+
+        return {"psa": m.total_volume(clones), "resistant_fraction": m.resistant_fraction(clones, (False, True))}
+
+    def spec(self):
+        """The ``inference.ParameterSpec``: free parameters with their priors and the fixed ones."""
+        from inference.parameters import Parameter, ParameterSpec
+
+        def constraint(k):
+            return "unit_interval" if k in UNIT_INTERVAL else "positive"
+
+        params = [
+            Parameter(k, _unit(k), p.distribution(), constraint=constraint(k), source=PRIORS.get(k, ("", "", ""))[2])
+            for k, p in self.priors.items()
+        ]
+        params += [
+            Parameter(k, _unit(k), value=float(v), constraint=constraint(k), source=FIXED.get(k, ("", "", ""))[2])
+            for k, v in self.fixed.items()
+        ]
+        return ParameterSpec(params)
+
+    def errors(self, observables: Iterable[str]) -> dict:
+        """PSA ~ LogNormal(log f, ``sd_psa``)."""
+        from mechanistic.measurement import Proportional
+
+        unknown = [o for o in observables if o != "psa"]
+        if unknown:
+            raise ValueError(f"the prostate pack fits PSA only; cannot fit {unknown}")
+        return {"psa": Proportional("sd_psa")}
+
+    def build(self, params: Mapping):
+        import jax.numpy as jnp
+
+        import mechanistic as m
+        from mechanistic.catalogue import strobl2021
+
+        capacity = jnp.asarray(params["psa0"], dtype=float) / params["burden0"]
+        return strobl2021(
+            params["cost"], params["turnover"], params["growth_rate"], params["drug_kill"], capacity=capacity,
+            drug=DRUG, pk=m.DailyExposure(reference_mg=REFERENCE_MG),
+        )  # fmt: skip
+
+    def initial_state(self, params: Mapping):
+        """``(S, R)`` (ng/mL) at the first observation: ``psa0 (1 - f, f)``."""
+        import jax.numpy as jnp
+
+        f = jnp.asarray(params["resistant_fraction0"], dtype=float)
+        return jnp.asarray(params["psa0"], dtype=float) * jnp.stack([1.0 - f, f])
+
+    def solver_options(self):
+        return solver_options()
+
+    def solve_inputs(self, doses, times, *, t0: float) -> SolveInputs:
+        """Doses (padded to a bucket) and step points: the doses' edges, ``times`` and every day
+        from ``t0`` (padded to a bucket)."""
+        import jax.numpy as jnp
+
+        import mechanistic as m
+
+        missing = [d for d in doses.drugs if d not in self.drugs]
+        if missing:
+            raise ValueError(f"doses of {missing} but the prostate model gives {list(self.drugs)}")
+        doses = doses.with_drugs(self.drugs).pad(m.bucket(len(doses)))
+        times = np.asarray(times, dtype=float)
+        daily = np.arange(float(t0), float(times.max()), 1.0)
+        dense = np.unique(np.concatenate([times, daily]))
+        pk = m.DiseaseModel({DRUG: m.DailyExposure(reference_mg=REFERENCE_MG)})
+        points = m.step_points(pk, doses, dense, t0, solver_options())
+        return SolveInputs(doses, jnp.asarray(m.pad_repeating_last(points)))
+
+    def solve(self, params: Mapping, times, inputs: SolveInputs):
+        """The ``mechanistic.Solution`` at ``times`` (traceable in every argument)."""
+        import mechanistic as m
+
+        return m.solve(self.build(params), self.initial_state(params), inputs.doses, times,
+                       t0=inputs.points[0], options=solver_options(), points=inputs.points)  # fmt: skip
+
+    def observables_at(self, params: Mapping, times, inputs: SolveInputs):
+        import jax.numpy as jnp
+
+        sol = self.solve(params, times, inputs)
+        return {k: jnp.where(sol.ok, v, jnp.nan) for k, v in self.observe(sol.clones).items()}
+
+    def describe(self) -> list[str]:
+        return ["sensitive: androgen-dependent cells, inhibited by abiraterone",
+                "resistant: castration-resistant cells, untouched by abiraterone"]  # fmt: skip
