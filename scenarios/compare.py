@@ -140,9 +140,16 @@ def compare(
     faster at similar accuracy on the flagship model, but without error control (validate it
     for other models; ``benchmarks/compare_regimens.py`` does so for the flagship).
 
-    ``pretreatment`` ``(n_draws,)``: each draw's total tumour volume before treatment began (mm^3),
-    the baseline of adaptive regimens with ``baseline="pretreatment"`` (required when there is
-    one); stored as ``pretreatment_volume`` (draw).
+    ``pretreatment`` ``(n_draws,)``: each draw's burden (``family.burden``: total tumour volume in
+    mm^3 by default) before treatment began, the baseline of adaptive regimens with
+    ``baseline="pretreatment"`` (required when there is one); stored as ``pretreatment_<burden>``
+    (draw), with the endpoint ``time_to_1.2x_pretreatment`` (and ``exceeded_pretreatment``).
+
+    The family decides what is computed: a family with a ``volume`` observable gets the SLD and
+    RECIST endpoints; other families store their observables' trajectories instead; one with a
+    ``psa`` observable gets PCWG3 PSA progression on the checks every ``scan_every`` days
+    (``time_to_psa_progression``, ``psa_progressed``). Threshold endpoints and adaptive policies
+    read ``family.burden``.
     """
     if not isinstance(family, m.ModelFamily):
         raise TypeError(f"family must be a mechanistic.ModelFamily, got {type(family).__name__}")
@@ -152,6 +159,7 @@ def compare(
     initial_state = _check_initial_state(initial_state, n_draws, len(model0.tumour.clones))
     _check_regimens(regimens, model0, days)
     burden = family.burden
+    pre_given = pretreatment is not None
     pretreatment = _check_pretreatment(pretreatment, regimens, n_draws, burden, family.observables[burden])
     if days % scan_every or days % store_every:
         raise ValueError(f"days={days} must be a multiple of scan_every={scan_every} and store_every={store_every}")
@@ -165,8 +173,8 @@ def compare(
         codes = jnp.asarray([model0.drugs.index(d) for d in regimen.drugs])[regimen.doses.drug]
         opts = with_grid_window(options, regimen, days)
         out = _simulate_draws(
-            family, regimen, codes, batch, initial_state, keys, pretreatment, days, scan_every, store_every, n_lesions,
-            noise_sd, opts,
+            family, regimen, codes, batch, initial_state, keys, pretreatment, pre_given, days, scan_every, store_every,
+            n_lesions, noise_sd, opts,
         )  # fmt: skip
         out = dict(out)
         failed = ~np.asarray(out.pop("ok"))
@@ -199,6 +207,10 @@ def compare(
             end_dims, stack("psa_progressed"), {"long_name": "PCWG3 PSA progression observed (False: censored)"}
         )  # fmt: skip
     words = f"{burden} ({family.observables[burden]}) exceeded"
+    if pre_given:
+        data["exceeded_pretreatment"] = (
+            end_dims, stack("exceeded_pretreatment"), {"long_name": f"{words} 1.2x pre-treatment (False: censored)"}
+        )  # fmt: skip
     data["exceeded"] = (end_dims, stack("exceeded"), {"long_name": f"{words} 1.2x baseline (False: censored)"})
     data["doubled"] = (end_dims, stack("doubled"), {"long_name": f"{words} 2x baseline (False: censored)"})
     data["cumulative_dose"] = (("regimen", "draw", "drug"), stack("cumulative_dose"), {"units": "mg"})
@@ -210,7 +222,7 @@ def compare(
     for name, endpoint in ENDPOINTS.items():
         if name in results[0]:
             data[name] = (end_dims, stack(name), {"units": endpoint.unit, "long_name": endpoint.label})
-    if any(r.adaptive and r.baseline == "pretreatment" for r in regimens):
+    if pre_given:
         data[f"pretreatment_{burden}"] = (
             ("draw",),
             np.asarray(pretreatment),
@@ -239,8 +251,8 @@ def _given_over(given: jax.Array, checks: np.ndarray) -> jax.Array:
 
 @eqx.filter_jit
 def _simulate_draws(
-    family, regimen, codes, batch, initial_state, keys, pretreatment, days, scan_every, store_every, n_lesions,
-    noise_sd, options,
+    family, regimen, codes, batch, initial_state, keys, pretreatment, pre_given, days, scan_every, store_every,
+    n_lesions, noise_sd, options,
 ):  # fmt: skip
     """Trajectory summaries and endpoints of one regimen for every draw (vmapped; compiled once
     per family, regimen structure and settings)."""
@@ -282,6 +294,9 @@ def _simulate_draws(
         rf = obs["resistant_fraction"] if "resistant_fraction" in obs else m.resistant_fraction(
             tr.clones, model.tumour.resistant
         )  # fmt: skip
+        if pre_given:
+            above_pre = time_to_threshold(tr.times, burden, 1.2, reference=before)
+            out |= {"time_to_1.2x_pretreatment": above_pre.time, "exceeded_pretreatment": above_pre.observed}
         thr = time_to_threshold(tr.times, burden, 1.2)
         doubling = time_to_threshold(tr.times, burden, 2.0)
         on_drug = days_on_drug(regimen.doses.time, tr.doses_given, days)

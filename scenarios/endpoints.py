@@ -42,6 +42,8 @@ ENDPOINTS: dict[str, Endpoint] = {
         Endpoint("time_to_progression", "day", "time to RECIST progression", "RECIST progression", "progressed"),
         Endpoint("time_to_1.2x_baseline", "day", "time until the tumour volume is 1.2x its start-of-forecast value",
                  "+20% volume", "exceeded"),
+        Endpoint("time_to_1.2x_pretreatment", "day", "time until the burden is 1.2x its pre-treatment value (the "
+                 "failure criterion of Strobl et al. 2021)", "+20% over pre-treatment", "exceeded_pretreatment"),
         Endpoint("time_to_2x_baseline", "day", "time until the tumour volume doubles from the start of the forecast",
                  "volume doubling", "doubled"),
         Endpoint("time_to_psa_progression", "day", "time to PSA progression (PCWG3: a confirmed rise of >= 25% and "

@@ -89,15 +89,18 @@ def _table(console, result, title: str) -> None:
 
     from scenarios.endpoints import ENDPOINTS
     from twin.formatting import event_cell, penalty_cells, percent, short_regimen, toxicity_explained
+    from twin.report import endpoint_short, secondary_endpoint
 
     table, ds = result.table, result.dataset
+    second = secondary_endpoint(ds)
     primary, horizon = ds.attrs["primary"], float(ds.attrs["horizon_days"])
     toxicity = float(ds.attrs.get("toxicity_penalty_days", 0.0))
     out = Table(title=title)
     short = ENDPOINTS[primary].short
     penalty_cols = ("toxicity (days)**", "score (days)**") if toxicity else ()
     for col in ("#", "regimen", f"{short}: mean days*", *penalty_cols, "vs #1 (days)",
-                f"{short} by day {horizon:g}: median (90% CI)", "P(best) / P(tied)", f"RECIST PD by day {horizon:g}",
+                f"{short} by day {horizon:g}: median (90% CI)", "P(best) / P(tied)",
+                f"{endpoint_short(second, ds)} by day {horizon:g}",
                 "dose (g)"):  # fmt: skip
         out.add_column(col)
     rank_of = {r: i + 1 for i, r in enumerate(table.regimen)}
@@ -115,7 +118,7 @@ def _table(console, result, title: str) -> None:
             "—" if i == 0 else f"{r['difference vs #1 (mean)']:+.0f} ({lo:+.0f} to {hi:+.0f})",
             event_cell(r, primary, horizon),
             f"{percent(r[f'P(best on {primary})'])} / {percent(r[f'P(tied for best on {primary})'])}",
-            event_cell(r, "time_to_progression", horizon),
+            event_cell(r, second, horizon),
             f"{r['cumulative dose g (median)']:.0f}",
         )
     console.print(out)

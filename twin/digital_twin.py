@@ -242,7 +242,8 @@ class DigitalTwin:
         return out
 
     def _solve(self, draws: Mapping[str, np.ndarray], times: np.ndarray):
-        """Clone volumes ``(n, T, n_clones)`` at ``times`` under the doses given, per draw."""
+        """The model's state ``(n, T, n_states)`` at ``times`` under the doses given, per draw (clone
+        volumes for EGFR NSCLC)."""
         import jax.numpy as jnp
 
         import mechanistic as m
@@ -258,13 +259,14 @@ class DigitalTwin:
         return np.asarray(clones)
 
     def history(self, n_draws: int = 200, points: int = 121) -> xr.Dataset:
-        """Posterior predictive fit of the past: ``diameter`` (mm), ``volume`` (mm^3) and
-        ``resistant_fraction`` (1), dims ``(draw, time)`` on ``points`` days from the first
+        """Posterior predictive fit of the past: each of the model's observables (EGFR NSCLC:
+        ``diameter`` mm, ``volume`` mm^3, ``resistant_fraction``; prostate: ``psa`` ng/mL,
+        ``resistant_fraction``), dims ``(draw, time)`` on ``points`` days from the first
         observation to the decision day (no residual noise: the model's trajectory)."""
         times = np.linspace(self.t0, self.now, points)
         clones = self._solve(self.draws(n_draws), times)
         obs = self.model.observe(clones)
-        units = {"diameter": "mm", "volume": "mm^3", "resistant_fraction": "1"}
+        units = self.model.observables
         data = {k: (("draw", "time"), np.asarray(v), {"units": units[k]}) for k, v in obs.items()}
         return xr.Dataset(data, coords={"time": ("time", times, {"units": "day"})})
 
@@ -378,8 +380,9 @@ class DigitalTwin:
         decision day (+26% in diameter), measures a switch strategy's second line too (RECIST
         ``time_to_progression`` on 8-weekly scans stops a switch regimen at its first
         progression, the switch itself). Adaptive regimens against the pre-treatment burden (the
-        standard ``at50``) read each draw's fitted tumour volume at the first dose (mm^3; stored as
-        ``pretreatment_volume``, its day as ``attrs['pretreatment_day']``);
+        standard ``at50``) read each draw's fitted burden at the first dose (the model's burden observable;
+        stored as
+        ``pretreatment_<burden>``, e.g. ``pretreatment_volume``, its day as ``attrs['pretreatment_day']``);
         ``attrs['adaptive_baseline']`` says in words what each adaptive regimen's baseline is.
 
         ``toxicity_penalty_days``: days of restricted mean subtracted per unit of relative exposure
@@ -405,12 +408,15 @@ class DigitalTwin:
         # (at the first observation if dosing began before it; on the decision day if the record has no doses)
         first_dose = min((d.time for d in self.record.doses), default=None)
         start_day = float(self.now) if first_dose is None else max(float(first_dose), self.t0)
-        clones = self._solve(draws, np.unique([start_day, self.now]))  # (n, 1 or 2, n_clones)
-        now, pretreatment = clones[:, -1, :], clones[:, 0, :].sum(axis=1)
+        states = self._solve(draws, np.unique([start_day, self.now]))  # (n, 1 or 2, n_states)
+        burden, unit = self.model.burden, self.model.observables[self.model.burden]
+        now = states[:, -1, :]
+        pretreatment = np.asarray(self.model.observe(states[:, 0, :])[burden])
         response = self.record_response()
         rescale = response.progressed_now and response.observed_burden is not None
         if rescale:  # start from the observed burden: the fit may lag a progression
-            now = now * (response.observed_burden / now.sum(axis=1, keepdims=True))
+            fitted = np.asarray(self.model.observe(now)[burden])[:, None]
+            now = now * (response.observed_burden / fitted)
         model = self.model.with_drugs(d for r in regimens for d in r.drugs)  # any drug with PK the regimens give
         seed = self.settings.seed if seed is None else seed
         ds = sc.compare(
@@ -422,9 +428,9 @@ class DigitalTwin:
         ds.attrs["primary"] = primary
         ds.attrs["record_response"] = response.text
         ds.attrs["start_state"] = (
-            "each draw's clone shares scaled to the observed burden of the last scan (the record shows progression)"
+            "each draw's state scaled to the observed burden of the last assessment (the record shows progression)"
             if rescale
-            else "each posterior draw's fitted clone volumes on the decision day"
+            else "each posterior draw's fitted state on the decision day"
         )
         # the rules that hold and resume against a baseline (a switch at progression reads its own nadir)
         baselines = {r.baseline for r in regimens if isinstance(r.policy, sc.ThresholdAdaptive)}
@@ -435,13 +441,14 @@ class DigitalTwin:
                 else "the first dose" if start_day == first_dose
                 else f"the first observation; dosing began on day {first_dose:g}, before it"
             )  # fmt: skip
-            volume = float(np.median(pretreatment))
+            value = float(np.median(pretreatment))
+            what = "tumour volume" if burden == "volume" else burden
+            shown = f"{value:.3g} {unit}" + (f" ({float(m_diameter(value)):.3g} mm)" if burden == "volume" else "")
             lines = []
             if "pretreatment" in baselines:
                 lines.append(
                     f"adaptive regimens 'against the pre-treatment burden' hold and resume relative to each posterior "
-                    f"draw's fitted tumour volume on day {start_day:g} ({when}): median {volume:.3g} mm^3 "
-                    f"({float(m_diameter(volume)):.3g} mm)"
+                    f"draw's fitted {what} on day {start_day:g} ({when}): median {shown}"
                 )
             if "first_decision" in baselines:
                 lines.append(

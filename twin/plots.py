@@ -242,6 +242,12 @@ DAY_LABEL = "patient day (days)"
 # figures
 
 
+def burden_variable(comparison: xr.Dataset) -> str:
+    """The burden trajectory a comparison holds: ``"sum_of_diameters"`` (mm) for tumours measured by
+    imaging, else its burden observable (``attrs['burden']``, e.g. a serum marker)."""
+    return "sum_of_diameters" if "sum_of_diameters" in comparison else comparison.attrs.get("burden", "volume")
+
+
 def fan_chart(comparison: xr.Dataset, observed=None, history=None, *, regimens=None) -> Figure:
     """Tumour burden forecasts: one panel per regimen (shared axes) of the sum of diameters (mm)
     against patient day, with the median and 50% / 90% bands over draws in the regimen's colour,
@@ -251,15 +257,21 @@ def fan_chart(comparison: xr.Dataset, observed=None, history=None, *, regimens=N
     time 0): -30% (partial response) and +20% (progression needs +20% and +5 mm over the nadir,
     so the +20%-over-baseline line is a guide, not the progression criterion).
 
-    ``regimens``: names to draw (default all); colours stay those of the full comparison.
+    ``regimens``: names to draw (default all); colours stay those of the full comparison. A
+    comparison without diameters shows its burden observable (:func:`burden_variable`) with its
+    observed values and fit, without RECIST lines.
     """
-    _check_comparison(comparison, ["sum_of_diameters"], "fan_chart")
+    var = burden_variable(comparison)
+    _check_comparison(comparison, [var], "fan_chart")
+    recist = var == "sum_of_diameters"
+    observable = "diameter" if recist else var
+    ylabel = "sum of diameters (mm)" if recist else f"{var} ({comparison[var].attrs.get('units', '')})"
     names = _select_regimens(comparison, regimens)
     colours = regimen_colours(comparison)
     t0 = start_day(comparison)
     days = np.asarray(comparison.time.values, dtype=float) + t0
-    obs = _observed_rows(observed, "diameter")
-    hist = _history_var(history, "diameter")
+    obs = _observed_rows(observed, observable)
+    hist = _history_var(history, observable)
     n = len(names)
     ncols = min(n, 3)
     nrows = math.ceil(n / ncols)
@@ -271,22 +283,23 @@ def fan_chart(comparison: xr.Dataset, observed=None, history=None, *, regimens=N
     legend = []
     for k, name in enumerate(names):
         ax = grid.flat[k]
-        sld = comparison["sum_of_diameters"].sel(regimen=name).transpose("draw", "time").values
+        sld = comparison[var].sel(regimen=name).transpose("draw", "time").values
         q05, q25, q50, q75, q95 = _quantiles(sld, [0.05, 0.25, 0.5, 0.75, 0.95])
         c = colours[name]
         ax.plot(days, q50, color=c, lw=2.0, zorder=4, label="median forecast", gid=f"median:{name}")
         ax.fill_between(days, q05, q95, color=c, alpha=0.18, lw=0, zorder=2)
         ax.fill_between(days, q25, q75, color=c, alpha=0.38, lw=0, zorder=3)
         hist_handles = _draw_history(ax, hist)
-        obs_handles = _draw_observed(ax, obs, "observed scan")
+        obs_handles = _draw_observed(ax, obs, "observed scan" if recist else "observed value")
         baseline = float(np.nanmedian(sld[:, time0]))
-        ax.axhline((1 + PR_CHANGE) * baseline, color="0.2", lw=1.0, ls=":", zorder=1, gid="PR line")
-        ax.axhline((1 + PD_CHANGE) * baseline, color="0.2", lw=1.0, ls="--", zorder=1, gid="PD line")
+        if recist:
+            ax.axhline((1 + PR_CHANGE) * baseline, color="0.2", lw=1.0, ls=":", zorder=1, gid="PR line")
+            ax.axhline((1 + PD_CHANGE) * baseline, color="0.2", lw=1.0, ls="--", zorder=1, gid="PD line")
         _decision_line(ax, t0)
         ax.set_title(_wrap(name, 48), fontsize=9, loc="left")
         ax.grid(alpha=0.25, lw=0.5)
         if k % ncols == 0:
-            ax.set_ylabel("sum of diameters (mm)")
+            ax.set_ylabel(ylabel)
         if k + ncols >= n:  # nothing below: this panel carries the x axis
             ax.set_xlabel(DAY_LABEL)
             ax.xaxis.set_tick_params(labelbottom=True)
@@ -301,16 +314,18 @@ def fan_chart(comparison: xr.Dataset, observed=None, history=None, *, regimens=N
             if hist_handles:
                 legend.append((tuple(hist_handles[0]), "fit of the past: median and 90% interval"))
             legend += [(h, h.get_label()) for h in obs_handles]
-            legend += [
-                (Line2D([], [], color="0.2", lw=1.0, ls=":"), "-30% vs decision-day baseline (RECIST PR)"),
-                (
-                    Line2D([], [], color="0.2", lw=1.0, ls="--"),
-                    "+20% vs decision-day baseline (RECIST PD is +20% and +5 mm over the nadir)",
-                ),
-                _decision_entry(t0),
-            ]
+            if recist:
+                legend += [
+                    (Line2D([], [], color="0.2", lw=1.0, ls=":"), "-30% vs decision-day baseline (RECIST PR)"),
+                    (
+                        Line2D([], [], color="0.2", lw=1.0, ls="--"),
+                        "+20% vs decision-day baseline (RECIST PD is +20% and +5 mm over the nadir)",
+                    ),
+                ]
+            legend.append(_decision_entry(t0))
     grid.flat[0].set_ylim(bottom=0.0)  # shared: once, after every panel is drawn
-    fig.suptitle("Tumour burden: fit of the past and forecast per regimen", fontsize=11)
+    what = "Tumour burden" if recist else f"Burden ({var})"
+    fig.suptitle(f"{what}: fit of the past and forecast per regimen", fontsize=11)
     _figure_legend(fig, legend, ncols=2)
     return fig
 
@@ -596,6 +611,7 @@ __all__ = [
     "fan_chart",
     "posterior_pairs",
     "regimen_colours",
+    "burden_variable",
     "resistant_fraction_chart",
     "start_day",
     "waterfall",

@@ -66,6 +66,8 @@ def ranking_table_html(
     horizon = float(comparison.attrs.get("horizon_days", comparison.time.values[-1]))
     toxicity = float(comparison.attrs.get("toxicity_penalty_days", 0.0))
     short = ENDPOINTS[primary].short
+    second = secondary_endpoint(comparison)
+    second_short = endpoint_short(second, comparison)
     heads = [
         "#",
         "regimen",
@@ -74,7 +76,7 @@ def ranking_table_html(
         "vs #1 (days): mean (90% interval)",
         f"{short} by day {horizon:g}: median (90% interval)",
         "P(best) / P(tied)",
-        f"RECIST progression by day {horizon:g}: median (90% interval)",
+        f"{second_short} by day {horizon:g}: median (90% interval)",
         "resistant share at the horizon",
         "total dose (g)",
     ]
@@ -107,7 +109,7 @@ def ranking_table_html(
             f'<td class="num">{esc(diff)}</td>',
             f'<td class="num">{esc(event_cell(row, primary, horizon))}</td>',
             f'<td class="num">{percent(p_best)} / {percent(p_tied)}</td>',
-            f'<td class="num">{esc(event_cell(row, "time_to_progression", horizon))}</td>',
+            f'<td class="num">{esc(event_cell(row, second, horizon))}</td>',
             f'<td class="num">{percent(row["final_resistant_fraction median"])}</td>',
             f'<td class="num">{finite_number(row["cumulative dose g (median)"])}</td>',
         ]
@@ -120,10 +122,30 @@ def ranking_table_html(
     )
 
 
-def ranking_explanation(primary: str, horizon: float, n_draws: int, toxicity_penalty_days: float = 0.0) -> list[str]:
+def secondary_endpoint(comparison: xr.Dataset) -> str:
+    """The event shown beside the ranking endpoint: RECIST progression where the comparison has
+    tumour volumes, else the burden 20% above its pre-treatment value (Strobl et al. 2021's failure)
+    where the comparison has it, else 20% above its start of forecast."""
+    for name in ("time_to_progression", "time_to_1.2x_pretreatment"):
+        if name in comparison:
+            return name
+    return "time_to_1.2x_baseline"
+
+
+def endpoint_short(name: str, comparison: xr.Dataset) -> str:
+    """The table header of endpoint ``name``, naming the comparison's burden observable where it is
+    not the tumour volume (e.g. "+20% psa")."""
+    burden = comparison.attrs.get("burden", "volume")
+    return ENDPOINTS[name].short.replace("volume", burden) if burden != "volume" else ENDPOINTS[name].short
+
+
+def ranking_explanation(
+    primary: str, horizon: float, n_draws: int, toxicity_penalty_days: float = 0.0, *, recist: bool = True
+) -> list[str]:
     """What each column of :func:`ranking_table_html` means (one line each); with a non-zero
     ``toxicity_penalty_days`` (day per unit of relative exposure above the label dose), how the
-    penalty ranks."""
+    penalty ranks; ``recist``: the table shows RECIST progression (else the burden 20% above its
+    start of forecast)."""
     label = ENDPOINTS[primary].label
     return [
         f"* Ranked by the restricted mean {label} up to day {horizon:g} of the forecast: the mean over the {n_draws} "
@@ -135,8 +157,13 @@ def ranking_explanation(primary: str, horizon: float, n_draws: int, toxicity_pen
         f"day {horizon:g}; '>{horizon:g}' marks an interval end beyond the horizon.",
         "P(best): share of draws in which this regimen alone is best; P(tied for best): share in which it shares "
         "the best value with another (typically: neither reaches the event within the horizon).",
-        "RECIST progression: +20% and +5 mm in the sum of diameters over its nadir, on simulated scans; resistant "
-        "share: the tumour fraction in clones resistant to the first drug; dose: total over the horizon.",
+        (
+            "RECIST progression: +20% and +5 mm in the sum of diameters over its nadir, on simulated scans; "
+            if recist
+            else "+20%: the first day the burden is 20% above its pre-treatment value (or, without one, its value on "
+            "the decision day); "
+        )
+        + "resistant share: the tumour fraction in clones resistant to the first drug; dose: total over the horizon.",
     ]
 
 
@@ -176,8 +203,11 @@ def write_report(
         raise ValueError("write_report: table must be the DataFrame of scenarios.summarise (with a 'regimen' column)")
     if isinstance(notes, str) or isinstance(diagnostics_lines, str):
         raise ValueError("write_report: notes and diagnostics_lines are lists of strings, not one string")
-    plots._check_comparison(comparison, ["sum_of_diameters"], "write_report")
+    plots._check_comparison(comparison, [plots.burden_variable(comparison)], "write_report")
     out_dir.mkdir(parents=True, exist_ok=True)
+    recist = "sum_of_diameters" in comparison
+    burden = plots.burden_variable(comparison)
+    unit = comparison[burden].attrs.get("units", "")
 
     t0 = plots.start_day(comparison)
     n_draws = comparison.sizes["draw"]
@@ -186,12 +216,18 @@ def write_report(
         (
             "fan_chart.png",
             plots.fan_chart(comparison, observed, history),
-            "Sum of tumour diameters in mm against patient day, one panel per regimen, with forecast bands, "
-            "the fit of the past and observed scans",
-            f"Tumour burden (sum of diameters, mm) per regimen: median forecast and 50% / 90% intervals over "
-            f"{n_draws} draws from the decision day (patient day {t0:g}); grey: fit of the past; black points: "
-            "observed scans (hollow down-triangles: below detection, an upper limit). Dotted and dashed lines: "
-            "-30% and +20% versus the decision-day baseline (RECIST progression is +20% and +5 mm over the nadir).",
+            f"{'Sum of tumour diameters in mm' if recist else f'{burden} in {unit}'} against patient day, one panel "
+            "per regimen, with forecast bands, the fit of the past and observed values",
+            f"{'Tumour burden (sum of diameters, mm)' if recist else f'Burden ({burden}, {unit})'} per regimen: median "
+            f"forecast and 50% / 90% intervals over {n_draws} draws from the decision day (patient day {t0:g}); "
+            "grey: fit of the past; black points: observed values (hollow down-triangles: below detection, an upper "
+            "limit)."
+            + (
+                " Dotted and dashed lines: -30% and +20% versus the decision-day baseline (RECIST progression is +20% "
+                "and +5 mm over the nadir)."
+                if recist
+                else ""
+            ),
         ),
         (
             "resistant_fraction.png",
@@ -207,14 +243,17 @@ def write_report(
             "Doses given (mg/day, mean over draws in each storage bin) per drug; for regimens whose doses differ "
             "between draws (adaptive), the black line gives the share of draws on drug (right axis).",
         ),
-        (
-            "waterfall.png",
-            plots.waterfall(comparison),
-            "Waterfall plots of the best change in sum of diameters per draw, one panel per regimen",
-            "Best change in sum of diameters from the decision day (%), one bar per draw, sorted; dotted line: "
-            "-30% (partial response).",
-        ),
     ]
+    if recist:
+        figures.append(
+            (
+                "waterfall.png",
+                plots.waterfall(comparison),
+                "Waterfall plots of the best change in sum of diameters per draw, one panel per regimen",
+                "Best change in sum of diameters from the decision day (%), one bar per draw, sorted; dotted line: "
+                "-30% (partial response).",
+            )
+        )
     if posterior is not None:
         figures.append(
             (
@@ -265,7 +304,11 @@ def write_report(
         *(
             f"<li>{esc(line)}</li>"
             for line in ranking_explanation(
-                primary, float(horizon), n_draws, float(comparison.attrs.get("toxicity_penalty_days", 0.0))
+                primary,
+                float(horizon),
+                n_draws,
+                float(comparison.attrs.get("toxicity_penalty_days", 0.0)),
+                recist=recist,
             )
         ),
         "</ul>",
@@ -293,7 +336,14 @@ def write_report(
     return index
 
 
-__all__ = ["ranking_explanation", "ranking_table_html", "write_report", "write_twin_report"]
+__all__ = [
+    "endpoint_short",
+    "ranking_explanation",
+    "ranking_table_html",
+    "secondary_endpoint",
+    "write_report",
+    "write_twin_report",
+]
 
 
 def twin_notes(twin, start_state: str) -> list[str]:

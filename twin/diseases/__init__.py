@@ -9,7 +9,7 @@ from importlib import import_module
 from twin.diseases.pack import DiseasePack, RecordResponse, sphere_volume
 
 DEFAULT_PACK = "egfr_nsclc"
-PACKS = {"egfr_nsclc": "twin.diseases.egfr_nsclc:EgfrNsclc"}
+PACKS = {"egfr_nsclc": "twin.diseases.egfr_nsclc:EgfrNsclc", "prostate": "twin.diseases.prostate:Prostate"}
 """Pack name -> ``module:class`` of the packs this version knows."""
 
 

@@ -8,19 +8,24 @@ Dynamics (:func:`mechanistic.catalogue.strobl2021`; Strobl MAR et al. Cancer Res
 
 ``S`` (androgen-sensitive) and ``R`` (resistant) cells are measured by the PSA they account for
 (ng/mL): PSA is proportional to the tumour burden, as in Strobl's fits, so ``PSA = S + R``. ``K`` is
-the PSA at the carrying capacity, ``K = psa0 / burden0``, with ``psa0`` the PSA and ``burden0`` the
-burden relative to capacity (Strobl's ``n0``) at the first observation (day :attr:`DigitalTwin.t0`);
+the PSA at the carrying capacity. Untreated, the burden settles at ``K (1 - turnover)``; the patient
+starts abiraterone because the disease is growing, so the burden at the first observation (day
+:attr:`DigitalTwin.t0`), ``psa0``, is below that equilibrium: ``psa0 = relative_burden0 K (1 -
+turnover)`` with ``relative_burden0`` in (0, 1) (Strobl's ``n0 = relative_burden0 (1 - turnover)``).
 ``resistant_fraction0`` is Strobl's ``fR``. ``D`` is abiraterone's exposure: the daily dose over 1,000
 mg (the label dose), held for the day (:class:`mechanistic.DailyExposure`; abiraterone's half-life
 is about 15 h, so a dose acts within its day: on/off as in Zhang et al. 2017 and Strobl 2021; a
 reduced dose acts in proportion, an assumption of this pack: 250 mg with food is known to match
 1,000 mg fasting, so the fraction is of the fasting label dose).
 
-Priors (:data:`PRIORS`): ``burden0``, ``resistant_fraction0``, ``cost`` and ``turnover`` are the
-empirical population of Strobl's 4-parameter fits to the 67 patients of the Bruchovsky et al. 2006
+Priors (:data:`PRIORS`): ``resistant_fraction0``, ``cost`` and ``turnover`` are the empirical
+population of Strobl's 4-parameter fits to the 67 patients of the Bruchovsky et al. 2006
 intermittent-androgen-suppression trial (``shared/refdata/strobl2021_at_lv/bruchovsky_fits``;
 :func:`twin.studies.strobl2021_fits.empirical_population`: normal on the logit scale, moments of
-the fits; a test checks these numbers against the file). What that ignores: each fit is a point
+the fits; a test checks these numbers against the file); ``relative_burden0`` is ``n0 / (1 -
+turnover)`` of the 38 fits in which it is below 1 (in the other 29 the fitted burden starts above
+its untreated equilibrium: a tumour that would shrink without treatment, not a patient starting
+abiraterone for progressing disease). What that ignores: each fit is a point
 estimate (the spread mixes real differences with estimation error), the fits' correlations (cost
 and turnover correlate at -0.71; the priors here are independent, so wider than the population in
 that direction), fits on their bounds (11 fR at 1e-5: a logit-normal puts 8% of its mass above the
@@ -47,15 +52,15 @@ REFERENCE_MG = 1000.0
 
 _BRUCHOVSKY = ("Strobl et al. 2021 fits to the 67 Bruchovsky 2006 IAS patients (fitSummaryDf_4params.csv; "
                "twin.studies.strobl2021_fits)")  # fmt: skip
-# name -> (unit, prior, source). The four dynamics priors: logit-scale mean and SD of the 67 fits
-# (n0 0.4854 +- 2.3080, fR -5.4056 +- 3.0976, cost 0.2267 +- 2.6391, turnover -0.9514 +- 1.2521;
-# n0, cost and turnover clipped to [1e-3, 1 - 1e-3], fR floored at its fit bound 1e-5), medians
-# are the inverse logits of the means.
+# name -> (unit, prior, source). The dynamics priors: logit-scale mean and SD of the fits (fR -5.4056
+# +- 3.0976, cost 0.2267 +- 2.6391, turnover -0.9514 +- 1.2521 over the 67; n0 / (1 - turnover)
+# 0.0892 +- 1.8544 over the 38 where it is < 1; clipped to [1e-3, 1 - 1e-3], fR floored at its fit
+# bound 1e-5); medians are the inverse logits of the means.
 PRIORS: dict[str, tuple[str, Prior, str]] = {
     # PSA at the first observation: LogNormal(log 30, 1.5) [1.6, 570 ng/mL]: PSA at the start of
     # abiraterone spans ~1 to ~1000 ng/mL; weakly informative (the first PSA value pins it)
     "psa0": ("ng/mL", Prior("lognormal", 30.0, 1.5), "weakly informative (mCRPC PSA range)"),
-    "burden0": ("1", Prior("logitnormal", 0.61902, 2.3080), _BRUCHOVSKY),
+    "relative_burden0": ("1", Prior("logitnormal", 0.52228, 1.8544), _BRUCHOVSKY + ": n0 / (1 - turnover) < 1"),
     "resistant_fraction0": ("1", Prior("logitnormal", 0.0044745, 3.0976), _BRUCHOVSKY),
     "cost": ("1", Prior("logitnormal", 0.55643, 2.6391), _BRUCHOVSKY),
     "turnover": ("1", Prior("logitnormal", 0.27858, 1.2521), _BRUCHOVSKY),
@@ -64,7 +69,7 @@ PRIORS: dict[str, tuple[str, Prior, str]] = {
     "sd_psa": ("1", Prior("halfnormal", 0.0, 0.2), "assumed: PSA assay and within-patient variation"),
 }
 LOGIT_POPULATION: dict[str, tuple[float, float]] = {
-    "burden0": (0.4854, 2.3080), "resistant_fraction0": (-5.4056, 3.0976), "cost": (0.2267, 2.6391),
+    "relative_burden0": (0.0892, 1.8544), "resistant_fraction0": (-5.4056, 3.0976), "cost": (0.2267, 2.6391),
     "turnover": (-0.9514, 1.2521),
 }  # fmt: skip
 """The Bruchovsky population on the logit scale (mean, SD), as :data:`PRIORS` states it."""
@@ -74,7 +79,7 @@ FIXED: dict[str, tuple[float, str, str]] = {
 }
 """Fixed parameters: name -> (value, unit, source)."""
 ERROR_PARAMETERS = ("sd_psa",)
-UNIT_INTERVAL = ("burden0", "resistant_fraction0", "cost", "turnover")
+UNIT_INTERVAL = ("relative_burden0", "resistant_fraction0", "cost", "turnover")
 
 
 def solver_options():
@@ -189,7 +194,8 @@ class ProstateModel(ModelFamily):
         import mechanistic as m
         from mechanistic.catalogue import strobl2021
 
-        capacity = jnp.asarray(params["psa0"], dtype=float) / params["burden0"]
+        psa0 = jnp.asarray(params["psa0"], dtype=float)
+        capacity = psa0 / (params["relative_burden0"] * (1.0 - params["turnover"]))
         return strobl2021(
             params["cost"], params["turnover"], params["growth_rate"], params["drug_kill"], capacity=capacity,
             drug=DRUG, pk=m.DailyExposure(reference_mg=REFERENCE_MG),
