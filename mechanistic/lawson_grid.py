@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mechanistic.fixed_grid import AbstractGrid
+from mechanistic.fixed_grid import AbstractGrid, left_limit
 from mechanistic.rk4 import rk4_step
 
 
@@ -78,7 +78,7 @@ def integrate(tumour, concentrations, n0: jax.Array, points: jax.Array, nodes: i
         def half_step_loss(k, hh):
             return integral[k]
 
-    stage_t = jnp.stack([t, t + h / 2, jnp.nextafter(t_next, t)], axis=1)
+    stage_t = jnp.stack([t, t + h / 2, left_limit(t_next, t)], axis=1)
     if tumour.network is None and tumour.growth_inhibition is None:
         factor = jnp.ones((*stage_t.shape, 1))  # no drug acts on growth (broadcasts over clones)
     elif tumour.network is None:  # shared by patients with the same PK and potency

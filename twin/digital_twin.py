@@ -591,7 +591,8 @@ class DigitalTwin:
         return path.with_name(path.stem + tag + path.suffix)
 
     @classmethod
-    def load(cls, path: str | Path) -> DigitalTwin:
+    def load(cls, path: str | Path, *, pack: str | None = None) -> DigitalTwin:
+        """The twin saved at ``path``; with ``pack``, refuse a twin of another disease pack (naming both)."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no twin file at {path}")
@@ -602,6 +603,9 @@ class DigitalTwin:
             raise ValueError(f"{path} is not a twin file (NetCDF-4 written by DigitalTwin.save): {e}") from None
         if "twin_format_version" not in ds.attrs:
             raise ValueError(f"{path} is a NetCDF file but not a saved twin (no twin_format_version attribute)")
+        saved = ds.attrs.get("pack", DEFAULT_PACK)
+        if pack is not None and saved != get_pack(pack).name:
+            raise ValueError(f"{path} holds a twin of the {saved!r} disease pack; expected the {pack!r} pack")
         return cls.from_dataset(ds)
 
     # --- reading --------------------------------------------------------------------------------

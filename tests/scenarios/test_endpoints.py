@@ -77,3 +77,37 @@ def test_dose_endpoints():
     decisions = jnp.array([0.0, 1.0, 2.0, 3.0, 4.0])
     assert int(s.cycles_before(levels, 4.0, decisions)) == 1
     assert int(s.cycles_before(levels, 5.0, decisions)) == 2
+
+
+# --- PCWG3 PSA progression (Scher et al. J Clin Oncol 2016;34:1402: >= 25% and >= 2 ng/mL above the
+# nadir, confirmed by a value >= 3 weeks later; rises before 12 weeks ignored) --------------------
+CHECKS = np.arange(0.0, 29.0 * 10, 28.0)[:10]  # every 4 weeks: days 0 .. 252
+
+
+def _psa(values, on=None):
+    on = np.ones(len(values), bool) if on is None else np.asarray(on, bool)
+    return s.psa_progression(CHECKS[: len(values)], np.asarray(values, float), on)
+
+
+def test_psa_progression_needs_a_confirmed_rise_of_25_percent_and_2_ng_per_ml_over_the_nadir():
+    event = _psa([20, 10, 5, 4, 6.5, 7.0, 7.5])  # nadir 4; 6.5 is +62% and +2.5: confirmed by 7.0
+    assert bool(event.observed) and float(event.time) == CHECKS[4]
+    unconfirmed = _psa([20, 10, 5, 4, 6.5, 5.5, 4.5])  # the rise is not confirmed at the next check
+    assert not bool(unconfirmed.observed) and float(unconfirmed.time) == CHECKS[6]  # censored at the last check
+    small = _psa([20, 10, 2.0, 1.5, 3.0, 3.2, 3.4])  # +100% but < 2 ng/mL over the nadir: not progression
+    assert not bool(small.observed)
+    shallow = _psa([20, 14, 12, 10, 12.2, 12.3, 12.4])  # >= 2 ng/mL but < 25% over the nadir 10
+    assert not bool(shallow.observed)
+
+
+def test_psa_rises_before_12_weeks_or_on_a_holiday_are_not_progression():
+    early = _psa([20, 25, 30, 12, 10, 9])  # days 28 and 56 rise (a flare), before 12 weeks
+    assert not bool(early.observed)
+    # an adaptive holiday: off drug at checks 4-6, PSA back up; on again from check 7 with a new nadir
+    values = [20, 12, 8, 6, 9, 13, 20, 14, 10, 9]
+    on = [False, True, True, True, False, False, False, True, True, True]
+    assert not bool(_psa(values, on).observed)
+    # ... and a confirmed rise after treatment resumed, over the new course's nadir, is progression
+    relapse = [20, 12, 8, 6, 9, 13, 20, 14, 19, 24]
+    event = _psa(relapse, on)
+    assert bool(event.observed) and float(event.time) == CHECKS[8]

@@ -18,7 +18,7 @@ def test_default_pack_is_egfr_nsclc():
 
 
 def test_unknown_pack_is_refused_with_the_valid_names():
-    with pytest.raises(ValueError, match=r"unknown disease pack 'prostat'; the packs are \['egfr_nsclc'\]"):
+    with pytest.raises(ValueError, match=r"unknown disease pack 'prostat'; the packs are \['egfr_nsclc', 'prostate'\]"):
         get_pack("prostat")
 
 

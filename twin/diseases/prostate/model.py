@@ -52,27 +52,34 @@ REFERENCE_MG = 1000.0
 
 _BRUCHOVSKY = ("Strobl et al. 2021 fits to the 67 Bruchovsky 2006 IAS patients (fitSummaryDf_4params.csv; "
                "twin.studies.strobl2021_fits)")  # fmt: skip
-# name -> (unit, prior, source). The dynamics priors: logit-scale mean and SD of the fits (fR -5.4056
-# +- 3.0976, cost 0.2267 +- 2.6391, turnover -0.9514 +- 1.2521 over the 67; n0 / (1 - turnover)
-# 0.0892 +- 1.8544 over the 38 where it is < 1; clipped to [1e-3, 1 - 1e-3], fR floored at its fit
-# bound 1e-5); medians are the inverse logits of the means.
-PRIORS: dict[str, tuple[str, Prior, str]] = {
-    # PSA at the first observation: LogNormal(log 30, 1.5) [1.6, 570 ng/mL]: PSA at the start of
-    # abiraterone spans ~1 to ~1000 ng/mL; weakly informative (the first PSA value pins it)
-    "psa0": ("ng/mL", Prior("lognormal", 30.0, 1.5), "weakly informative (mCRPC PSA range)"),
-    "relative_burden0": ("1", Prior("logitnormal", 0.52228, 1.8544), _BRUCHOVSKY + ": n0 / (1 - turnover) < 1"),
-    "resistant_fraction0": ("1", Prior("logitnormal", 0.0044745, 3.0976), _BRUCHOVSKY),
-    "cost": ("1", Prior("logitnormal", 0.55643, 2.6391), _BRUCHOVSKY),
-    "turnover": ("1", Prior("logitnormal", 0.27858, 1.2521), _BRUCHOVSKY),
-    # log-scale SD of a PSA value around the model: HalfNormal(0.2) [95% below 0.45]; PSA assays and
-    # within-patient variation are of the order of 10-20% (an assumption of this pack, not fitted)
-    "sd_psa": ("1", Prior("halfnormal", 0.0, 0.2), "assumed: PSA assay and within-patient variation"),
-}
 LOGIT_POPULATION: dict[str, tuple[float, float]] = {
     "relative_burden0": (0.0892, 1.8544), "resistant_fraction0": (-5.4056, 3.0976), "cost": (0.2267, 2.6391),
     "turnover": (-0.9514, 1.2521),
 }  # fmt: skip
-"""The Bruchovsky population on the logit scale (mean, SD), as :data:`PRIORS` states it."""
+"""The Bruchovsky population on the logit scale (mean, SD): fR, cost and turnover over the 67 fits,
+``n0 / (1 - turnover)`` over the 38 where it is < 1; values clipped to [1e-3, 1 - 1e-3], fR floored at
+its fit bound 1e-5 (:func:`twin.studies.strobl2021_fits.empirical_population`; a test checks them)."""
+
+
+def _bruchovsky(name: str) -> Prior:
+    """The logit-normal prior of :data:`LOGIT_POPULATION` (median: the inverse logit of the mean)."""
+    mean, sd = LOGIT_POPULATION[name]
+    return Prior("logitnormal", float(1.0 / (1.0 + np.exp(-mean))), sd)
+
+
+# name -> (unit, prior, source)
+PRIORS: dict[str, tuple[str, Prior, str]] = {
+    # PSA at the first observation: LogNormal(log 30, 1.5) [1.6, 570 ng/mL]: PSA at the start of
+    # abiraterone spans ~1 to ~1000 ng/mL; weakly informative (the first PSA value pins it)
+    "psa0": ("ng/mL", Prior("lognormal", 30.0, 1.5), "weakly informative (mCRPC PSA range)"),
+    "relative_burden0": ("1", _bruchovsky("relative_burden0"), _BRUCHOVSKY + ": n0 / (1 - turnover) < 1"),
+    "resistant_fraction0": ("1", _bruchovsky("resistant_fraction0"), _BRUCHOVSKY),
+    "cost": ("1", _bruchovsky("cost"), _BRUCHOVSKY),
+    "turnover": ("1", _bruchovsky("turnover"), _BRUCHOVSKY),
+    # log-scale SD of a PSA value around the model: HalfNormal(0.2) [95% below 0.45]; PSA assays and
+    # within-patient variation are of the order of 10-20% (an assumption of this pack, not fitted)
+    "sd_psa": ("1", Prior("halfnormal", 0.0, 0.2), "assumed: PSA assay and within-patient variation"),
+}
 FIXED: dict[str, tuple[float, str, str]] = {
     "growth_rate": (0.027, "1/day", "Strobl et al. 2021: rS fixed in every fit (README of strobl2021_at_lv)"),
     "drug_kill": (1.5, "1", "Strobl et al. 2021: dD fixed in every fit"),
