@@ -78,6 +78,15 @@ def test_the_family_is_a_valid_model_family():
     np.testing.assert_allclose(small.initial_state({"psa_scale": 1e-3}), FAMILY.initial_state(params()))
 
 
+def test_the_state_rhs_is_the_solver_rhs_in_state_coordinates():
+    tumour = FAMILY.build(params("zhang2017_patient1")).tumour
+    y, conc = jnp.array([3000.0, 2000.0, 50.0, 12.0]), jnp.array([0.7])
+    z_dot = tumour.solver_rhs(tumour.to_solver(y), conc)
+    y_dot = jax.jvp(tumour.from_solver, (tumour.to_solver(y),), (z_dot,))[1]
+    np.testing.assert_allclose(y_dot, tumour.rhs(y, conc), rtol=1e-12)
+    np.testing.assert_allclose(tumour.from_solver(tumour.to_solver(y)), y, rtol=1e-14)
+
+
 def test_initial_state_is_the_pretreatment_equilibrium():
     p = params()
     eq = z.AUTHORS_EQUILIBRIUM["zhang2017_patient2"]
