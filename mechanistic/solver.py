@@ -228,7 +228,7 @@ def solve(
     y0 = jnp.asarray(y0, dtype=float)
     if state0 is None:
         state0 = _initial_state(model, concentrations, t0)
-    z0 = jnp.reshape(y0, (-1,)) if tumour is None else tumour.to_solver(y0)  # the tumour in solver coordinates
+    z0 = jnp.reshape(y0 if tumour is None else tumour.to_solver(y0), (-1,))  # the tumour in solver coordinates
     y_init = jnp.concatenate([jnp.asarray(state0, dtype=float), z0])
     to_state = (lambda z: z) if tumour is None else tumour.from_solver
 
