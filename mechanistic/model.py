@@ -1,4 +1,5 @@
-"""A disease model: the PK of each drug plus the tumour clones they act on."""
+"""A disease model: the PK of each drug plus the tumour they act on (any
+:class:`~mechanistic.tumour.AbstractTumour`)."""
 
 from __future__ import annotations
 
@@ -7,23 +8,24 @@ from collections.abc import Mapping
 import equinox as eqx
 
 from mechanistic.pk import AbstractPK
-from mechanistic.tumour import TumourModel
+from mechanistic.tumour import AbstractTumour
 
 
 class DiseaseModel(eqx.Module):
     """Drugs' pharmacokinetics coupled to a multi-clone tumour.
 
     ``pk`` maps drug name to its PK model; the order of the mapping fixes the drug axis of
-    concentrations and of the tumour's drug-effect tables. ``tumour`` may be None for a
-    PK-only model. All parameters are array leaves, so models with the same structure can
-    be stacked and vmapped, and changing their values never recompiles a jitted solve.
+    concentrations and of the tumour's drug-effect tables. ``tumour``: a
+    :class:`~mechanistic.tumour.AbstractTumour` (e.g. a ``TumourModel``), or None for a PK-only
+    model. All parameters are array leaves, so models with the same structure can be stacked
+    and vmapped, and changing their values never recompiles a jitted solve.
     """
 
     pk: tuple[AbstractPK, ...]
-    tumour: TumourModel | None
+    tumour: AbstractTumour | None
     drugs: tuple[str, ...] = eqx.field(static=True)
 
-    def __init__(self, pk: Mapping[str, AbstractPK], tumour: TumourModel | None = None):
+    def __init__(self, pk: Mapping[str, AbstractPK], tumour: AbstractTumour | None = None):
         if not isinstance(pk, Mapping):
             raise ValueError(f"pk must map drug name -> PK model, got {type(pk).__name__}")
         for name, model in pk.items():
@@ -31,6 +33,8 @@ class DiseaseModel(eqx.Module):
                 raise ValueError(f"pk[{name!r}] must be a PK model (e.g. OneCompartment), got {model!r}")
         self.drugs = tuple(pk)
         self.pk = tuple(pk.values())
+        if tumour is not None and not isinstance(tumour, AbstractTumour):
+            raise ValueError(f"tumour must be an AbstractTumour (e.g. a TumourModel), got {type(tumour).__name__}")
         if tumour is not None:
             need = tumour.n_drugs_used()
             if tumour.network is not None and tumour.network.panel.names != self.drugs:

@@ -30,6 +30,7 @@ from mechanistic.fixed_grid import AbstractGrid, at_times, grid_points, in_windo
 from mechanistic.lawson_grid import LawsonGrid
 from mechanistic.model import DiseaseModel
 from mechanistic.pk import DoseRows
+from mechanistic.tumour import TumourModel
 
 
 class SolverOptions(eqx.Module):
@@ -200,7 +201,8 @@ def solve(
     state0: jax.Array | None = None,
     points: jax.Array | None = None,
 ) -> Solution:
-    """Simulate ``model`` from clone volumes ``y0 (n_clones,)`` (mm^3) at time ``t0`` (day)
+    """Simulate ``model`` from clone volumes ``y0 (n_clones,)`` (mm^3; the tumour's state in its
+    units) at time ``t0`` (day)
     under ``doses`` (None: untreated), saving at sorted times ``ts (T,)`` with ``ts[0] >= t0``.
 
     Pure and traceable: jit it, vmap it over models, ``y0`` or dose tables (same shapes).
@@ -226,7 +228,9 @@ def solve(
     y0 = jnp.asarray(y0, dtype=float)
     if state0 is None:
         state0 = _initial_state(model, concentrations, t0)
-    y_init = jnp.concatenate([jnp.asarray(state0, dtype=float), jnp.reshape(y0, (-1,))])
+    z0 = jnp.reshape(y0 if tumour is None else tumour.to_solver(y0), (-1,))  # the tumour in solver coordinates
+    y_init = jnp.concatenate([jnp.asarray(state0, dtype=float), z0])
+    to_state = (lambda z: z) if tumour is None else tumour.from_solver
 
     def vector_field(t, y, args):
         pk_state, net_state, clones = y[:n_pk], y[n_pk:n_int], y[n_int:]
@@ -239,7 +243,7 @@ def solve(
         if n_int > n_pk:
             parts.append(tumour.network.rhs(net_state, conc))
         if tumour is not None:
-            parts.append(tumour.rhs(clones, conc, net_state))
+            parts.append(tumour.solver_rhs(clones, conc, net_state))
         return jnp.concatenate(parts)
 
     if points is not None and options.grid is None:
@@ -248,12 +252,17 @@ def solve(
         jump_ts = jnp.concatenate([acc.times for acc in accs]) if accs else None
         step = jnp.concatenate(step_ts) if accs else None
         ys, code, n_steps = solve_adaptive(vector_field, y_init, t0, ts, jump_ts, step, options)
-        return Solution(ts, ys[:, n_int:], concentrations(ts, ys[:, :n_pk]), code, n_steps, ys[-1, :n_int])
+        return Solution(ts, to_state(ys[:, n_int:]), concentrations(ts, ys[:, :n_pk]), code, n_steps, ys[-1, :n_int])
     g = options.grid
     points = _grid(model, rows_list, ts, t0, g) if points is None else jnp.asarray(points, dtype=float)
     n_steps = jnp.asarray(points.shape[0] - 1)
     if isinstance(g, LawsonGrid):
-        if tumour is None or n_int:
+        if not isinstance(tumour, TumourModel):
+            raise ValueError(
+                f"LawsonGrid needs a TumourModel (it reads its growth and loss rates); this model's tumour is "
+                f"{'absent' if tumour is None else type(tumour).__name__}: use FixedGrid or adaptive steps"
+            )
+        if n_int:
             raise ValueError(
                 "LawsonGrid needs a tumour model with closed-form PK and no dynamic network "
                 f"(this model has {n_pk} PK and {n_int - n_pk} network ODE states); use FixedGrid or adaptive steps"
@@ -263,7 +272,7 @@ def solve(
         return Solution(ts, at_times(points, clones, ts), conc, jnp.asarray(SUCCESS), n_steps, jnp.zeros((0,)))
     ys = at_times(points, fixed_grid.integrate(vector_field, y_init, points), ts)
     conc = concentrations(ts, ys[:, :n_pk])  # non-finite states show in Solution.ok
-    return Solution(ts, ys[:, n_int:], conc, jnp.asarray(SUCCESS), n_steps, ys[-1, :n_int])
+    return Solution(ts, to_state(ys[:, n_int:]), conc, jnp.asarray(SUCCESS), n_steps, ys[-1, :n_int])
 
 
 def check_solution(solution: Solution, options: SolverOptions | None = None) -> Solution:
@@ -278,8 +287,10 @@ def check_solution(solution: Solution, options: SolverOptions | None = None) -> 
     if code != SUCCESS:
         reason = failure_reason(code)
     else:
-        reason = ("the state became non-finite (NaN or inf); check parameters for overflow, and for network-driven "
-                  "clones whether the network has a stable state at these drug levels (mechanistic.check_steady_state)")
+        reason = (
+            "the state became non-finite (NaN or inf); check parameters for overflow, and for network-driven "
+            "clones whether the network has a stable state at these drug levels (mechanistic.check_steady_state)"
+        )
     where = f" at batch index {first}" if ok.ndim else ""
     limit = f" (max_steps={options.max_steps})" if options is not None else ""
     raise SolveError(

@@ -1,6 +1,7 @@
-"""Multi-clone tumour dynamics.
+"""Multi-clone tumour dynamics: :class:`AbstractTumour`, the interface the solver needs from a
+tumour, and :class:`TumourModel`, the generic multi-clone model.
 
-State: clone volumes ``N (n_clones,)`` in mm^3. For clone ``i``, with the competition-weighted
+State of :class:`TumourModel`: clone volumes ``N (n_clones,)`` in mm^3. For clone ``i``, with the competition-weighted
 burden it sees ``W_i = sum_j competition[i, j] N_j`` and drug concentrations ``C``::
 
     dN_i/dt = g_i(W_i) (1 - I_i(C)) N_i - (death_i + K_i(C)) N_i
@@ -26,6 +27,7 @@ named in :data:`GROWTH_LAWS`):
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
 
 import equinox as eqx
@@ -69,7 +71,52 @@ def _matrix(name: str, value, n: int, default: float):
     return arr
 
 
-class TumourModel(eqx.Module):
+class AbstractTumour(eqx.Module):
+    """What :func:`mechanistic.solve` needs from a tumour: the names of its state components
+    ``clones`` (static; the solver's ``Solution.clones`` has one column per name), a ``resistant``
+    flag per component, ``rhs(n, conc, network_state)`` (``dn/dt`` in the state's units per day
+    for state ``n (n_clones,)`` at drug concentrations ``conc (n_drugs,)``), and optionally:
+    ``network`` / :attr:`n_network_states` (network ODE states, none by default),
+    :meth:`n_drugs_used` (drug columns the effects expect; None: any), and a change of coordinates
+    the solver integrates in (:meth:`to_solver`, :meth:`from_solver`, :meth:`solver_rhs`; the
+    identity by default) so that states outside the solver stay physical while the dynamics
+    integrate in, e.g., log populations. The Lawson engine needs a :class:`TumourModel`."""
+
+    clones: eqx.AbstractVar[tuple[str, ...]]
+    resistant: eqx.AbstractVar[tuple[bool, ...]]
+    network = None  # a NetworkPhenotype in subclasses with signalling networks
+
+    @property
+    def n_clones(self) -> int:
+        return len(self.clones)
+
+    @property
+    def n_network_states(self) -> int:
+        """ODE states of a network coupling, stored before the tumour's state (0: none)."""
+        return 0
+
+    def n_drugs_used(self) -> int | None:
+        """Number of drug columns the tumour expects (None: no constraint)."""
+        return None
+
+    @abc.abstractmethod
+    def rhs(self, n: jax.Array, conc: jax.Array, network_state: jax.Array | None = None) -> jax.Array:
+        """``dn/dt`` (state units/day) at state ``n (n_clones,)`` and concentrations ``conc (n_drugs,)``."""
+
+    def to_solver(self, y: jax.Array) -> jax.Array:
+        """Solver coordinates of a state ``y (..., n_clones)`` (identity by default)."""
+        return y
+
+    def from_solver(self, z: jax.Array) -> jax.Array:
+        """The state ``(..., n_clones)`` of solver coordinates ``z`` (identity by default)."""
+        return z
+
+    def solver_rhs(self, z: jax.Array, conc: jax.Array, network_state: jax.Array | None = None) -> jax.Array:
+        """``dz/dt`` in solver coordinates (:meth:`rhs` by default, where they are the state)."""
+        return self.rhs(z, conc, network_state)
+
+
+class TumourModel(AbstractTumour):
     """Clone dynamics; see the module docstring for the equations.
 
     Arguments (scalars broadcast to one value per clone):
@@ -154,10 +201,6 @@ class TumourModel(eqx.Module):
         if network is not None and network.n_clones != n:
             raise ValueError(f"TumourModel: the network phenotype has {network.n_clones} clone(s) but there are {n}")
         self.network = network
-
-    @property
-    def n_clones(self) -> int:
-        return len(self.clones)
 
     @property
     def n_network_states(self) -> int:
