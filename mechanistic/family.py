@@ -77,11 +77,6 @@ class ModelFamily(abc.ABC):
         volume = total_volume(clones)
         return {"volume": volume, "diameter": longest_diameter(volume)}
 
-    @property
-    def burden(self) -> str:
-        """The observable adaptive policies read as the tumour burden (one of :attr:`observables`)."""
-        return "volume"
-
     def solver_options(self) -> SolverOptions:
         """How :meth:`predict` solves: by default the dose-aligned fixed grid
         (:class:`~mechanistic.fixed_grid.FixedGrid`), which differentiates in forward and reverse
