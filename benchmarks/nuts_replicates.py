@@ -35,22 +35,43 @@ from common import add_out_option, write_json
 LEVEL = 0.9
 
 
-def run(patients: int, first: int, method: str | None, options: dict) -> dict:
+def _synthetic(disease: str):
+    """``make(i) -> (record, truth)`` of the disease's synthetic patients."""
     import jax
 
-    jax.config.update("jax_enable_x64", True)
-    from twin.digital_twin import DigitalTwin
+    if disease == "prostate":
+        from twin.diseases.prostate.synthetic import synthetic_patient as prostate_patient
+
+        return lambda i: prostate_patient(jax.random.key(1000 + i), f"SYN-{i}")
     from twin.diseases.egfr_nsclc.model import TwinModel
     from twin.diseases.egfr_nsclc.synthetic import CALLS, synthetic_patient
 
     model = TwinModel.from_mutations(CALLS)
+    return lambda i: synthetic_patient(model, jax.random.key(1000 + i), f"SYN-{i}")
+
+
+def _ranking(twin) -> dict:
+    """Prostate: the calibrated twin's P(best) of continuous abiraterone vs AT50 over 2 years."""
+    compared = twin.compare(twin.pack.standard_regimens(728)[:2], days=728, n_draws=100)
+    column = f"P(best on {twin.pack.primary})"
+    return {str(r): round(float(p), 3) for r, p in zip(compared.table.regimen, compared.table[column], strict=True)}
+
+
+def run(patients: int, first: int, method: str | None, options: dict, disease: str = "egfr_nsclc") -> dict:
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    from twin.digital_twin import DigitalTwin
+
+    make = _synthetic(disease)
     rows = []
     for i in range(first, first + patients):
-        record, truth = synthetic_patient(model, jax.random.key(1000 + i), f"SYN-{i}")
+        record, truth = make(i)
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            twin = DigitalTwin.from_record(record).calibrate(method=method, seed=i, **options)
+            twin = DigitalTwin.from_record(record, pack=disease).calibrate(method=method, seed=i, **options)
+            ranking = _ranking(twin) if disease == "prostate" else None
         wall = time.perf_counter() - start
         inside = {}
         for name, value in truth.items():
@@ -59,10 +80,10 @@ def run(patients: int, first: int, method: str | None, options: dict) -> dict:
             inside[name] = bool(lo <= value <= hi)
         rows.append({"patient": record.patient_id, "truth": truth, "diagnostics_passed": not twin.diagnostics,
                      "diagnostics": list(twin.diagnostics), "model_check": list(twin.model_check),
-                     "inside_90": inside, "wall_s": round(wall, 1)})  # fmt: skip
+                     "inside_90": inside, "wall_s": round(wall, 1), "p_best": ranking})  # fmt: skip
         print(f"{record.patient_id}: {'pass' if not twin.diagnostics else 'FAIL'} {wall:.0f} s "
               f"inside {sum(inside.values())}/{len(inside)} {list(twin.diagnostics)}", flush=True)  # fmt: skip
-    return {"rows": rows, "method": method or "default", "options": options}
+    return {"rows": rows, "method": method or "default", "options": options, "disease": disease}
 
 
 def coverage(rows: list[dict]) -> dict:
@@ -86,6 +107,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=None)
     parser.add_argument("--init", choices=("laplace", "prior"), default=None, help="where NUTS chains start")
     parser.add_argument("--tag", default="", help="suffix of the result file")
+    parser.add_argument("--disease", default="egfr_nsclc", choices=("egfr_nsclc", "prostate"), help="disease pack")
     parser.add_argument("--combine", nargs="+", type=Path, metavar="JSON",
                         help="merge the rows of these part files into nuts_replicates.json")  # fmt: skip
     add_out_option(parser)
@@ -98,7 +120,7 @@ def main() -> None:
         dense = None if args.mass is None else args.mass == "dense"
         options = {k: v for k, v in {"dense_mass": dense, "target_accept": args.target_accept,
                                      "warmup": args.warmup, "init": args.init}.items() if v is not None}  # fmt: skip
-        result = run(args.patients, args.first, args.method, options)
+        result = run(args.patients, args.first, args.method, options, args.disease)
     rows = result["rows"]
     record = {
         "benchmark": "default calibration on synthetic patients drawn from the twin's prior",
@@ -112,7 +134,8 @@ def main() -> None:
         "machine": platform.platform(),
         "date": time.strftime("%Y-%m-%d %H:%M"),
     }
-    suffix = (f"_{args.first}" if args.first else "") + (f"_{args.tag}" if args.tag else "")
+    suffix = (f"_{result.get('disease')}" if result.get("disease", "egfr_nsclc") != "egfr_nsclc" else "")
+    suffix += (f"_{args.first}" if args.first else "") + (f"_{args.tag}" if args.tag else "")
     path = write_json(args.out, f"nuts_replicates{suffix}.json", record)
     print(f"passed {record['passed']} of {record['of']}; coverage {record['coverage_90']}\nwrote {path}")
 

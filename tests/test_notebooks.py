@@ -26,6 +26,7 @@ def test_the_notebooks_are_found():
         "02_cohort_population_prior.ipynb",
         "03_network_personalisation_screen.ipynb",
         "04_your_own_model.ipynb",
+        "05_prostate_adaptive_therapy.ipynb",
     ]
 
 

@@ -135,7 +135,7 @@ def test_recist_of_the_record_and_what_ifs_from_the_observed_burden(twin):
     assert response.scans.category.tolist()[-1] == "PD" and f"over the nadir {nadir:.3g} mm" in response.text
     result = progressed.compare(REGIMENS, days=DAYS, n_draws=20)
     np.testing.assert_allclose(result.dataset.sum_of_diameters.isel(time=0).values, 40.0, rtol=1e-9)
-    assert "observed burden of the last scan" in result.dataset.attrs["start_state"]
+    assert "observed burden of the last assessment" in result.dataset.attrs["start_state"]
 
 
 def test_updated_twin_round_trips_with_its_log(step, tmp_path):
