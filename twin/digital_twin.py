@@ -259,9 +259,9 @@ class DigitalTwin:
         return np.asarray(clones)
 
     def history(self, n_draws: int = 200, points: int = 121) -> xr.Dataset:
-        """Posterior predictive fit of the past: each of the model's observables (EGFR NSCLC:
-        ``diameter`` mm, ``volume`` mm^3, ``resistant_fraction``; prostate: ``psa`` ng/mL,
-        ``resistant_fraction``), dims ``(draw, time)`` on ``points`` days from the first
+        """Posterior predictive fit of the past: each of the model's observables with its units
+        (``model.observables``: e.g. ``diameter`` mm, ``volume`` mm^3 and ``resistant_fraction``
+        for EGFR NSCLC), dims ``(draw, time)`` on ``points`` days from the first
         observation to the decision day (no residual noise: the model's trajectory)."""
         times = np.linspace(self.t0, self.now, points)
         clones = self._solve(self.draws(n_draws), times)

@@ -232,3 +232,26 @@ def test_decisions_outside_the_horizon_are_refused():
     at = s.adaptive_threshold(s.continuous("erlotinib", 150, D), decision_every=200)
     with pytest.raises(ValueError, match="decision_every=200.0 is beyond the horizon days=112"):
         s.simulate_regimen(egfr_two_clone(), jnp.array([3e4, 3.0]), at, D)
+
+
+def test_at50_on_psa_through_the_family_reproduces_the_standalone_zhang_model():
+    """scenarios' AT50 reading the family's burden (PSA) on mechanistic.ZhangFamily equals
+    prostate_lv.simulate_adaptive (daily checks, hold below 50% of the starting PSA, resume at it)
+    for the paper's representative patient #2 (Zhang et al. 2017): the same doses, PSA within 1e-5."""
+    from mechanistic import prostate_lv as z
+
+    days = 600
+    family = m.ZhangFamily()
+    p = {k: jnp.asarray(v) for k, v in family.patient_parameters("zhang2017_patient2").items()}
+    y0 = family.initial_state(p)
+    at50 = s.adaptive_threshold(s.continuous("abiraterone", 1000.0, days), 0.5, 1.0, decision_every=1.0,
+                                baseline="pretreatment")  # fmt: skip
+    psa0 = family.observe(y0)["psa"]
+    tr = s.simulate_regimen(family.build(p), y0, at50, days, pretreatment=psa0,
+                            measured_as=lambda y: family.observe(y)["psa"])  # fmt: skip
+    zp = z.patient("zhang2017_patient2")
+    ref = z.simulate_adaptive(zp, z.pretreatment_equilibrium(zp), days, stop_fraction=0.5)
+    np.testing.assert_array_equal(np.asarray(tr.levels[:, 0]), np.asarray(ref.dose))
+    psa = np.asarray(family.observe(tr.clones)["psa"])
+    np.testing.assert_allclose(psa / psa[0], np.asarray(ref.psa) / float(ref.psa[0]), rtol=1e-5)
+    assert int(np.asarray(z.cycles(ref))) >= 1 and 0 < float(np.asarray(ref.dose).mean()) < 1  # AT50 holds the drug

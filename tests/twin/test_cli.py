@@ -93,7 +93,7 @@ def test_bad_file_exits_1_with_a_one_line_message(tmp_path):
 def test_unknown_disease_pack_exits_1_naming_the_packs():
     result = run("calibrate", example_files()["record"], "--disease", "prostat")
     assert result.returncode == 1
-    assert "unknown disease pack 'prostat'; the packs are ['egfr_nsclc']" in result.stderr
+    assert "unknown disease pack 'prostat'; the packs are ['egfr_nsclc', 'prostate']" in result.stderr
 
 
 def test_missing_twin_and_refdata_exit_1(tmp_path):

@@ -181,8 +181,8 @@ def test_posterior_pairs(posterior):
 
 
 def test_bad_comparison_is_named(comparison):
-    bad = comparison.drop_vars("sum_of_diameters")
-    with pytest.raises(ValueError, match=r"fan_chart: comparison has no \['sum_of_diameters'\]"):
+    bad = comparison.drop_vars(["sum_of_diameters", "volume"])  # no diameters: the burden (volume) is drawn
+    with pytest.raises(ValueError, match=r"fan_chart: comparison has no \['volume'\]"):
         fan_chart(bad)
     with pytest.raises(ValueError, match="waterfall|best_change"):
         waterfall(bad)

@@ -83,12 +83,18 @@ class DiseasePack(abc.ABC):
         """The disease's response criteria applied to the record's own measurements."""
 
     def label_daily_mg(self, drugs: Sequence[str]) -> dict[str, float]:
-        """Label dose per day (mg) of those ``drugs`` that have one (for the exposure column)."""
-        return {}
+        """Label dose per day (mg) of those ``drugs`` that have one (for the exposure column; the
+        shared table :data:`twin.dose_limits.DOSE_LIMITS`)."""
+        from twin.dose_limits import DOSE_LIMITS
+
+        return {d: DOSE_LIMITS[d].label_per_day_mg for d in drugs if d in DOSE_LIMITS}
 
     def above_label(self, regimen) -> list[str]:
-        """What in ``regimen`` exceeds a label dose, in words (empty when nothing does)."""
-        return []
+        """What in ``regimen`` exceeds a label dose, in words (empty when nothing does;
+        :func:`twin.diseases.regimen_syntax.above_label`)."""
+        from twin.diseases.regimen_syntax import above_label
+
+        return above_label(regimen)
 
     def model_problems(self, record, posterior, model) -> list[str]:
         """Disease-specific reasons the calibrated model may not explain ``record`` (e.g. a

@@ -56,16 +56,6 @@ class EgfrNsclc(DiseasePack):
 
         return parse_regimen(text, days, allow_above_limit=allow_above_limit)
 
-    def label_daily_mg(self, drugs) -> dict[str, float]:
-        from twin.dose_limits import DOSE_LIMITS
-
-        return {d: DOSE_LIMITS[d].label_per_day_mg for d in drugs if d in DOSE_LIMITS}
-
-    def above_label(self, regimen) -> list[str]:
-        from twin.diseases.egfr_nsclc.regimens import above_label
-
-        return above_label(regimen)
-
     def record_response(self, record) -> RecordResponse:
         """RECIST 1.1 of the record's diameters: baseline the first, PD +20% and +5 mm over the
         nadir; a lesion below detection counts as :data:`TOO_SMALL_MM`."""

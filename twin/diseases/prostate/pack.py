@@ -51,16 +51,6 @@ class Prostate(DiseasePack):
 
         return parse_regimen(text, days, allow_above_limit=allow_above_limit)
 
-    def label_daily_mg(self, drugs) -> dict[str, float]:
-        from twin.dose_limits import DOSE_LIMITS
-
-        return {d: DOSE_LIMITS[d].label_per_day_mg for d in drugs if d in DOSE_LIMITS}
-
-    def above_label(self, regimen) -> list[str]:
-        from twin.diseases.prostate.regimens import above_label
-
-        return above_label(regimen)
-
     def record_response(self, record) -> RecordResponse:
         """PCWG3 PSA progression of the record (``scenarios.psa_progression``): a rise of >= 25% and
         >= 2 ng/mL over the nadir on treatment, confirmed at the next check, not before 12 weeks of
