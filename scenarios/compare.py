@@ -25,6 +25,7 @@ from scenarios.endpoints import (
     best_overall_response,
     cumulative_dose,
     days_on_drug,
+    dosed_days,
     psa_progression,
     recist,
     time_to_progression,
@@ -241,10 +242,10 @@ def compare(
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
-def _given_over(given: jax.Array, checks: np.ndarray) -> jax.Array:
+def _given_over(dosed: jax.Array, checks: np.ndarray) -> jax.Array:
     """Whether drug was given on every day of each interval between consecutive ``checks``
-    (day indices), from the amount given per day ``given (days + 1,)``: ``(len(checks) - 1,)``."""
-    daily = jnp.cumsum(given > 0)
+    (day indices), from the days dosed ``dosed (days + 1,)`` (:func:`dosed_days`): ``(len(checks) - 1,)``."""
+    daily = jnp.cumsum(dosed)
     days_on = daily[checks[1:] - 1] - jnp.where(checks[:-1] > 0, daily[checks[:-1] - 1], 0)
     return days_on == checks[1:] - checks[:-1]
 
@@ -285,10 +286,8 @@ def _simulate_draws(
         else:
             out |= {name: obs[name][store_idx] for name in observables if name != "resistant_fraction"}
         if "psa" in observables:
-            given = (
-                jnp.zeros(days + 1).at[jnp.clip(jnp.floor(regimen.doses.time).astype(int), 0, days)].add(tr.doses_given)
-            )
-            on = jnp.concatenate([jnp.zeros(1, bool), _given_over(given, scan_idx)])
+            dosed = dosed_days(regimen.doses.time, tr.doses_given, days)
+            on = jnp.concatenate([jnp.zeros(1, bool), _given_over(dosed, scan_idx)])
             psa = psa_progression(grid[scan_idx], obs["psa"][scan_idx], on)
             out |= {"time_to_psa_progression": psa.time, "psa_progressed": psa.observed}
         rf = obs["resistant_fraction"] if "resistant_fraction" in obs else m.resistant_fraction(

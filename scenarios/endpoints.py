@@ -166,11 +166,16 @@ def cumulative_dose(amounts: jax.Array, drug: jax.Array, n_drugs: int) -> jax.Ar
     return jnp.zeros(n_drugs).at[drug].add(amounts)
 
 
+def dosed_days(times: jax.Array, amounts: jax.Array, days: int) -> jax.Array:
+    """Whether any dose (amount > 0) was given on each day ``0 .. days``: ``(days + 1,)`` bool, from
+    dose rows ``times (n,)`` (day; later rows count on the last day) and ``amounts (n,)``."""
+    day = jnp.clip(jnp.floor(times).astype(int), 0, days)
+    return jnp.zeros(days + 1, dtype=bool).at[day].max(amounts > 0)
+
+
 def days_on_drug(times: jax.Array, amounts: jax.Array, days: int) -> jax.Array:
     """Number of days in ``0 .. days-1`` on which any dose (amount > 0) was given."""
-    day = jnp.clip(jnp.floor(times).astype(int), 0, days)
-    on = jnp.zeros(days + 1, dtype=bool).at[day].max(amounts > 0)
-    return jnp.sum(on[:days])
+    return jnp.sum(dosed_days(times, amounts, days)[:days])
 
 
 def cycles_before(levels: jax.Array, event_time: jax.Array, decision_times: jax.Array) -> jax.Array:

@@ -109,6 +109,10 @@ def _unit(name: str) -> str:
     return PRIORS[name][0] if name in PRIORS else FIXED[name][1]
 
 
+def _constraint(name: str) -> str:
+    return "unit_interval" if name in UNIT_INTERVAL else "positive"
+
+
 @dataclass(frozen=True)
 class ProstateModel(ModelFamily):
     """The pack's model family (see the module docstring). ``priors`` and ``fixed`` as for the
@@ -150,7 +154,7 @@ class ProstateModel(ModelFamily):
     @property
     def parameters(self) -> tuple[ParameterInfo, ...]:
         return tuple(
-            ParameterInfo(k, u, "unit_interval" if k in UNIT_INTERVAL else "positive")
+            ParameterInfo(k, u, _constraint(k))
             for k, u in self.units().items()
             if k not in ERROR_PARAMETERS
         )
@@ -173,18 +177,27 @@ class ProstateModel(ModelFamily):
         """The ``inference.ParameterSpec``: free parameters with their priors and the fixed ones."""
         from inference.parameters import Parameter, ParameterSpec
 
-        def constraint(k):
-            return "unit_interval" if k in UNIT_INTERVAL else "positive"
-
         params = [
-            Parameter(k, _unit(k), p.distribution(), constraint=constraint(k), source=PRIORS.get(k, ("", "", ""))[2])
+            Parameter(k, _unit(k), p.distribution(), constraint=_constraint(k), source=PRIORS.get(k, ("", "", ""))[2])
             for k, p in self.priors.items()
         ]
         params += [
-            Parameter(k, _unit(k), value=float(v), constraint=constraint(k), source=FIXED.get(k, ("", "", ""))[2])
+            Parameter(k, _unit(k), value=float(v), constraint=_constraint(k), source=FIXED.get(k, ("", "", ""))[2])
             for k, v in self.fixed.items()
         ]
         return ParameterSpec(params)
+
+    def sample_priors(self, key, n: int | None = None) -> dict[str, np.ndarray]:
+        """Draws of every free parameter from its prior (PRNG ``key``): ``{name: (n,)}``, or one
+        value each (shape ``()``) when ``n`` is None."""
+        import jax
+
+        keys = jax.random.split(key, len(self.priors))
+        shape = () if n is None else (n,)
+        return {
+            name: np.asarray(prior.distribution().sample(k, shape))
+            for k, (name, prior) in zip(keys, self.priors.items(), strict=True)
+        }
 
     def errors(self, observables: Iterable[str]) -> dict:
         """PSA ~ LogNormal(log f, ``sd_psa``)."""

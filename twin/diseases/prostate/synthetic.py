@@ -20,8 +20,7 @@ def synthetic_patient(key, patient_id: str = "SYN", checks=CHECKS):
 
     model = ProstateModel()
     k_params, k_noise = jax.random.split(key)
-    keys = jax.random.split(k_params, len(model.priors))
-    truth = {n: float(p.distribution().sample(k)) for k, (n, p) in zip(keys, model.priors.items(), strict=True)}
+    truth = {name: float(v) for name, v in model.sample_priors(k_params).items()}
     doses = [Dose(float(t), "abiraterone", 1000.0) for t in range(int(max(checks)))]
     table = PatientRecord(patient_id, doses=doses).to_dose_table()
     params = {k: jnp.asarray(v) for k, v in {**truth, **model.fixed}.items()}

@@ -42,17 +42,10 @@ class VirtualTrial(NamedTuple):
 
 def population_draws(n: int, key) -> dict[str, np.ndarray]:
     """``n`` virtual patients from the pack's priors (the fixed parameters broadcast)."""
-    import jax
-
     from twin.diseases.prostate.model import ERROR_PARAMETERS, ProstateModel
 
     model = ProstateModel()
-    keys = jax.random.split(key, len(model.priors))
-    draws = {
-        name: np.asarray(prior.distribution().sample(k, (n,)))
-        for k, (name, prior) in zip(keys, model.priors.items(), strict=True)
-        if name not in ERROR_PARAMETERS
-    }
+    draws = {k: v for k, v in model.sample_priors(key, n).items() if k not in ERROR_PARAMETERS}
     draws.update({k: np.full(n, v) for k, v in model.fixed.items()})
     return draws
 
