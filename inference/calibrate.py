@@ -31,7 +31,7 @@ import xarray as xr
 from inference.fit import WarmStart, diagnose, import_arviz, laplace, map_estimate, nuts, update, warm_start
 from inference.observations import Observations
 from inference.parameters import ParameterSpec
-from inference.patient_model import check_patient, likelihood_model, patient_data
+from inference.patient_model import check_family, check_patient, likelihood_model, patient_data
 from mechanistic.dosing import DoseTable
 from mechanistic.family import ModelFamily
 from mechanistic.measurement import ErrorModel
@@ -102,9 +102,6 @@ class Posterior:
 
 
 def _check(family, observations, priors, errors, method, init, warm):
-    if not isinstance(family, ModelFamily):
-        raise TypeError(f"family must be a mechanistic.ModelFamily, got {type(family).__name__}")
-    family.check()
     if method not in METHODS:
         raise ValueError(f"method={method!r} is not one of {METHODS}")
     if init not in INITS:
@@ -115,17 +112,8 @@ def _check(family, observations, priors, errors, method, init, warm):
         raise TypeError(f"observations must be inference.Observations, got {type(observations).__name__}")
     if not isinstance(priors, ParameterSpec):
         raise TypeError(f"priors must be an inference.ParameterSpec, got {type(priors).__name__}")
-    need = {p.name for p in family.parameters}
-    missing = sorted(need - set(priors.names))
-    if missing:
-        raise ValueError(f"priors give no prior or value for the family's parameters {missing}")
-    unknown = sorted(set(observations.observables) - set(family.observables))
-    if unknown:
-        raise ValueError(f"observables {unknown} are not the family's; it observes {sorted(family.observables)}")
-    for name, unit in observations.units.items():
-        if name in family.observables and unit != family.observables[name]:
-            raise ValueError(f"observations of {name!r} are in {unit!r} but the family observes it in "
-                             f"{family.observables[name]!r}: convert them (mechanistic.units.convert)")  # fmt: skip
+    units = {name: observations.units.get(name) for name in observations.observables}
+    check_family(family, priors, units, f"patient {observations.patient!r}")
 
 
 @functools.lru_cache(maxsize=16)

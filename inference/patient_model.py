@@ -23,6 +23,7 @@ from inference.fit import CalibrationWarning
 from inference.observations import Observations
 from inference.parameters import ParameterSpec
 from mechanistic.buckets import bucket, pad_repeating_last
+from mechanistic.family import ModelFamily
 from mechanistic.measurement import ErrorModel, Proportional
 from mechanistic.precision import require_float64
 
@@ -42,6 +43,25 @@ def check_error_models(spec: ParameterSpec, observables, errors: Mapping[str, Er
             raise ValueError(
                 f"error model of {name!r} uses parameter(s) {missing} not in the specification {spec.names}"
             )
+
+
+def check_family(family, spec: ParameterSpec, units: Mapping[str, str], who: str) -> None:
+    """``family`` is a valid :class:`mechanistic.ModelFamily` whose parameters ``spec`` covers and
+    which observes every observable of ``units`` (observable -> unit of the data, None: not given)
+    in that unit."""
+    if not isinstance(family, ModelFamily):
+        raise TypeError(f"family must be a mechanistic.ModelFamily, got {type(family).__name__}")
+    family.check()
+    missing = sorted({p.name for p in family.parameters} - set(spec.names))
+    if missing:
+        raise ValueError(f"priors give no prior or value for the family's parameters {missing}")
+    unknown = sorted(set(units) - set(family.observables))
+    if unknown:
+        raise ValueError(f"{who}: observables {unknown} are not the family's; it observes {sorted(family.observables)}")
+    for name, unit in units.items():
+        if unit is not None and unit != family.observables[name]:
+            raise ValueError(f"{who}: observations of {name!r} are in {unit!r} but the family observes it in "
+                             f"{family.observables[name]!r}: convert them (mechanistic.units.convert)")  # fmt: skip
 
 
 def check_values(err: ErrorModel, name: str, value, censored, time, who: str) -> None:

@@ -30,8 +30,10 @@ import numpyro.distributions as dist
 
 from inference.observations import Observations
 from inference.parameters import Parameter, ParameterSpec
-from inference.patient_model import Predict, check_error_models, check_values
+from inference.patient_model import Predict, check_error_models, check_family, check_values
 from mechanistic.constraints import individual_values, transform
+from mechanistic.dosing import DoseTable
+from mechanistic.family import ModelFamily
 from mechanistic.measurement import ErrorModel
 from mechanistic.precision import require_float64
 
@@ -103,21 +105,31 @@ class Cohort:
 
 
 def population_model(
-    predict: Predict,
+    model: ModelFamily | Predict,
     spec: ParameterSpec,
     cohort: Cohort,
     errors: Mapping[str, ErrorModel],
     effects: Mapping[str, Sequence[str]] | None = None,
     *,
+    doses: Sequence[DoseTable] | None = None,
+    t0: float | Sequence[float] = 0.0,
     inputs=None,
     centred: bool | Collection[str] = False,
 ) -> Callable[[], None]:
-    """The numpyro model of a cohort. ``predict(params, times) -> {observable: (T,)}`` is the
-    same single-patient function as for :func:`~inference.patient_model`; it is vmapped over
-    patients. ``effects``: individual parameter -> covariate names acting on its typical value.
-    ``inputs``: per-patient data other than parameters (e.g. each one's dose amounts and times), a
-    pytree of arrays with leading axis ``n`` in ``Cohort.patients`` order; ``predict`` is then
-    called as ``predict(params, times, inputs_i)``.
+    """The numpyro model of a cohort.
+
+    ``model``: a :class:`mechanistic.ModelFamily` (``spec`` covers its parameters; the cohort's
+    observables are among its observables, in its units), with ``doses`` each patient's
+    :class:`~mechanistic.dosing.DoseTable` in ``Cohort.patients`` order given from ``t0`` (day; one
+    for all or one per patient), or no doses (None); a family with doses must give them as data
+    (:meth:`~mechanistic.ModelFamily.solve_inputs`), stacked by its
+    :meth:`~mechanistic.ModelFamily.stack_inputs`, so one compiled program serves the cohort.
+    Or a single-patient function ``predict(params, times) -> {observable: (T,)}`` as for
+    :func:`~inference.patient_model` (e.g. a closed-form model), with ``inputs``: per-patient data
+    other than parameters (e.g. each one's dose amounts and times), a pytree of arrays with leading
+    axis ``n`` in ``Cohort.patients`` order; ``predict`` is then called as
+    ``predict(params, times, inputs_i)``. Either is vmapped over patients.
+    ``effects``: individual parameter -> covariate names acting on its typical value.
     ``centred``: sample ``T(p_i)`` directly (site ``z_p``) instead of ``eta``; better for NUTS when
     every patient has many informative measurements, worse (funnels) when they have few. ``True``:
     every individual parameter; a collection of names: those only (the others non-centred), e.g.
@@ -125,6 +137,14 @@ def population_model(
     Needs float64 (``mechanistic.Float64Required`` otherwise)."""
     require_float64("inference.population_model", "the cohort")
     check_error_models(spec, cohort.units, errors, "the cohort")
+    if isinstance(model, ModelFamily):
+        if inputs is not None:
+            raise ValueError("population_model: with a ModelFamily give doses= (inputs= is for a predict function)")
+        predict, inputs = _family_simulator(model, spec, cohort, doses, t0)
+    elif doses is not None:
+        raise ValueError("population_model: doses= needs a ModelFamily; a predict function takes them as inputs=")
+    else:
+        predict = model
     for name, (index, value, censored, mask) in cohort.groups.items():
         for i in range(len(cohort)):
             m = mask[i]
@@ -186,6 +206,43 @@ def population_model(
             numpyro.factor(f"loglik_{name}", jnp.sum(jnp.where(mask, ll, 0.0)))
 
     return model
+
+
+def _family_simulator(family: ModelFamily, spec, cohort: Cohort, doses, t0) -> tuple[Predict, object]:
+    """``(predict, inputs)`` of :func:`population_model` for a family: its simulator and the
+    patients' stacked doses as data (None without doses)."""
+    check_family(family, spec, cohort.units, "the cohort")
+    n = len(cohort)
+    starts = np.broadcast_to(np.asarray(t0, dtype=float), (n,)) if np.ndim(t0) == 0 else np.asarray(t0, dtype=float)
+    if starts.shape != (n,) or not np.isfinite(starts).all():
+        raise ValueError(f"t0: one finite start (day) for all patients or one per patient ({n}); got {t0!r}")
+    if doses is None:
+        if np.any(starts != starts[0]):
+            raise ValueError("t0 differs between patients but no doses are given: give one t0 for the cohort")
+        return family.predict(None, t0=float(starts[0])), None
+    doses = list(doses)
+    if len(doses) != n:
+        raise ValueError(f"doses: {len(doses)} dose tables for {n} patients; give one per patient, in cohort order")
+    per_patient = []
+    for i, (patient, table) in enumerate(zip(cohort.patients, doses, strict=True)):
+        if not isinstance(table, DoseTable):
+            raise TypeError(
+                f"doses[{i}] (patient {patient!r}) is a {type(table).__name__}, not a mechanistic DoseTable"
+            )
+        bad = table.time < starts[i]
+        if np.any(bad):
+            raise ValueError(f"patient {patient!r}: a dose at day {float(table.time[bad][0]):g} is before t0 = "
+                             f"{starts[i]:g}")  # fmt: skip
+        times = np.unique(cohort.times[i])
+        given = family.solve_inputs(table, times, t0=float(starts[i]))
+        if given is None:
+            raise ValueError(
+                f"population_model: {type(family).__name__} builds the doses into its simulator "
+                "(solve_inputs returns None); a population fit needs them as data: implement "
+                "solve_inputs and observables_at, or pass a predict function with inputs="
+            )
+        per_patient.append(given)
+    return family.observables_at, family.stack_inputs(per_patient)
 
 
 def centred_parameters(spec: ParameterSpec, centred: bool | Collection[str]) -> set[str]:

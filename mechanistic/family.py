@@ -21,11 +21,12 @@ serves every parameter set.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from mechanistic.constraints import CONSTRAINTS
 from mechanistic.dosing import DoseTable
@@ -108,6 +109,33 @@ class ModelFamily(abc.ABC):
         its own program. A family returning inputs here (with :meth:`observables_at`) lets one
         compiled fit serve every patient whose padded sizes agree."""
         return None
+
+    def stack_inputs(self, inputs: Sequence[object]) -> object:
+        """Several patients' :meth:`solve_inputs` as one batch (a leading patient axis on every array),
+        e.g. for ``inference.population_model``: each :class:`~mechanistic.dosing.DoseTable` is padded
+        to the longest with zero-amount rows (:meth:`~mechanistic.dosing.DoseTable.pad`), every other
+        array to the longest along its first axis by repeating its last entry (for sorted step
+        points: zero-length steps, which change nothing). Override it where neither is a no-op."""
+        if not inputs:
+            raise ValueError("stack_inputs: no inputs to stack")
+
+        def is_table(x) -> bool:
+            return isinstance(x, DoseTable)
+
+        flat = [jax.tree.flatten(i, is_leaf=is_table) for i in inputs]
+        treedef = flat[0][1]
+        if any(t != treedef for _, t in flat):
+            raise ValueError(f"stack_inputs: the patients' inputs differ in structure ({treedef} vs others)")
+        stacked = []
+        for leaves in zip(*(f for f, _ in flat), strict=True):
+            longest = max(len(x) if is_table(x) else np.shape(x)[0] for x in leaves)
+            if is_table(leaves[0]):
+                padded = [x.pad(longest) for x in leaves]
+                stacked.append(jax.tree.map(lambda *a: jnp.stack(a), *padded))
+            else:
+                padded = [jnp.concatenate([x, jnp.repeat(x[-1:], longest - np.shape(x)[0], axis=0)]) for x in leaves]
+                stacked.append(jnp.stack(padded))
+        return jax.tree.unflatten(treedef, stacked)
 
     def observables_at(self, params: Mapping[str, jax.Array], times: jax.Array, inputs) -> dict[str, jax.Array]:
         """``{observable: (T,)}`` at ``times`` under :meth:`solve_inputs`' ``inputs`` (traced; NaN
