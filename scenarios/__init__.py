@@ -70,8 +70,10 @@ from scenarios.trial import run_trial
 from scenarios.trial_design import (
     Arm,
     LogNormalSurvival,
+    RegimenArm,
     ScanNoise,
     ScanSchedule,
+    SteinArm,
     TrialDesign,
     regimen_arm,
     stein_arm,
@@ -82,6 +84,8 @@ from scenarios.virtual_population import VirtualPopulation
 
 __all__ = [
     "Arm",
+    "RegimenArm",
+    "SteinArm",
     "CR",
     "DAYS_PER_MONTH",
     "DoseModulation",

@@ -7,8 +7,9 @@ design can be printed, compared and reused; :func:`scenarios.run_trial` executes
 
 from __future__ import annotations
 
+import abc
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import jax
@@ -21,7 +22,6 @@ from scenarios.adaptive import simulate_regimen
 from scenarios.regimen import Regimen
 from scenarios.virtual_population import VirtualPopulation
 
-SizeFunction = Callable[[Mapping[str, jax.Array], jax.Array], jax.Array]
 ENDPOINTS = ("pfs", "os")
 WEEK8_DAY = 56.0
 
@@ -150,27 +150,92 @@ class LogNormalSurvival:
 
 
 @dataclass(frozen=True, eq=False)
-class Arm:
-    """One arm: ``size(params, times (T,)) -> (T,)`` sum of diameters (mm) of one patient with
-    parameters ``params`` (scalars named in ``parameters``) at days since randomisation (sorted);
-    ``population``: the arm's own virtual population (e.g. per-arm fits), else the trial's."""
+class Arm(abc.ABC):
+    """One arm of a virtual trial: what a patient's tumour does, as data. :meth:`size` gives the
+    sum of diameters (mm) of one patient with parameters ``params`` (scalars named in
+    :attr:`parameters`) at days since randomisation; ``population``: the arm's own virtual
+    population (e.g. per-arm fits), else the trial's. :class:`RegimenArm` (a model family on a
+    regimen) and :class:`SteinArm` (an empirical SLD model) are the two kinds."""
 
     name: str
-    size: SizeFunction = field(repr=False)
-    parameters: tuple[str, ...]
-    population: VirtualPopulation | None = field(default=None, repr=False)
+    population: VirtualPopulation | None = field(default=None, repr=False, kw_only=True)
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"Arm: name={self.name!r} must be a non-empty string")
-        if not callable(self.size):
-            raise ValueError(f"Arm {self.name!r}: size must be a function (params, times) -> sum of diameters")
-        object.__setattr__(self, "parameters", tuple(self.parameters))
+
+    @property
+    @abc.abstractmethod
+    def parameters(self) -> tuple[str, ...]:
+        """The patient parameters :meth:`size` reads (drawn from the virtual population)."""
+
+    @abc.abstractmethod
+    def size(self, params: Mapping[str, jax.Array], times: jax.Array) -> jax.Array:
+        """Sum of diameters (mm) ``(T,)`` at sorted ``times`` (day since randomisation)."""
 
 
-def stein_arm(name: str, population: VirtualPopulation | None = None) -> Arm:
+@dataclass(frozen=True, eq=False)
+class SteinArm(Arm):
+    """An arm whose tumour sizes follow the Stein bi-exponential model (:mod:`mechanistic.stein`;
+    parameters ``baseline`` mm, ``shrinkage_rate`` and ``growth_rate`` 1/day), e.g. fitted per arm."""
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        return ("baseline", "shrinkage_rate", "growth_rate")
+
+    def size(self, params, times):
+        return stein_size(params, times)
+
+
+@dataclass(frozen=True, eq=False)
+class RegimenArm(Arm):
+    """An arm running ``regimen`` on a :class:`mechanistic.ModelFamily` for ``days`` (each
+    patient's parameters are the family's; its initial state is the family's, the clone volumes at
+    randomisation, mm^3); the SLD is that of ``n_lesions`` equal spheres of the family's
+    ``volume``. Adaptive regimens run their decision loop over ``days``."""
+
+    family: m.ModelFamily
+    regimen: Regimen
+    days: int
+    n_lesions: int = 1
+    options: m.SolverOptions = field(
+        default=m.SolverOptions(grid=m.LawsonGrid(substeps=1, absorption_offsets=(), nodes=5)), repr=False
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not isinstance(self.family, m.ModelFamily):
+            raise TypeError(
+                f"arm {self.name!r}: family must be a mechanistic.ModelFamily; got {type(self.family).__name__}"
+            )
+        if not isinstance(self.regimen, Regimen):
+            raise TypeError(
+                f"arm {self.name!r}: regimen must be a scenarios.Regimen; got {type(self.regimen).__name__}"
+            )
+        if "volume" not in self.family.observables:
+            observes = list(self.family.observables)
+            raise ValueError(f"arm {self.name!r}: {type(self.family).__name__} observes {observes}; a trial arm "
+                             "reads tumour sizes (RECIST) from its volume")  # fmt: skip
+        m.sum_of_diameters(jnp.ones(1), self.n_lesions)  # checks n_lesions
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.family.parameters)
+
+    def size(self, params, times):
+        model, y0 = self.family.build(params), self.family.initial_state(params)
+        if self.regimen.adaptive:
+            tr = simulate_regimen(model, y0, self.regimen, self.days, options=self.options)
+            volume = jnp.interp(times, tr.times, self.family.observe(tr.clones)["volume"])
+        else:
+            sol = m.solve(model, y0, self.regimen.doses, times, options=self.options)
+            volume = self.family.observe(sol.clones)["volume"]
+        return m.sum_of_diameters(volume, self.n_lesions)
+
+
+def stein_arm(name: str, population: VirtualPopulation | None = None) -> SteinArm:
     """An arm whose tumour sizes follow the Stein bi-exponential model (e.g. fitted per arm)."""
-    return Arm(name, stein_size, ("baseline", "shrinkage_rate", "growth_rate"), population)
+    return SteinArm(name, population=population)
 
 
 def regimen_arm(
@@ -180,37 +245,20 @@ def regimen_arm(
     *,
     days: int,
     n_lesions: int = 1,
-    options: m.SolverOptions = m.SolverOptions(grid=m.LawsonGrid(substeps=1, absorption_offsets=(), nodes=5)),
+    options: m.SolverOptions = RegimenArm.options,
     population: VirtualPopulation | None = None,
     check_params: Mapping[str, float] | None = None,
-) -> Arm:
-    """An arm running ``regimen`` on a :class:`mechanistic.ModelFamily` (each patient's parameters
-    are the family's; its initial state is the clone volumes at randomisation, mm^3); the SLD is
-    that of ``n_lesions`` equal spheres. Adaptive regimens run their decision loop over ``days``.
-    ``check_params`` (one patient's parameters, e.g. typical values) builds the model once to check
-    the regimen's drugs."""
-    if not isinstance(family, m.ModelFamily):
-        raise ValueError(f"arm {name!r}: family must be a mechanistic.ModelFamily; got {type(family).__name__}")
-    if not isinstance(regimen, Regimen):
-        raise ValueError(f"arm {name!r}: regimen must be a scenarios.Regimen; got {type(regimen).__name__}")
+) -> RegimenArm:
+    """A :class:`RegimenArm`; ``check_params`` (one patient's parameters, e.g. typical values)
+    builds the model once to check the regimen's drugs."""
+    arm = RegimenArm(name, family, regimen, days, n_lesions, options, population=population)
     if check_params is not None:
         model = family.build({k: jnp.asarray(v, dtype=float) for k, v in check_params.items()})
         unknown = [d for d in regimen.drugs if d not in model.drugs]
         if unknown:
             raise ValueError(f"arm {name!r}: regimen {regimen.description!r} gives {unknown}, unknown to the model "
                              f"(drugs {model.drugs})")  # fmt: skip
-    m.sum_of_diameters(jnp.ones(1), n_lesions)  # checks n_lesions
-
-    def size(params, times):
-        model, y0 = family.build(params), family.initial_state(params)
-        if regimen.adaptive:
-            tr = simulate_regimen(model, y0, regimen, days, options=options)
-            volume = jnp.interp(times, tr.times, m.total_volume(tr.clones))
-        else:
-            volume = m.total_volume(m.solve(model, y0, regimen.doses, times, options=options).clones)
-        return m.sum_of_diameters(volume, n_lesions)
-
-    return Arm(name, size, tuple(p.name for p in family.parameters), population)
+    return arm
 
 
 @dataclass(frozen=True)

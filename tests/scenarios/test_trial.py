@@ -121,8 +121,11 @@ def test_arm_with_unknown_regimen_drug_is_refused():
     regimen = sc.continuous("nivolumab", 240.0, 56)
     with pytest.raises(ValueError, match=r"\['nivolumab'\], unknown to the model"):
         sc.regimen_arm("nivo", EGFRTwoClone(free=()), regimen, days=56, check_params={})
-    with pytest.raises(ValueError, match="family must be a mechanistic.ModelFamily; got function"):
+    with pytest.raises(TypeError, match="family must be a mechanistic.ModelFamily; got function"):
         sc.regimen_arm("nivo", lambda p: None, regimen, days=56)
+    arm = sc.regimen_arm("osi", EGFRTwoClone(), sc.continuous("erlotinib", 150.0, 56), days=56)
+    assert arm.regimen.description == "erlotinib 150 mg daily" and isinstance(arm.family, EGFRTwoClone)
+    assert arm.parameters == tuple(p.name for p in EGFRTwoClone().parameters)
 
 
 def test_population_without_the_arms_parameters_is_refused():
