@@ -7,6 +7,7 @@ virtual population: anything); knows nothing about how the draws were obtained.
 
 from scenarios.adaptive import Trajectory, output_times, simulate_regimen
 from scenarios.compare import compare
+from scenarios.criteria import CRITERIA, Course, Criterion, criteria_for
 from scenarios.drug_screen import screen, screen_model, steady_state_exposure, treatments
 from scenarios.endpoints import (
     CR,
@@ -83,6 +84,10 @@ from scenarios.trial_result import DAYS_PER_MONTH, TrialResult
 from scenarios.virtual_population import VirtualPopulation
 
 __all__ = [
+    "CRITERIA",
+    "Course",
+    "Criterion",
+    "criteria_for",
     "Arm",
     "RegimenArm",
     "SteinArm",

@@ -19,18 +19,8 @@ import xarray as xr
 
 import mechanistic as m
 from scenarios.adaptive import simulate_regimen, with_grid_window
-from scenarios.endpoints import (
-    ENDPOINTS,
-    RESPONSE_NAMES,
-    best_overall_response,
-    cumulative_dose,
-    days_on_drug,
-    dosed_days,
-    psa_progression,
-    recist,
-    time_to_progression,
-    time_to_threshold,
-)
+from scenarios.criteria import Course, Criterion, criteria_for
+from scenarios.endpoints import ENDPOINTS, cumulative_dose, dosed_days
 from scenarios.regimen import Regimen
 
 
@@ -117,6 +107,7 @@ def compare(
     noise_sd: float = 0.0,
     options: m.SolverOptions = m.SolverOptions(rtol=1e-4, atol=1e-6),
     pretreatment: np.ndarray | None = None,
+    criteria: Sequence[Criterion] | None = None,
 ) -> xr.Dataset:
     """Simulate every regimen on every draw.
 
@@ -146,11 +137,12 @@ def compare(
     ``baseline="pretreatment"`` (required when there is one); stored as ``pretreatment_<burden>``
     (draw), with the endpoint ``time_to_1.2x_pretreatment`` (and ``exceeded_pretreatment``).
 
-    The family decides what is computed: a family with a ``volume`` observable gets the SLD and
-    RECIST endpoints; other families store their observables' trajectories instead; one with a
-    ``psa`` observable gets PCWG3 PSA progression on the checks every ``scan_every`` days
-    (``time_to_psa_progression``, ``psa_progressed``). Threshold endpoints and adaptive policies
-    read ``family.burden``.
+    The family decides what is computed: a family with a ``volume`` observable stores the SLD
+    trajectory, other families their observables' trajectories; the endpoints are those of the
+    ``criteria`` (default: :func:`scenarios.criteria.criteria_for` the family's observables: RECIST
+    with ``volume``, PCWG3 PSA progression on the checks every ``scan_every`` days with ``psa``
+    (``time_to_psa_progression``, ``psa_progressed``), burden thresholds, exposure and resistance for
+    all). Threshold endpoints and adaptive policies read ``family.burden``.
     """
     if not isinstance(family, m.ModelFamily):
         raise TypeError(f"family must be a mechanistic.ModelFamily, got {type(family).__name__}")
@@ -162,6 +154,7 @@ def compare(
     burden = family.burden
     pre_given = pretreatment is not None
     pretreatment = _check_pretreatment(pretreatment, regimens, n_draws, burden, family.observables[burden])
+    criteria = criteria_for(family.observables, pre_given, criteria)
     if days % scan_every or days % store_every:
         raise ValueError(f"days={days} must be a multiple of scan_every={scan_every} and store_every={store_every}")
     grid = np.arange(days + 1.0)
@@ -174,7 +167,7 @@ def compare(
         codes = jnp.asarray([model0.drugs.index(d) for d in regimen.drugs])[regimen.doses.drug]
         opts = with_grid_window(options, regimen, days)
         out = _simulate_draws(
-            family, regimen, codes, batch, initial_state, keys, pretreatment, pre_given, days, scan_every, store_every,
+            family, regimen, codes, batch, initial_state, keys, pretreatment, criteria, days, scan_every, store_every,
             n_lesions, noise_sd, opts,
         )  # fmt: skip
         out = dict(out)
@@ -200,20 +193,10 @@ def compare(
             if name != "resistant_fraction":
                 data[name] = (traj_dims, stack(name), {"units": unit})
     data["resistant_fraction"] = (traj_dims, stack("resistant_fraction"), {"units": "1"})
-    if "volume" in family.observables:
-        data["progressed"] = (end_dims, stack("progressed"), {"long_name": "RECIST PD observed (False: censored)"})
-        data["best_response"] = (end_dims, stack("best_response"), {"codes": ",".join(RESPONSE_NAMES)})
-    if "psa" in family.observables:
-        data["psa_progressed"] = (
-            end_dims, stack("psa_progressed"), {"long_name": "PCWG3 PSA progression observed (False: censored)"}
-        )  # fmt: skip
-    words = f"{burden} ({family.observables[burden]}) exceeded"
-    if pre_given:
-        data["exceeded_pretreatment"] = (
-            end_dims, stack("exceeded_pretreatment"), {"long_name": f"{words} 1.2x pre-treatment (False: censored)"}
-        )  # fmt: skip
-    data["exceeded"] = (end_dims, stack("exceeded"), {"long_name": f"{words} 1.2x baseline (False: censored)"})
-    data["doubled"] = (end_dims, stack("doubled"), {"long_name": f"{words} 2x baseline (False: censored)"})
+    words = f"{burden} ({family.observables[burden]})"
+    for criterion in criteria:
+        for name, attrs in criterion.describe(words).items():
+            data[name] = (end_dims, stack(name), attrs)
     data["cumulative_dose"] = (("regimen", "draw", "drug"), stack("cumulative_dose"), {"units": "mg"})
     data["dose"] = (
         ("regimen", "draw", "time", "drug"),
@@ -223,6 +206,9 @@ def compare(
     for name, endpoint in ENDPOINTS.items():
         if name in results[0]:
             data[name] = (end_dims, stack(name), {"units": endpoint.unit, "long_name": endpoint.label})
+    for name in results[0]:  # a criterion's own endpoints
+        if name not in data:
+            data[name] = (end_dims, stack(name), {})
     if pre_given:
         data[f"pretreatment_{burden}"] = (
             ("draw",),
@@ -242,25 +228,15 @@ def compare(
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
-def _given_over(dosed: jax.Array, checks: np.ndarray) -> jax.Array:
-    """Whether drug was given on every day of each interval between consecutive ``checks``
-    (day indices), from the days dosed ``dosed (days + 1,)`` (:func:`dosed_days`): ``(len(checks) - 1,)``."""
-    daily = jnp.cumsum(dosed)
-    days_on = daily[checks[1:] - 1] - jnp.where(checks[:-1] > 0, daily[checks[:-1] - 1], 0)
-    return days_on == checks[1:] - checks[:-1]
-
-
 @eqx.filter_jit
 def _simulate_draws(
-    family, regimen, codes, batch, initial_state, keys, pretreatment, pre_given, days, scan_every, store_every,
+    family, regimen, codes, batch, initial_state, keys, pretreatment, criteria, days, scan_every, store_every,
     n_lesions, noise_sd, options,
 ):  # fmt: skip
     """Trajectory summaries and endpoints of one regimen for every draw (vmapped; compiled once
-    per family, regimen structure and settings)."""
-    grid = jnp.arange(days + 1.0)
+    per family, regimen structure, criteria and settings)."""
     scan_idx = np.arange(0, days + 1, scan_every)  # the checks: scans, or PSA for a marker-followed disease
     store_idx = np.arange(0, days + 1, store_every)
-
     observables = family.observables
 
     def burden_of(state):
@@ -273,45 +249,24 @@ def _simulate_draws(
             model, y0, regimen, days, key=k, noise_sd=noise_sd, options=options, pretreatment=before,
             measured_as=burden_of,
         )  # fmt: skip
-        obs = family.observe(tr.clones)
-        burden = obs[family.burden]
-        out = {}
-        if "volume" in observables:
+        obs = dict(family.observe(tr.clones))
+        if "resistant_fraction" not in obs:
+            obs["resistant_fraction"] = m.resistant_fraction(tr.clones, model.tumour.resistant)
+        if "volume" in observables:  # a tumour measured by imaging: its SLD
             vol = obs["volume"]
-            sld = m.sum_of_diameters(vol, n_lesions)
-            cats = recist(sld[scan_idx])
-            ttp = time_to_progression(grid[scan_idx], cats)
-            out |= {"volume": vol[store_idx], "sum_of_diameters": sld[store_idx], "time_to_progression": ttp.time,
-                    "progressed": ttp.observed, "best_response": best_overall_response(cats)}  # fmt: skip
+            out = {"volume": vol[store_idx], "sum_of_diameters": m.sum_of_diameters(vol, n_lesions)[store_idx]}
         else:
-            out |= {name: obs[name][store_idx] for name in observables if name != "resistant_fraction"}
-        if "psa" in observables:
-            dosed = dosed_days(regimen.doses.time, tr.doses_given, days)
-            on = jnp.concatenate([jnp.zeros(1, bool), _given_over(dosed, scan_idx)])
-            psa = psa_progression(grid[scan_idx], obs["psa"][scan_idx], on)
-            out |= {"time_to_psa_progression": psa.time, "psa_progressed": psa.observed}
-        rf = obs["resistant_fraction"] if "resistant_fraction" in obs else m.resistant_fraction(
-            tr.clones, model.tumour.resistant
-        )  # fmt: skip
-        if pre_given:
-            above_pre = time_to_threshold(tr.times, burden, 1.2, reference=before)
-            out |= {"time_to_1.2x_pretreatment": above_pre.time, "exceeded_pretreatment": above_pre.observed}
-        thr = time_to_threshold(tr.times, burden, 1.2)
-        doubling = time_to_threshold(tr.times, burden, 2.0)
-        on_drug = days_on_drug(regimen.doses.time, tr.doses_given, days)
+            out = {name: obs[name][store_idx] for name in observables if name != "resistant_fraction"}
+        dosed = dosed_days(regimen.doses.time, tr.doses_given, days)
+        course = Course(tr.times, obs, obs[family.burden], scan_idx, dosed, before, days, n_lesions)
+        for criterion in criteria:
+            out |= criterion.compute(course)
         bin_of_dose = jnp.clip(jnp.floor(regimen.doses.time).astype(int) // store_every, 0, len(store_idx) - 1)
         dose = jnp.zeros((len(store_idx), len(model.drugs))).at[bin_of_dose, codes].add(tr.doses_given)
         return out | {
             "dose": dose,
-            "resistant_fraction": rf[store_idx],
-            "time_to_1.2x_baseline": thr.time,
-            "exceeded": thr.observed,
-            "time_to_2x_baseline": doubling.time,
-            "doubled": doubling.observed,
-            "days_on_drug": on_drug,
-            "days_off_drug": days - on_drug,
+            "resistant_fraction": obs["resistant_fraction"][store_idx],
             "cumulative_dose": cumulative_dose(tr.doses_given, codes, len(model.drugs)),
-            "final_resistant_fraction": rf[-1],
             "ok": tr.ok,
         }
 

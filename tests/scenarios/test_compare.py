@@ -129,3 +129,22 @@ def test_an_explicit_initial_state_replaces_the_familys():
         compare(FAMILY, DRAWS, regimens, DAYS, key=jax.random.key(1), initial_state=negative)
     with pytest.raises(ValueError, match=r"draws lack \['resistant0'\]"):
         compare(FAMILY, {"growth_rate": DRAWS["growth_rate"]}, regimens, DAYS, key=jax.random.key(1))
+
+
+def test_a_criterion_of_ones_own_replaces_the_default_endpoints():
+    """``criteria=``: the endpoints of a user's criterion (here: the largest diameter over the
+    course, on the daily grid) instead of the family's defaults; one that reads an observable the
+    family lacks is refused by name."""
+    largest = s.Criterion(
+        "largest diameter", "diameter", lambda course: {"largest_diameter": course.observed["diameter"].max()},
+        lambda burden: {"largest_diameter": {"units": "mm"}},
+    )  # fmt: skip
+    own = compare(FAMILY, DRAWS, [CONT], DAYS, key=jax.random.key(1), scan_every=28, criteria=[largest])
+    assert "largest_diameter" in own and "time_to_progression" not in own and "progressed" not in own
+    assert own.largest_diameter.attrs["units"] == "mm"
+    weekly = 2.0 * (3.0 * own.volume.values / (4.0 * np.pi)) ** (1 / 3)  # diameters at the stored days
+    assert (own.largest_diameter.values >= weekly.max(axis=-1) - 1e-9).all()
+    assert (own.largest_diameter.values <= 1.2 * weekly.max(axis=-1)).all()
+    psa = s.Criterion("PSA", "psa", lambda course: {}, lambda burden: {})
+    with pytest.raises(ValueError, match=r"criterion 'PSA' reads 'psa', which the family does not observe"):
+        compare(FAMILY, DRAWS, [CONT], DAYS, key=jax.random.key(1), scan_every=28, criteria=[psa])
