@@ -89,6 +89,8 @@ _LAZY = {
     "initial_state": "mechanistic.solver",
     "solve": "mechanistic.solver",
     "step_points": "mechanistic.solver",
+    "GridInputs": "mechanistic.solver",
+    "grid_inputs": "mechanistic.solver",
     "SteinBiexponential": "mechanistic.stein",
     "stein_size": "mechanistic.stein",
     "DrugPanel": "mechanistic.targeted_drugs",

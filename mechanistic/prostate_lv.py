@@ -106,7 +106,7 @@ from mechanistic.family import ModelFamily, ParameterInfo
 from mechanistic.fixed_grid import FixedGrid
 from mechanistic.model import DiseaseModel
 from mechanistic.pk import DailyExposure
-from mechanistic.solver import SolverOptions, solve, step_points
+from mechanistic.solver import GridInputs, SolverOptions, solve, step_points
 from mechanistic.tumour import AbstractTumour
 
 CELL_TYPES = ("T+", "TP", "T-")
@@ -579,14 +579,6 @@ MAX_STEP = 1.0
 """The longest step (day) of :class:`ZhangFamily`'s fixed grid in calibration."""
 
 
-class ZhangInputs(NamedTuple):
-    """What :meth:`ZhangFamily.observables_at` needs besides the parameters: ``doses`` (padded) and
-    the fixed grid's step ``points`` ``(P,)`` (day, padded by repeating the last)."""
-
-    doses: DoseTable
-    points: jax.Array
-
-
 _COMPETITION_NAMES = ("a12", "a13", "a21", "a23", "a31", "a32")
 
 ZHANG_PARAMETERS: dict[str, ParameterInfo] = {
@@ -695,7 +687,7 @@ class ZhangFamily(ModelFamily):
         y = initial_state(zp, self.initial_fraction)
         return y.at[3].multiply(psa_scale)
 
-    def solve_inputs(self, doses: DoseTable | None, times, *, t0: float) -> ZhangInputs:
+    def solve_inputs(self, doses: DoseTable | None, times, *, t0: float) -> GridInputs:
         """The doses (padded to a bucket size; None: no drug) and the step points of the fixed grid
         for concrete sorted output ``times`` (day) from ``t0``: the dose-aligned grid plus at most
         :data:`MAX_STEP` days between points (PSA decays at 0.5/day: RK4 on longer steps over a
@@ -707,7 +699,7 @@ class ZhangFamily(ModelFamily):
             pk_only = DiseaseModel({self.drug: DailyExposure(reference_mg=self.reference_mg)})
             aligned = step_points(pk_only, doses, times, float(t0), self.solver_options())
         points = np.unique(np.concatenate([aligned, np.arange(float(t0), times[-1], MAX_STEP)]))
-        return ZhangInputs(doses, jnp.asarray(pad_repeating_last(points)))
+        return GridInputs(doses, jnp.asarray(pad_repeating_last(points)))
 
     def observables_at(self, params: Mapping[str, jax.Array], times: jax.Array, inputs) -> dict[str, jax.Array]:
         """``{observable: (T,)}`` at ``times`` (day, on the step points) under :meth:`solve_inputs`'

@@ -15,6 +15,8 @@ do).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import diffrax
 import equinox as eqx
 import jax
@@ -23,6 +25,7 @@ import numpy as np
 
 from mechanistic import fixed_grid, lawson_grid
 from mechanistic.adaptive_steps import SUCCESS, failure_reason, solve_adaptive
+from mechanistic.buckets import bucket, pad_repeating_last
 from mechanistic.checks import check_range, concrete
 from mechanistic.dosing import DoseTable
 from mechanistic.exponential_events import accumulate, evaluate
@@ -175,6 +178,25 @@ def step_points(model: DiseaseModel, doses: DoseTable | None, ts, t0: float, opt
     t0 = np.asarray(t0, dtype=float)
     extra = [np.asarray(e) for e in _compiled_grid_extras(model, doses, jnp.asarray(t0), options.grid)]
     return np.asarray(grid_points(np.asarray(ts, dtype=float), t0, extra, options.grid.substeps))
+
+
+class GridInputs(NamedTuple):
+    """A patient's doses and fixed-grid step points as data (the inputs of a family's
+    ``observables_at``): ``doses`` padded to a bucket size, ``points (P,)`` (day) padded by
+    repeating the last. Solve with ``solve(..., doses=inputs.doses, t0=inputs.points[0],
+    points=inputs.points)``."""
+
+    doses: DoseTable
+    points: jax.Array
+
+
+def grid_inputs(model: DiseaseModel, doses: DoseTable, ts, t0: float, options: SolverOptions) -> GridInputs:
+    """:class:`GridInputs` for concrete ``doses`` (in ``model``'s drugs; padded here to
+    ``mechanistic.bucket(len(doses))`` with zero doses), sorted output times ``ts`` and start ``t0``
+    (day): :func:`step_points` padded, so records of the same padded sizes share compiled programs."""
+    doses = doses.pad(bucket(len(doses)))
+    points = step_points(model, doses, ts, t0, options)
+    return GridInputs(doses, jnp.asarray(pad_repeating_last(points)))
 
 
 def _initial_state(model: DiseaseModel, concentrations, t0) -> jax.Array:

@@ -28,15 +28,12 @@ class DosedTwoClone(EGFRTwoClone):
     """The catalogue's two-clone model with its doses as data (what a user adds for cohort fits)."""
 
     def solve_inputs(self, doses, times, *, t0):
-        doses = doses.pad(m.bucket(len(doses)))
         pk = m.DiseaseModel({"erlotinib": erlotinib_pk()})
-        points = m.step_points(pk, doses, times, t0, self.solver_options())
-        return doses, jnp.asarray(m.pad_repeating_last(points))
+        return m.grid_inputs(pk, doses, times, t0, self.solver_options())
 
     def observables_at(self, params, times, inputs):
-        doses, points = inputs
-        sol = m.solve(self.build(params), self.initial_state(params), doses, times, t0=points[0],
-                      options=self.solver_options(), points=points)  # fmt: skip
+        sol = m.solve(self.build(params), self.initial_state(params), inputs.doses, times, t0=inputs.points[0],
+                      options=self.solver_options(), points=inputs.points)  # fmt: skip
         return {k: jnp.where(sol.ok, v, jnp.nan) for k, v in self.observe(sol.clones).items()}
 
 

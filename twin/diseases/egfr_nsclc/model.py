@@ -54,7 +54,6 @@ import json
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
-from typing import NamedTuple
 
 import numpy as np
 
@@ -81,14 +80,6 @@ def solver_options():
     import mechanistic as m
 
     return m.SolverOptions(grid=m.LawsonGrid(substeps=1, absorption_offsets=(), nodes=5))
-
-
-class SolveInputs(NamedTuple):
-    """A record's doses (``mechanistic.DoseTable`` in the model's drugs) and the solver's step
-    points ``(P,)`` (day), both padded to bucketed sizes: the data of :meth:`TwinModel.observables_at`."""
-
-    doses: object
-    points: object
 
 
 class TwinModelError(ValueError):
@@ -413,23 +404,18 @@ class TwinModel(ModelFamily):
         """How the twin solves (:func:`solver_options`: the Lawson grid)."""
         return solver_options()
 
-    def solve_inputs(self, doses, times, *, t0: float) -> SolveInputs:
-        """The :class:`SolveInputs` of :meth:`solve` for a concrete dose table and sorted output
-        ``times`` (day) from ``t0`` (day): doses recoded to this model's drugs; doses and the
+    def solve_inputs(self, doses, times, *, t0: float):
+        """The ``mechanistic.GridInputs`` of :meth:`solve` for a concrete dose table and sorted
+        output ``times`` (day) from ``t0`` (day): doses recoded to this model's drugs; doses and the
         solver's step points padded to ``mechanistic.bucket`` sizes."""
-        import jax.numpy as jnp
-
         import mechanistic as m
 
         missing = [d for d in doses.drugs if d not in self.drugs]
         if missing:
             raise TwinModelError(f"doses of {missing} but the twin's model carries {self.drugs}")
-        doses = doses.with_drugs(self.drugs)
-        doses = doses.pad(m.bucket(len(doses)))
-        points = m.step_points(m.DiseaseModel(self._pk()), doses, times, t0, solver_options())
-        return SolveInputs(doses, jnp.asarray(m.pad_repeating_last(points)))
+        return m.grid_inputs(m.DiseaseModel(self._pk()), doses.with_drugs(self.drugs), times, t0, solver_options())
 
-    def solve(self, params: Mapping, times, inputs: SolveInputs):
+    def solve(self, params: Mapping, times, inputs):
         """The ``mechanistic.Solution`` at ``times`` (day; sorted, repeats allowed, within the step
         points) from the first step point under ``inputs`` (:meth:`solve_inputs`). Traceable in
         every argument: one compiled program serves every record of the same padded sizes."""
@@ -438,7 +424,7 @@ class TwinModel(ModelFamily):
         return m.solve(self.build(params), self.initial_state(params), inputs.doses, times,
                        t0=inputs.points[0], options=solver_options(), points=inputs.points)  # fmt: skip
 
-    def observables_at(self, params: Mapping, times, inputs: SolveInputs):
+    def observables_at(self, params: Mapping, times, inputs):
         """``{observable: (T,)}`` of :meth:`solve` (the ``predict`` of
         ``inference.patient_model_and_data``); NaN where a solve fails."""
         return self._observables_of(self.solve(params, times, inputs))

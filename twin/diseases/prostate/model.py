@@ -39,7 +39,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import NamedTuple
 
 import numpy as np
 
@@ -98,13 +97,6 @@ def solver_options():
     return m.SolverOptions(grid=m.FixedGrid(substeps=1, absorption_offsets=()))
 
 
-class SolveInputs(NamedTuple):
-    """A record's doses (padded ``mechanistic.DoseTable``) and the solver's step points ``(P,)`` (day)."""
-
-    doses: object
-    points: object
-
-
 def _unit(name: str) -> str:
     return PRIORS[name][0] if name in PRIORS else FIXED[name][1]
 
@@ -153,11 +145,7 @@ class ProstateModel(ModelFamily):
 
     @property
     def parameters(self) -> tuple[ParameterInfo, ...]:
-        return tuple(
-            ParameterInfo(k, u, _constraint(k))
-            for k, u in self.units().items()
-            if k not in ERROR_PARAMETERS
-        )
+        return tuple(ParameterInfo(k, u, _constraint(k)) for k, u in self.units().items() if k not in ERROR_PARAMETERS)
 
     @property
     def observables(self) -> dict[str, str]:
@@ -231,32 +219,27 @@ class ProstateModel(ModelFamily):
     def solver_options(self):
         return solver_options()
 
-    def solve_inputs(self, doses, times, *, t0: float) -> SolveInputs:
-        """Doses (padded to a bucket) and step points: the doses' edges, ``times`` and every day
-        from ``t0`` (padded to a bucket)."""
-        import jax.numpy as jnp
-
+    def solve_inputs(self, doses, times, *, t0: float):
+        """The ``mechanistic.GridInputs``: doses (padded to a bucket) and step points: the doses'
+        edges, ``times`` and every day from ``t0`` (padded to a bucket)."""
         import mechanistic as m
 
         missing = [d for d in doses.drugs if d not in self.drugs]
         if missing:
             raise ValueError(f"doses of {missing} but the prostate model gives {list(self.drugs)}")
-        doses = doses.with_drugs(self.drugs).pad(m.bucket(len(doses)))
         times = np.asarray(times, dtype=float)
-        daily = np.arange(float(t0), float(times.max()), 1.0)
-        dense = np.unique(np.concatenate([times, daily]))
+        dense = np.unique(np.concatenate([times, np.arange(float(t0), float(times.max()), 1.0)]))
         pk = m.DiseaseModel({DRUG: m.DailyExposure(reference_mg=REFERENCE_MG)})
-        points = m.step_points(pk, doses, dense, t0, solver_options())
-        return SolveInputs(doses, jnp.asarray(m.pad_repeating_last(points)))
+        return m.grid_inputs(pk, doses.with_drugs(self.drugs), dense, t0, solver_options())
 
-    def solve(self, params: Mapping, times, inputs: SolveInputs):
+    def solve(self, params: Mapping, times, inputs):
         """The ``mechanistic.Solution`` at ``times`` (traceable in every argument)."""
         import mechanistic as m
 
         return m.solve(self.build(params), self.initial_state(params), inputs.doses, times,
                        t0=inputs.points[0], options=solver_options(), points=inputs.points)  # fmt: skip
 
-    def observables_at(self, params: Mapping, times, inputs: SolveInputs):
+    def observables_at(self, params: Mapping, times, inputs):
         import jax.numpy as jnp
 
         sol = self.solve(params, times, inputs)
