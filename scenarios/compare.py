@@ -21,6 +21,7 @@ import mechanistic as m
 from scenarios.adaptive import simulate_regimen, with_grid_window
 from scenarios.criteria import Course, Criterion, criteria_for
 from scenarios.endpoints import ENDPOINTS, cumulative_dose, dosed_days
+from scenarios.policy import ThresholdAdaptive
 from scenarios.regimen import Regimen
 
 
@@ -132,6 +133,9 @@ def compare(
     faster at similar accuracy on the flagship model, but without error control (validate it
     for other models; ``benchmarks/compare_regimens.py`` does so for the flagship).
 
+    Coordinates along ``regimen``: ``at_hold_below``, ``at_resume_above`` and ``at_baseline`` of
+    threshold adaptive regimens (NaN / "" for others).
+
     ``pretreatment`` ``(n_draws,)``: each draw's burden (``family.burden``: total tumour volume in
     mm^3 by default) before treatment began, the baseline of adaptive regimens with
     ``baseline="pretreatment"`` (required when there is one); stored as ``pretreatment_<burden>``
@@ -224,8 +228,24 @@ def compare(
     }
     for name, values in draws.items():
         coords[name] = ("draw", np.asarray(values))
+    coords |= _threshold_coords(regimens)
     attrs = {"horizon_days": days, "scan_every_days": scan_every, "noise_sd": noise_sd, "burden": burden}
     return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+def _threshold_coords(regimens: Sequence[Regimen]) -> dict:
+    """Coordinates along ``regimen`` of threshold adaptive therapy (``ThresholdAdaptive``): the
+    fractions of the baseline burden at which a regimen holds and resumes, and which baseline
+    (NaN and "" for other regimens), so plots can draw the thresholds."""
+    rules = [r.policy if isinstance(r.policy, ThresholdAdaptive) else None for r in regimens]
+    words = "fraction of the baseline burden below which threshold adaptive therapy holds the drugs"
+    return {
+        "at_hold_below": ("regimen", [float(p.hold_below) if p else np.nan for p in rules], {"long_name": words}),
+        "at_resume_above": ("regimen", [float(p.resume_above) if p else np.nan for p in rules],
+                            {"long_name": "fraction of the baseline burden above which it resumes them"}),
+        "at_baseline": ("regimen", [r.baseline if p else "" for r, p in zip(regimens, rules, strict=True)],
+                        {"long_name": "the baseline burden of the thresholds (first_decision or pretreatment)"}),
+    }  # fmt: skip
 
 
 @eqx.filter_jit

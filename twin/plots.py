@@ -248,6 +248,24 @@ def burden_variable(comparison: xr.Dataset) -> str:
     return "sum_of_diameters" if "sum_of_diameters" in comparison else comparison.attrs.get("burden", "volume")
 
 
+def _adaptive_thresholds(comparison: xr.Dataset, name: str, var: str, start: float) -> tuple | None:
+    """``(hold, resume, baseline in words)``: the burden levels at which regimen ``name``'s threshold adaptive
+    therapy holds and resumes (median over draws of the baseline: the pre-treatment burden, or
+    ``start``, the median at the decision day), when the panel shows the burden itself; else None."""
+    if "at_hold_below" not in comparison.coords or var != comparison.attrs.get("burden"):
+        return None
+    hold = float(comparison.at_hold_below.sel(regimen=name))
+    if not np.isfinite(hold):
+        return None
+    resume = float(comparison.at_resume_above.sel(regimen=name))
+    pre = f"pretreatment_{var}"
+    if str(comparison.at_baseline.sel(regimen=name).values) == "pretreatment" and pre in comparison:
+        base, words = float(np.nanmedian(comparison[pre].values)), "pre-treatment value"
+    else:
+        base, words = start, "value at the first decision"
+    return hold * base, resume * base, f"its thresholds times the {words}, median over draws"
+
+
 def fan_chart(comparison: xr.Dataset, observed=None, history=None, *, regimens=None) -> Figure:
     """Tumour burden forecasts: one panel per regimen (shared axes) of the sum of diameters (mm)
     against patient day, with the median and 50% / 90% bands over draws in the regimen's colour,
@@ -259,7 +277,8 @@ def fan_chart(comparison: xr.Dataset, observed=None, history=None, *, regimens=N
 
     ``regimens``: names to draw (default all); colours stay those of the full comparison. A
     comparison without diameters shows its burden observable (:func:`burden_variable`) with its
-    observed values and fit, without RECIST lines.
+    observed values and fit, without RECIST lines, and on the panels of threshold adaptive
+    regimens the burden levels at which they hold (dashed) and resume (dotted) the drug.
     """
     var = burden_variable(comparison)
     _check_comparison(comparison, [var], "fan_chart")
@@ -280,7 +299,7 @@ def fan_chart(comparison: xr.Dataset, observed=None, history=None, *, regimens=N
     for k in range(n, nrows * ncols):
         fig.delaxes(grid.flat[k])
     time0 = int(np.argmin(np.abs(comparison.time.values)))
-    legend = []
+    legend, at_legend = [], []
     for k, name in enumerate(names):
         ax = grid.flat[k]
         sld = comparison[var].sel(regimen=name).transpose("draw", "time").values
@@ -295,6 +314,11 @@ def fan_chart(comparison: xr.Dataset, observed=None, history=None, *, regimens=N
         if recist:
             ax.axhline((1 + PR_CHANGE) * baseline, color="0.2", lw=1.0, ls=":", zorder=1, gid="PR line")
             ax.axhline((1 + PD_CHANGE) * baseline, color="0.2", lw=1.0, ls="--", zorder=1, gid="PD line")
+        thresholds = _adaptive_thresholds(comparison, name, var, baseline)
+        if thresholds is not None:
+            ax.axhline(thresholds[0], color=c, lw=1.2, ls="--", zorder=1, gid="AT hold line")
+            ax.axhline(thresholds[1], color=c, lw=1.2, ls=":", zorder=1, gid="AT resume line")
+            at_legend.append(thresholds[2])
         _decision_line(ax, t0)
         ax.set_title(_wrap(name, 48), fontsize=9, loc="left")
         ax.grid(alpha=0.25, lw=0.5)
@@ -323,6 +347,15 @@ def fan_chart(comparison: xr.Dataset, observed=None, history=None, *, regimens=N
                     ),
                 ]
             legend.append(_decision_entry(t0))
+    if at_legend:
+        baselines = "; ".join(dict.fromkeys(at_legend))
+        legend += [
+            (
+                Line2D([], [], color="0.25", lw=1.2, ls="--"),
+                f"adaptive therapy holds the drug below this ({baselines})",
+            ),
+            (Line2D([], [], color="0.25", lw=1.2, ls=":"), "and resumes it above this"),
+        ]
     grid.flat[0].set_ylim(bottom=0.0)  # shared: once, after every panel is drawn
     what = "Tumour burden" if recist else f"Burden ({var})"
     fig.suptitle(f"{what}: fit of the past and forecast per regimen", fontsize=11)

@@ -110,6 +110,15 @@ def test_at50_against_continuous_on_the_twin(comparison):
     assert float(ds.dose.sel(regimen=at50).isel(time=0).sum("drug").mean()) == 0.0
     assert set(table.columns) >= {"P(best on time_to_psa_progression)", "time_to_psa_progression RMST"}
     assert "PSA progression" in comparison.verdict.text
+    # the fan chart draws AT50's thresholds on its panel: 50% and 100% of the pre-treatment PSA
+    from twin.plots import fan_chart
+
+    assert ds.at_baseline.sel(regimen=at50) == "pretreatment" and np.isnan(ds.at_hold_below.sel(regimen=continuous))
+    axes = fan_chart(ds, regimens=[at50, continuous]).axes
+    lines = {line.get_gid(): line.get_ydata()[0] for ax in axes for line in ax.get_lines() if line.get_gid()}
+    pre = float(np.median(ds.pretreatment_psa.values))
+    assert lines["AT hold line"] == pytest.approx(0.5 * pre) and lines["AT resume line"] == pytest.approx(pre)
+    assert sum(1 for line in axes[1].get_lines() if line.get_gid() == "AT hold line") == 0  # not on continuous
 
 
 def test_saved_prostate_twin_knows_its_pack(twin, tmp_path):
