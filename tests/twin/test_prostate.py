@@ -162,7 +162,8 @@ def test_the_family_check_passes():
 def test_virtual_adaptive_therapy_trial_orders_the_arms_as_the_clinic():
     """Continuous abiraterone vs AT50 on 100 virtual patients from the population prior, 10 years.
     Clinic (Zhang et al. eLife 2022): AT50 prolongs time to progression (33.5 vs 14.3 months) with
-    abiraterone off 46% of the time. Measured over seeds 0-2: AT50 never progresses earlier than
+    abiraterone off 46% of the time (Zhang et al. Nat Commun 2017, abstract: cumulative drug 47% of
+    standard dosing; shared/refdata/README.md). Measured over seeds 0-2: AT50 never progresses earlier than
     continuous for the same patient, 10-16 points fewer progress, 53-55% of the time off drug; the
     model's times are several-fold longer than the clinic's (medians not reached or ~7 years on
     continuous): the Bruchovsky population is hormone-sensitive disease (see the pack's notes)."""
