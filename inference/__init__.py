@@ -38,6 +38,7 @@ from inference.population import (
     population_description,
     population_model,
     population_prior,
+    population_site_constraints,
     population_sites,
 )
 from inference.population_guide import population_guide
@@ -78,6 +79,7 @@ __all__ = [
     "population_guide",
     "population_model",
     "population_prior",
+    "population_site_constraints",
     "population_sites",
     "predict_curve",
     "refine_population",

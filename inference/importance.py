@@ -10,6 +10,13 @@ the importance-sampling estimation method of NONMEM (IMP; Bauer 2019, CPT Pharma
 Pharmacol. 8:538) and Monolix's importance-sampling log-likelihood (Lavielle 2014, "Mixed
 effects models for the population approach", ch. 9), with proposals adapted as in population
 Monte Carlo (Cappe et al. 2004, J. Comput. Graph. Stat. 13:907).
+
+Scales: every parameter lives on the unconstrained scale of its constraint's transform ``T``
+(:mod:`mechanistic.constraints`: log for positive, logit for unit_interval, identity for real).
+Each patient's individual parameters are integrated out on that scale, where the random-effects
+law makes them normal, ``T(p_i) ~ N(T(p_typical), omega_p)``; the population-level sites (typical
+values with their parameters' constraints, error-model parameters likewise, ``omega_<p>``
+positive) are optimised there, their priors carrying the log-Jacobian of ``T^-1``.
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ from scipy.optimize import minimize as scipy_minimize
 
 from inference.parameters import ParameterSpec
 from inference.patient_model import Predict, check_error_models
-from inference.population import Cohort, population_sites
+from inference.population import Cohort, population_site_constraints, population_sites
+from mechanistic.constraints import CONSTRAINTS, log_jacobian, transform
 from mechanistic.measurement import ErrorModel
 from mechanistic.precision import require_float64
 
@@ -37,13 +45,16 @@ MAX_LOW_ESS_SHARE = 0.01  # default: at most this share of patients with weights
 @dataclass(frozen=True)
 class RefinedPopulation:
     """The result of :func:`refine_population`. ``sites``: the population-level sites (as
-    :func:`~inference.population_sites`), ``loc`` ``(g,)`` their logs at the marginal maximum a
-    posteriori, ``cov`` ``(g, g)`` its Laplace covariance (NaN when the Hessian is not positive
-    definite: ``info["hessian_ok"]``); ``individual`` ``(n, k)``: each patient's
-    importance-weighted posterior mean of its log individual parameters (``spec.individual``
-    order, ``cohort.patients`` order); ``info``: diagnostics (:func:`refine_population`)."""
+    :func:`~inference.population_sites`) and ``constraints`` theirs (a typical value its
+    parameter's, ``omega_<p>`` positive); ``loc`` ``(g,)``: the sites on their unconstrained scale
+    (:func:`mechanistic.constraints.transform`) at the marginal maximum a posteriori, ``cov``
+    ``(g, g)`` its Laplace covariance on that scale (NaN when the Hessian is not positive definite:
+    ``info["hessian_ok"]``); ``individual`` ``(n, k)``: each patient's importance-weighted posterior
+    mean of its individual parameters on their unconstrained scale (``spec.individual`` order,
+    ``cohort.patients`` order); ``info``: diagnostics (:func:`refine_population`)."""
 
     sites: tuple[str, ...]
+    constraints: tuple[str, ...]
     loc: np.ndarray
     cov: np.ndarray
     individual: np.ndarray
@@ -51,11 +62,14 @@ class RefinedPopulation:
 
     def sample(self, key, num_draws: int) -> dict[str, np.ndarray]:
         """``num_draws`` draws ``{site: (num_draws,)}`` (natural units) of the Laplace
-        approximation: ``exp`` of ``N(loc, cov)``."""
+        approximation: ``N(loc, cov)`` mapped back by each site's ``T^-1``."""
         if not self.info.get("hessian_ok", False):
             raise ValueError("no Laplace approximation: the Hessian at the marginal maximum is not positive definite")
         u = np.asarray(jax.random.multivariate_normal(key, self.loc, self.cov, (num_draws,)))
-        return {name: np.exp(u[:, j]) for j, name in enumerate(self.sites)}
+        return {
+            name: np.asarray(transform(c)[1](u[:, j]))
+            for j, (name, c) in enumerate(zip(self.sites, self.constraints, strict=True))
+        }
 
 
 def _value_and_grad_np(value_and_grad, args, v):
@@ -63,9 +77,6 @@ def _value_and_grad_np(value_and_grad, args, v):
 
 
 def _check_inputs(spec, cohort, errors, log_individual, start, cap, counts):
-    wrong = [p.name for p in spec.parameters if p.free and p.constraint != "positive"]
-    if wrong:
-        raise ValueError(f"refine_population: free parameters must be positive (log scale); not so: {wrong}")
     if not spec.individual:
         raise ValueError("refine_population: the specification has no individual parameter to integrate out")
     check_error_models(spec, cohort.units, errors, "refine_population")
@@ -93,9 +104,14 @@ def _check_inputs(spec, cohort, errors, log_individual, start, cap, counts):
     missing = [s for s in names if s not in start]
     if missing:
         raise ValueError(f"start lacks population site(s) {missing}; it needs {names}")
-    bad = {s: start[s] for s in names if not (np.isfinite(float(start[s])) and float(start[s]) > 0)}
-    if bad:
-        raise ValueError(f"start values must be finite and > 0 (they are on the log scale): {bad}")
+    for name, constraint in zip(names, population_site_constraints(spec), strict=True):
+        lo, hi = CONSTRAINTS[constraint]
+        value = float(start[name])
+        if not (np.isfinite(value) and lo < value < hi):
+            raise ValueError(
+                f"start[{name!r}] = {start[name]!r} is outside the support of its constraint {constraint!r}: "
+                f"it must be finite and in ({lo}, {hi})"
+            )
     unknown = sorted(set(cap or {}) - set(cohort.groups))
     if unknown:
         raise ValueError(f"cap: {unknown} are not observables of the cohort {sorted(cohort.groups)}")
@@ -128,33 +144,38 @@ def refine_population(
 ) -> RefinedPopulation:
     """Population parameters by adaptive importance sampling of each patient's marginal likelihood
     (the random effects integrated out), its maximum a posteriori and a Laplace approximation on
-    the log scale: the posterior of :func:`~inference.population_model`'s population-level sites
-    (``predict``, ``spec``, ``cohort``, ``errors`` as there; no covariate effects, no ``inputs``)
-    without a variational family's bias (module docstring).
+    the unconstrained scale: the posterior of :func:`~inference.population_model`'s population-level
+    sites (``predict``, ``spec``, ``cohort``, ``errors`` as there; no covariate effects, no
+    ``inputs``) without a variational family's bias (module docstring).
 
-    For patient ``i`` with log individual parameters ``x`` (one per ``spec.individual``) and
-    population ``theta``: ``p(y_i | theta) = E_q[p(y_i | x) N(x; log typical, omega) / q_i(x)]``,
+    For patient ``i`` with individual parameters ``x = T(p_i)`` on their unconstrained scale (one
+    per ``spec.individual``, each through its constraint's transform ``T``) and population
+    ``theta``: ``p(y_i | theta) = E_q[p(y_i | x) N(x; T(typical), omega) / q_i(x)]``,
     estimated from draws of the proposal ``q_i``, a mixture of equal parts: a multivariate t
     (``df``) around the patient's current posterior mean and covariance (scale x ``inflate``), and
     the population distribution at the current ``theta`` (covering what the patient's data leave
     to the population). ``theta`` maximises ``sum_i log p_hat(y_i | theta) + log prior(theta)``
-    (L-BFGS-B on the log scale). ``adapt`` rounds of ``draws`` draws per patient (the same base
-    random numbers each round) re-centre the proposals on the importance-weighted posterior
-    moments; then two independent rounds of ``final_draws`` give the estimate (their mean) and its
-    Monte Carlo error (their difference), and the Hessian there the Laplace covariance. While the
-    two estimates differ by more than ``max_shift_sd`` posterior SDs, or more than
-    ``max_low_ess_share`` of the patients have an effective sample size < 2, the final rounds are
-    redone with twice the draws (``retries`` times at most; the caller judges the last ``info``).
+    (L-BFGS-B on the sites' unconstrained scale, the prior with the log-Jacobian of ``T^-1``:
+    :func:`mechanistic.constraints.log_jacobian`). ``adapt`` rounds of ``draws`` draws per patient
+    (the same base random numbers each round) re-centre the proposals on the importance-weighted
+    posterior moments; then two independent rounds of ``final_draws`` give the estimate (their
+    mean) and its Monte Carlo error (their difference), and the Hessian there the Laplace
+    covariance. While the two estimates differ by more than ``max_shift_sd`` posterior SDs, or
+    more than ``max_low_ess_share`` of the patients have an effective sample size < 2, the final
+    rounds are redone with twice the draws (``retries`` times at most; the caller judges the last
+    ``info``).
 
     ``predict(params, times) -> {observable: (T,)}``: one patient, ``params`` the individual and
     fixed parameters (scalars), ``times`` ``(T,)`` day; vmapped over patients and draws, once per
-    round (so every free population-level parameter must be an error-model parameter). Free
-    parameters must be positive. ``log_individual`` ``(n_draws >= 2, n, k)``: draws of each
-    patient's log individual parameters (e.g. from SVI) that start the proposals; ``start``: every
-    population site (:func:`~inference.population_sites`) to start from, natural units. ``cap``:
-    observable -> upper bound (its unit): predictions above it, or NaN, are set to it, so that a
-    runaway draw gets a weight ~0 through the likelihood; for an observable without a cap a draw
-    with a non-finite prediction gets weight 0. ``key``: a JAX PRNG key.
+    round (so every free population-level parameter must be an error-model parameter). Any
+    constraint (positive, unit_interval, real). ``log_individual`` ``(n_draws >= 2, n, k)``: draws
+    of each patient's individual parameters on their unconstrained scale ``T(p_i)`` (the log of a
+    positive one, the logit of a unit-interval one, a real one as it is; e.g. from SVI) that start
+    the proposals; ``start``: every population site (:func:`~inference.population_sites`) to start
+    from, natural units, inside its constraint's support. ``cap``: observable -> upper bound (its
+    unit): predictions above it, or NaN, are set to it, so that a runaway draw gets a weight ~0
+    through the likelihood; for an observable without a cap a draw with a non-finite prediction
+    gets weight 0. ``key``: a JAX PRNG key.
 
     ``info``: ``hessian_ok``, ``lbfgs_ok``, the per-patient effective sample size of the final
     weights (both rounds pooled: ``is_ess_min``, ``is_ess_1pct``, ``is_ess_median``; the patients
@@ -169,7 +190,10 @@ def refine_population(
     cap = dict(cap or {})
     sites = population_sites(spec)
     names = [name for name, _ in sites]
+    constraints = population_site_constraints(spec)
+    forwards, inverses = zip(*(transform(c) for c in constraints), strict=True)
     ind = list(spec.individual)
+    ind_inverse = [transform(spec[p].constraint)[1] for p in ind]
     k, n = len(ind), len(cohort)
     typ = jnp.asarray([names.index(p) for p in ind])
     omg = jnp.asarray([names.index(f"omega_{p}") for p in ind])
@@ -183,13 +207,19 @@ def refine_population(
     data = {o: tuple(jnp.asarray(a)[:, None] for a in cohort.groups[o][1:]) for o in observables}
     times = jnp.asarray(cohort.times)
 
-    def predict_fixed(params, t):
+    def predict_fixed(x, t):
+        """One patient's prediction at unconstrained individual parameters ``x`` (k,)."""
+        params = {p: inverse(x[j]) for j, (p, inverse) in enumerate(zip(ind, ind_inverse, strict=True))}
         return predict({**params, **fixed}, t)
 
     batched = jax.jit(jax.vmap(jax.vmap(predict_fixed, in_axes=(0, None))))  # patients x draws
 
+    def natural(u):
+        """The population sites in natural units from ``u`` (g,), their unconstrained values."""
+        return jnp.stack([inverse(u[j]) for j, inverse in enumerate(inverses)])
+
     def objective(u, x, pred, log_q):
-        theta = jnp.exp(u)
+        theta = natural(u)
         ll = None
         for o in observables:
             value, censored, mask = data[o]
@@ -199,7 +229,10 @@ def refine_population(
         lp = jnp.sum(dist.Normal(u[typ], theta[omg]).log_prob(x), -1)
         log_w = ll + lp - log_q
         marginal = jnp.sum(jax.scipy.special.logsumexp(log_w, -1) - jnp.log(log_w.shape[-1]))
-        prior = sum(d.log_prob(theta[j]) + u[j] for j, (_, d) in enumerate(sites))  # + log-Jacobian
+        prior = sum(
+            d.log_prob(theta[j]) + log_jacobian(c, u[j])
+            for j, ((_, d), c) in enumerate(zip(sites, constraints, strict=True))
+        )
         return -(marginal + prior), log_w
 
     value_and_grad = jax.jit(jax.value_and_grad(lambda *a: objective(*a)[0]))
@@ -207,10 +240,10 @@ def refine_population(
     hessian = jax.jit(jax.hessian(lambda *a: objective(*a)[0]))
 
     def predictions(x, log_q):
-        """Predictions at the observed rows ``{observable: (n, S, R)}`` of the draws ``x`` (n, S, k);
-        ``log_q`` set to +inf (weight 0) where an uncapped prediction is not finite."""
-        params = dict(zip(ind, np.moveaxis(np.exp(x[..., :, None])[..., 0], -1, 0), strict=True))  # (n, S) each
-        full = batched(params, times)
+        """Predictions at the observed rows ``{observable: (n, S, R)}`` of the draws ``x`` (n, S, k)
+        (unconstrained scale); ``log_q`` set to +inf (weight 0) where an uncapped prediction is not
+        finite."""
+        full = batched(jnp.asarray(x), times)
         pred, ok = {}, np.ones(x.shape[:2], bool)
         for o in observables:
             p = np.take_along_axis(np.asarray(full[o]), index[o], axis=2)
@@ -237,7 +270,7 @@ def refine_population(
         z, g, z_pop = base
         half, size = z.shape[1], z.shape[1] + z_pop.shape[1]
         chol = np.linalg.cholesky(cov + 1e-9 * np.eye(k)) * inflate
-        typical, omega = u[np.asarray(typ)], np.exp(u[np.asarray(omg)])
+        typical, omega = u[np.asarray(typ)], np.asarray(natural(jnp.asarray(u)))[np.asarray(omg)]
         x = np.concatenate(
             [mean[:, None] + np.einsum("nij,nsj->nsi", chol, z) / np.sqrt(g), typical + omega * z_pop], axis=1
         )
@@ -289,7 +322,7 @@ def refine_population(
         }
         return u, cov_u, finals[0][1], info
 
-    u = np.log(np.asarray([float(start[name]) for name in names]))
+    u = np.asarray([float(f(jnp.asarray(float(start[name])))) for name, f in zip(names, forwards, strict=True)])
     mean = log_individual.mean(0)
     centred = log_individual - mean
     cov = np.einsum("dni,dnj->nij", centred, centred) / len(log_individual)
@@ -307,4 +340,4 @@ def refine_population(
             break
         k_final = jax.random.fold_in(k_final, attempt + 1)
     info["final_draws"] = size
-    return RefinedPopulation(tuple(names), u, cov_u, individual, info)
+    return RefinedPopulation(tuple(names), tuple(constraints), u, cov_u, individual, info)

@@ -267,6 +267,14 @@ def population_sites(spec: ParameterSpec) -> list[tuple[str, dist.Distribution]]
     return sites + [(f"omega_{p.name}", p.omega_prior) for p in spec.parameters if p.level == "individual"]
 
 
+def population_site_constraints(spec: ParameterSpec) -> list[str]:
+    """The constraint (:data:`mechanistic.constraints.CONSTRAINTS`) of each site of
+    :func:`population_sites`, in its order: a free parameter's own, ``"positive"`` for every
+    ``omega_<p>`` (a between-patient SD)."""
+    free = [p.constraint for p in spec.parameters if p.free]
+    return free + ["positive" for p in spec.parameters if p.level == "individual"]
+
+
 def population_prior(
     samples: Mapping[str, np.ndarray],
     spec: ParameterSpec,
