@@ -45,6 +45,11 @@ class Course(NamedTuple):
     days: int
     n_lesions: int
 
+    @property
+    def check_times(self) -> jax.Array:
+        """The checks' days ``(K,)``."""
+        return jnp.arange(self.days + 1.0)[self.checks]
+
 
 class Criterion(NamedTuple):
     """A group of endpoints computed together. ``reads``: the observable it needs (None: any
@@ -70,13 +75,13 @@ def given_over(dosed: jax.Array, checks: np.ndarray) -> jax.Array:
 def _recist(course: Course) -> dict[str, jax.Array]:
     sld = sum_of_diameters(course.observed["volume"], course.n_lesions)
     cats = recist(sld[course.checks])
-    ttp = time_to_progression(jnp.arange(course.days + 1.0)[course.checks], cats)
+    ttp = time_to_progression(course.check_times, cats)
     return {"time_to_progression": ttp.time, "progressed": ttp.observed, "best_response": best_overall_response(cats)}
 
 
 def _pcwg3(course: Course) -> dict[str, jax.Array]:
     on = jnp.concatenate([jnp.zeros(1, bool), given_over(course.dosed, course.checks)])
-    psa = psa_progression(jnp.arange(course.days + 1.0)[course.checks], course.observed["psa"][course.checks], on)
+    psa = psa_progression(course.check_times, course.observed["psa"][course.checks], on)
     return {"time_to_psa_progression": psa.time, "psa_progressed": psa.observed}
 
 
