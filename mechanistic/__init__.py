@@ -31,6 +31,7 @@ _LAZY = {
     "daily": "mechanistic.dosing",
     "dose": "mechanistic.dosing",
     "every": "mechanistic.dosing",
+    "CombinationEffect": "mechanistic.drug_effect",
     "EmaxEffect": "mechanistic.drug_effect",
     "LinearEffect": "mechanistic.drug_effect",
     "ExponentialEvents": "mechanistic.exponential_events",

@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mechanistic.checks import check_range, concrete
-from mechanistic.drug_effect import EmaxEffect, LinearEffect
+from mechanistic.drug_effect import CombinationEffect, EmaxEffect, LinearEffect
 from mechanistic.growth_laws import AbstractGrowthLaw, Bertalanffy, Exponential, Gompertz, Logistic
 from mechanistic.network_phenotype import NetworkPhenotype
 
@@ -51,7 +51,7 @@ GROWTH_LAWS: dict[str, Callable[[jax.Array, jax.Array, jax.Array], AbstractGrowt
 
 _WITH_CAPACITY = ("logistic", "gompertz")  # the laws that read the capacity
 
-DrugEffect = EmaxEffect | LinearEffect
+DrugEffect = EmaxEffect | LinearEffect | CombinationEffect
 
 
 def _per_clone(name: str, value, n: int, *, lower: float, strict: bool, upper: float | None = None):
@@ -189,7 +189,7 @@ class TumourModel(AbstractTumour):
         self.fitness_cost = _per_clone("fitness_cost", fitness_cost, n, lower=0.0, strict=False, upper=1.0)
         self.mutation_rate = _matrix("mutation_rate", mutation_rate, n, 0.0)
         for name, eff in (("kill", kill), ("growth_inhibition", growth_inhibition)):
-            shape = None if eff is None else (eff.emax if isinstance(eff, EmaxEffect) else eff.slope).shape
+            shape = None if eff is None else eff.scale.shape
             if shape is not None and shape[0] != n:
                 raise ValueError(f"TumourModel: {name} effect has {shape[0]} rows but there are {n} clones")
         self.kill = kill

@@ -32,8 +32,18 @@ to the catalogue's 0.1 mg/L (so all drugs share erlotinib's plasma-to-cell shift
 the efficacy from the network's quasi-steady state at a saturating concentration, relative to
 the first drug (erlotinib) on a cell carrying only the sensitising mutation (1 = as killable;
 0 = bypassed, e.g. MET amplification under an EGFR TKI; a bypassed truncal clone is an error).
-Kill of clone c by drug d = ``max_kill * efficacy[c, d] * C / (C + ec50[c, d])``
-(effects add across drugs), Gompertz growth with a shared capacity (a free parameter with a
+Drugs given together act through the network: the efficacy of every *combination* of the model's
+drugs is the network's kill at saturating levels of exactly those drugs (``combination_efficacy``,
+one column per subset), and between these corners each drug acts with its own Emax fraction ``h =
+C / (C + ec50[c, d])``, the corners weighted multilinearly (``mechanistic.CombinationEffect``):
+kill = ``max_kill * sum_S combination_efficacy[c, S] prod_{d in S} h_d prod_{d not in S} (1 - h_d)``.
+A drug alone gives ``max_kill * efficacy[c, d] * h_d``, the single-drug Emax model of earlier
+versions, unchanged; erlotinib + a MET inhibitor on a MET-amplified clone kills where neither
+does alone (Engelman et al. Science 2007). The network's own concentration dependence between
+the corners is not used: with its default Hill parameters (n = 3 at every node) it is a switch
+(kill 0 at a third of the EC50, full at three times it), where cell lines' dose-response slopes
+are near 1. Twins saved before combinations (no ``combination_efficacy``) keep the additive
+single-drug model they were calibrated with. Gompertz growth with a shared capacity (a free parameter with a
 prior, :data:`DEFAULT_PRIORS`), fitness cost of resistance.
 
 The priors of growth rate, maximal kill and T790M share are the FLAURA-calibrated virtual
@@ -166,10 +176,12 @@ UNIT_INTERVAL = ("resistant_fraction0", "fitness_cost", "bypass_fraction0")  # f
 @dataclass(frozen=True)
 class TwinModel(ModelFamily):
     """The twin's disease model (see the module docstring). Shapes: ``ec50`` and ``efficacy``
-    ``(n_clones, n_drugs)``; ``fixed_fractions`` the initial shares of the report's other clones
-    (clone 1 is the sensitive one, clone 2 T790M with a free share, the last the ``bypass`` clone
-    with the share ``bypass_fraction0``; a model saved before the bypass clone existed has none).
-    ``ignored`` lists calls left out and why."""
+    ``(n_clones, n_drugs)``; ``combination_efficacy`` ``(n_clones, 2^n_drugs)``, column ``S`` the
+    drugs whose bits are set in ``S`` (empty: a twin saved before combinations, whose drugs add);
+    ``fixed_fractions`` the initial shares of the report's other clones (clone 1 is the sensitive
+    one, clone 2 T790M with a free share, the last the ``bypass`` clone with the share
+    ``bypass_fraction0``; a model saved before the bypass clone existed has none). ``ignored``
+    lists calls left out and why."""
 
     clones: tuple[str, ...]
     clone_variants: tuple[tuple[str, ...], ...]
@@ -180,6 +192,7 @@ class TwinModel(ModelFamily):
     priors: Mapping[str, Prior] = field(default_factory=dict, hash=False)
     fixed: Mapping[str, float] = field(default_factory=lambda: {k: v[0] for k, v in FIXED.items()}, hash=False)
     ignored: tuple[str, ...] = ()
+    combination_efficacy: tuple[tuple[float, ...], ...] = ()
 
     @classmethod
     def from_mutations(cls, calls: Iterable[VariantCall], drugs: Iterable[str] = DRUGS) -> TwinModel:
@@ -227,20 +240,40 @@ class TwinModel(ModelFamily):
         priors = {name: prior for name, (_, prior, _) in DEFAULT_PRIORS.items()}
         if t790m is not None and t790m.vaf > 0:
             priors["resistant_fraction0"] = Prior("logitnormal", min(t790m.vaf / truncal_vaf, 0.5), 1.0)
-        ec50, efficacy = _network_response(clones, drugs, reference=f"EGFR {sensitising[0].variant}")
-        clones[BYPASS] = (*truncal_known, BYPASS_VARIANT)
-        ec50 = np.vstack([ec50, ec50[:1]])  # unused (efficacy 0): the truncal potency, for a finite Emax
-        efficacy = np.vstack([efficacy, np.zeros((1, len(drugs)))])
-        return cls(
-            clones=tuple(clones),
-            clone_variants=tuple(clones.values()),
+        model = cls(
+            clones=(*clones, BYPASS),
+            clone_variants=(*clones.values(), (*truncal_known, BYPASS_VARIANT)),
             drugs=drugs,
-            ec50=tuple(map(tuple, ec50.tolist())),
-            efficacy=tuple(map(tuple, efficacy.tolist())),
+            ec50=(),
+            efficacy=(),
             fixed_fractions=tuple(fractions),
             priors=priors,
             ignored=tuple(ignored),
         )
+        return model._with_responses(drugs)
+
+    def _with_responses(self, drugs: tuple[str, ...]) -> TwinModel:
+        """This model acting through ``drugs``, every response (EC50, efficacy of each drug and of
+        each combination) from the clones' personalised networks; none acts on the bypass clone."""
+        bypass = self.clones[-1] == BYPASS
+        n = len(self.clones) - bypass
+        ec50, efficacy, corners = _network_response(
+            dict(zip(self.clones[:n], self.clone_variants[:n], strict=True)), drugs, self._reference_variant
+        )
+        if bypass:  # no drug acts on it (see the module docstring); the truncal potency, for a finite Emax
+            ec50 = np.vstack([ec50, ec50[:1]])
+            efficacy = np.vstack([efficacy, np.zeros((1, len(drugs)))])
+            corners = np.vstack([corners, np.zeros((1, corners.shape[1]))])
+        table = lambda a: tuple(map(tuple, a.tolist()))  # noqa: E731
+        return replace(
+            self, drugs=drugs, ec50=table(ec50), efficacy=table(efficacy), combination_efficacy=table(corners)
+        )
+
+    @property
+    def _reference_variant(self) -> str:
+        """The truncal sensitising EGFR variant: the cell of the efficacy reference."""
+        sensitising = {f"EGFR {s}" for s in SENSITISING}
+        return next((v for v in self.clone_variants[0] if v in sensitising), f"EGFR {SENSITISING[0]}")
 
     def with_drugs(self, drugs: Iterable[str]) -> TwinModel:
         """This model acting through ``drugs`` too: those it lacks are added after its own, their
@@ -260,12 +293,15 @@ class TwinModel(ModelFamily):
             raise TwinModelError(
                 f"drugs {unknown} have no PK in the EGFR drug table; the twin can give {list(EGFR_DRUG_PK)}"
             )
+        if self.combination_efficacy:
+            return self._with_responses((*self.drugs, *extra))
+        # a twin saved before combinations: its drugs add, each extra one with its own responses
         names, variants = list(self.clones), list(self.clone_variants)
         bypass = self.clones[-1] == BYPASS
-        if bypass:  # no drug acts on the bypass clone (efficacy 0; see the module docstring)
+        if bypass:
             names, variants = names[:-1], variants[:-1]
-        reference = next((v for v in variants[0] if v in {f"EGFR {s}" for s in SENSITISING}), f"EGFR {SENSITISING[0]}")
-        ec50, efficacy = _network_response(dict(zip(names, variants, strict=True)), (self.drugs[0], *extra), reference)
+        clones = dict(zip(names, variants, strict=True))
+        ec50, efficacy, _ = _network_response(clones, (self.drugs[0], *extra), self._reference_variant)
         ec50, efficacy = ec50[:, 1:], efficacy[:, 1:]  # the first drug is the efficacy reference only
         if bypass:
             ec50 = np.vstack([ec50, ec50[:1]])
@@ -297,6 +333,7 @@ class TwinModel(ModelFamily):
             priors={k: Prior(**v) for k, v in d["priors"].items()},
             fixed=dict(d["fixed"]),
             ignored=tuple(d["ignored"]),
+            combination_efficacy=tup(d.get("combination_efficacy", ())),  # absent: saved before combinations
         )
 
     # --- what inference and scenarios need ------------------------------------------------------
@@ -366,10 +403,21 @@ class TwinModel(ModelFamily):
             growth_rate=params["growth_rate"],
             capacity=params["capacity"],
             fitness_cost=jnp.concatenate([jnp.zeros(1), jnp.full(n - 1, cost)]),
-            kill=m.EmaxEffect(emax=params["max_kill"] * jnp.asarray(self.efficacy), ec50=jnp.asarray(self.ec50)),
+            kill=self._kill(params["max_kill"]),
             resistant=self.resistant,
         )
         return m.DiseaseModel(self._pk(), tumour)
+
+    def _kill(self, max_kill):
+        """The drugs' kill: through every combination's network response, or (a twin saved before
+        combinations) the sum of single-drug Emax terms."""
+        import jax.numpy as jnp
+
+        import mechanistic as m
+
+        if not self.combination_efficacy:
+            return m.EmaxEffect(emax=max_kill * jnp.asarray(self.efficacy), ec50=jnp.asarray(self.ec50))
+        return m.CombinationEffect(max_kill, jnp.asarray(self.combination_efficacy), jnp.asarray(self.ec50))
 
     def _pk(self) -> dict:
         from mechanistic.catalogue import erlotinib_pk
@@ -448,8 +496,10 @@ class TwinModel(ModelFamily):
 def _network_response(
     clones: Mapping[str, tuple[str, ...]], drugs: tuple[str, ...], reference: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """EC50 (mg/L) and efficacy, each ``(n_clones, n_drugs)``, from each clone's personalised network;
-    efficacy relative to the first drug's kill of a cell carrying only the ``reference`` variant."""
+    """EC50 (mg/L) and efficacy, each ``(n_clones, n_drugs)``, and the efficacy of every combination
+    ``(n_clones, 2^n_drugs)`` (column = bitmask of the drugs given), from each clone's personalised
+    network; efficacy relative to the first drug's kill of a cell carrying only the ``reference``
+    variant, at saturating levels (100x the drug's largest IC50), clipped at 0."""
     clones = {"reference cell": (reference,), **clones}
     from mechanistic.egfr_network import EGFR_DRUGS, EGFR_VARIANTS, egfr_drug_panel, egfr_network
     from mechanistic.mutations import Mutation, personalise
@@ -476,14 +526,16 @@ def _network_response(
     phen = NetworkPhenotype(net, panel, per_clone, apoptosis_rate=0.06)
     tumour = TumourModel(tuple(clones), "gompertz", growth_rate=0.01, capacity=2e5, network=phen)
     saturating = {d: 100.0 * float(cellular[:, j].max()) for j, d in enumerate(drugs)}
-    out = screen(tumour, saturating, [(), *((d,) for d in drugs)])
-    rate = out.net_growth_rate.values  # (treatment, clone), 1/day
-    kill = rate[0][None, :] - rate[1:]  # (drug, clone)
-    efficacy = np.clip(kill.T / kill[0, 0], 0.0, None)[1:]  # (clone, drug), without the reference cell
+    subsets = [tuple(d for k, d in enumerate(drugs) if s >> k & 1) for s in range(2 ** len(drugs))]
+    out = screen(tumour, saturating, subsets)
+    rate = out.net_growth_rate.values  # (subset, clone), 1/day; subset 0 = no drug, 2^d = drug d alone
+    kill = rate[0][None, :] - rate  # (subset, clone)
+    corners = np.clip(kill.T / kill[1, 0], 0.0, None)[1:]  # (clone, subset), without the reference cell
+    efficacy = corners[:, [2**k for k in range(len(drugs))]]
     if not efficacy[0, 0] > 0.5:
         truncal = "; ".join(list(clones.values())[1])
         raise TwinModelError(
             f"in the EGFR network, {drugs[0]} does not kill the truncal clone ({truncal}): its tumour is not "
             "EGFR-driven (e.g. a truncal bypass such as MET amplification), which the flagship twin does not model"
         )
-    return ec50[1:], efficacy
+    return ec50[1:], efficacy, corners
