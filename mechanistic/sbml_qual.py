@@ -15,7 +15,8 @@ Read (standard library ``xml`` only):
 - MathML: ``apply`` with ``and``, ``or``, ``xor``, ``not``, ``implies`` and the comparisons ``eq``,
   ``neq``, ``geq``, ``gt``, ``leq``, ``lt`` of a species with an integer (``cn``, or ``ci`` naming
   a transition input, which stands for its ``thresholdLevel``); ``true``/``false``; a bare
-  ``ci`` species (on where its level is 1).
+  ``ci`` species (on where its level is 1). An input's ``sign`` is not read: edge signs follow
+  from the logic, as for rule text.
 
 Anything else (a multi-valued species, another MathML element, a species no one declared, a node
 set by two transitions) is a :class:`ValueError` naming the file, line and element.
@@ -158,6 +159,7 @@ def read_sbml_qual(
         levels[node] = float(initial) if given is None else given
     ordered = {node: rules[node] for node in species}
     where = {node: f"{reader.path}, transition {t}" for node, t in set_by.items()}
+    levels.update(level or {})  # names that are not inputs are refused by from_expressions
     return SignallingNetwork.from_expressions(ordered, kinds=kinds, tau=tau, level=levels, where=where)
 
 

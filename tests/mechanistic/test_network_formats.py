@@ -101,6 +101,10 @@ def test_sbml_qual_round_trip_keeps_the_logic(network, tmp_path):
     tuned = read_sbml_qual(path, tau=0.5, level={"EGF": 0.3}, kinds={"MYC": "gene"})
     assert tuned.kinds[tuned.index("MYC")] == "gene" and float(tuned.level[0]) == 0.3
     assert np.allclose(tuned.tau, 0.5)
+    with pytest.raises(ValueError, match=r"level given for nodes that are not inputs: \['RAS'\]"):
+        read_sbml_qual(path, level={"RAS": 1.0})
+    with pytest.raises(ValueError, match=r"level given for nodes not in the rules: \['NOPE'\]"):
+        read_sbml_qual(path, level={"NOPE": 1.0})
 
 
 SBML_HEAD = """<?xml version="1.0" encoding="UTF-8"?>
