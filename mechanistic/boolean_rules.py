@@ -27,11 +27,13 @@ _WORDS = {"and": "&", "or": "|", "not": "!", "AND": "&", "OR": "|", "NOT": "!"}
 class RuleSyntaxError(ValueError):
     """A Boolean rule that cannot be parsed; the message shows where."""
 
-    def __init__(self, message: str, text: str, position: int, line: int | None = None):
-        where = f"line {line}, " if line is not None else ""
+    def __init__(self, message: str, text: str, position: int, line: int | None = None, source: str | None = None):
+        where = (f"{source}, " if source else "") + (f"line {line}, " if line is not None else "")
         super().__init__(f"{where}column {position + 1}: {message}\n    {text}\n    {' ' * position}^")
+        self.message = message
         self.position = position
         self.line = line
+        self.source = source
 
 
 def _tokenize(text: str, line: int | None) -> list[tuple[str, str, int]]:
@@ -108,43 +110,53 @@ class _Parser:
         self.fail(f"expected a node name, a constant, '!' or '(' but found {what}", tok)
 
 
-def parse_expression(text: str, line: int | None = None):
-    """Parse a Boolean expression (the right-hand side of a rule)."""
-    p = _Parser(text, line)
-    out = p.expr()
-    tok = p.peek()
-    if tok[0] != "end":
-        p.fail(f"unexpected {tok[1]!r} after a complete expression (missing '&' or '|'?)", tok)
+def parse_expression(text: str, line: int | None = None, source: str | None = None):
+    """Parse a Boolean expression (the right-hand side of a rule); ``line`` and ``source`` (a file
+    name) say where it is in error messages."""
+    try:
+        p = _Parser(text, line)
+        out = p.expr()
+        tok = p.peek()
+        if tok[0] != "end":
+            p.fail(f"unexpected {tok[1]!r} after a complete expression (missing '&' or '|'?)", tok)
+    except RuleSyntaxError as err:
+        if source is None:
+            raise
+        raise RuleSyntaxError(err.message, text, err.position, line, source) from None
     return out
 
 
-def parse_rules(text: str) -> dict[str, object]:
+def parse_rules(
+    text: str, *, assign: str = "=", source: str | None = None, skip_lines: frozenset[int] = frozenset()
+) -> dict[str, object]:
     """Parse rule lines into ``{target: expression}`` (in order of appearance).
 
-    Raises :class:`RuleSyntaxError` (with the line number and position) for bad syntax or a
-    target defined twice.
+    ``assign`` is what separates target and expression (``=``, also ``*=``, by default; ``,``
+    for BoolNet files); ``source`` names the file in error messages; ``skip_lines`` are line
+    numbers (from 1) that are not rules (e.g. a header). Raises :class:`RuleSyntaxError` (with
+    the line number and position) for bad syntax or a target defined twice.
     """
+    separator = r"(\*=|=)" if assign == "=" else f"({re.escape(assign)})"
     rules: dict[str, object] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.split("#", 1)[0].rstrip()
-        if not line.strip():
+        if not line.strip() or number in skip_lines:
             continue
-        m = re.match(r"\s*([A-Za-z_][A-Za-z0-9_.:\-]*)\s*(\*=|=)", line)
+        m = re.match(r"\s*([A-Za-z_][A-Za-z0-9_.:\-]*)\s*" + separator, line)
         if m is None:
             pos = len(line) - len(line.lstrip())
-            raise RuleSyntaxError("expected 'TARGET = expression'", line, pos, number)
+            raise RuleSyntaxError(f"expected 'TARGET {assign.strip()} expression'", line, pos, number, source)
         target = m.group(1)
         if target in rules:
-            raise RuleSyntaxError(f"node {target!r} already has a rule", line, m.start(1), number)
+            raise RuleSyntaxError(f"node {target!r} already has a rule", line, m.start(1), number, source)
         offset = m.end()
         try:
             rules[target] = parse_expression(line[offset:], number)
         except RuleSyntaxError as err:
-            raise RuleSyntaxError(
-                str(err).split("\n")[0].split(": ", 1)[1], line, offset + err.position, number
-            ) from None
+            raise RuleSyntaxError(err.message, line, offset + err.position, number, source) from None
     if not rules:
-        raise ValueError("no rules found: expected lines like 'AKT = PI3K & !PTEN'")
+        where = f"{source}: " if source else ""
+        raise ValueError(f"{where}no rules found: expected lines like 'AKT {assign.strip()} PI3K & !PTEN'")
     return rules
 
 

@@ -15,8 +15,9 @@ their ``level`` (e.g. a ligand). Because the interpolation is exact at the cube'
 fixed point of the Boolean network is a fixed point of the continuous one, for any Hill constant.
 
 Build from a ``networkx.DiGraph`` (:meth:`SignallingNetwork.from_graph`), rule text
-(:meth:`~SignallingNetwork.from_rules`), or SIF / GraphML files (:func:`read_sif`,
-:func:`read_graphml`).
+(:meth:`~SignallingNetwork.from_rules`), parsed rules (:meth:`~SignallingNetwork.from_expressions`),
+or SIF / GraphML files (:func:`read_sif`, :func:`read_graphml`); the community's Boolean formats
+are read by :mod:`mechanistic.sbml_qual`, :mod:`mechanistic.boolnet` and :mod:`mechanistic.maboss`.
 """
 
 from __future__ import annotations
@@ -184,17 +185,36 @@ class SignallingNetwork(eqx.Module):
         (day) is a scalar or a mapping node -> tau (missing nodes: the default); ``level`` maps
         input nodes to their activity in [0, 1] (overrides the rule's constant).
         """
-        rules = boolean_rules.parse_rules(text)
+        return cls.from_expressions(boolean_rules.parse_rules(text), kinds=kinds, tau=tau, level=level)
+
+    @classmethod
+    def from_expressions(
+        cls,
+        rules: Mapping[str, tuple],
+        *,
+        kinds: Mapping[str, str] | None = None,
+        tau=None,
+        level: Mapping[str, float] | None = None,
+        where: Mapping[str, str] | None = None,
+    ) -> SignallingNetwork:
+        """Build from parsed rules ``{target: expression}`` (:mod:`mechanistic.boolean_rules`
+        tuples), with ``kinds``, ``tau`` and ``level`` as in :meth:`from_rules`. A constant
+        expression makes an input. ``where`` maps a target to where its rule was written (e.g.
+        ``"net.bnet, line 4"``), for error messages. The file readers build through this.
+        """
+        where = dict(where or {})
         missing = {}
         for target, expr in rules.items():
             for name in boolean_rules.variables(expr):
                 if name not in rules:
                     missing.setdefault(name, target)
         if missing:
-            listed = ", ".join(f"{m!r} (used by {t!r})" for m, t in missing.items())
+            listed = ", ".join(
+                f"{m!r} (used by {t!r}" + (f" at {where[t]})" if t in where else ")") for m, t in missing.items()
+            )
             raise ValueError(
-                f"edges to missing nodes: {listed} have no rule; add e.g. '{next(iter(missing))} = 1' "
-                "for an input held at activity 1"
+                f"edges to missing nodes: {listed} have no rule; give it one, e.g. the constant "
+                f"'{next(iter(missing))} = 1' for an input held at activity 1"
             )
         kinds, level = dict(kinds or {}), dict(level or {})
         for what, given in (("kinds", kinds), ("tau", tau if isinstance(tau, Mapping) else {}), ("level", level)):
@@ -221,6 +241,24 @@ class SignallingNetwork(eqx.Module):
                 for name in boolean_rules.variables(expr):
                     g.add_edge(name, target, sign=_sign_in(expr, name))
         return cls.from_graph(g)
+
+    def to_expressions(self) -> dict[str, tuple]:
+        """The Boolean model as ``{node: expression}``: each node's rule, and each input as the
+        constant of its level. For writing Boolean formats, so an input's level must be 0 or 1
+        (raises naming the node otherwise: its continuous level has no Boolean spelling)."""
+        out = {}
+        for i, node in enumerate(self.nodes):
+            if self.inputs[i]:
+                out[node] = boolean_rules.parse_expression(self.rules[i])
+                continue
+            value = float(self.level[i])
+            if value not in (0.0, 1.0):
+                raise ValueError(
+                    f"input {node!r} has level {value:g}; a Boolean model holds inputs at 0 or 1: build the network "
+                    f"with level={{{node!r}: 0 or 1}} (or set `level` with eqx.tree_at) before writing it"
+                )
+            out[node] = ("const", value == 1.0)
+        return out
 
     # ----------------------------------------------------------------- structure
     @property
