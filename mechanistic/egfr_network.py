@@ -166,7 +166,8 @@ def egfr_drug_pk(drug: str) -> OneCompartment:
 def egfr_drug_exposure(drug: str) -> float:
     """Average steady-state plasma concentration (mg/L) of a panel drug at its standard dose:
     ``amount / (CL/F * interval)``, the closed form for linear PK (the AUC of one dosing interval at
-    steady state equals ``F * dose / CL``; Rowland & Tozer, Clinical Pharmacokinetics, ch. 11)."""
+    steady state equals ``F * dose / CL``; Rowland & Tozer, Clinical Pharmacokinetics and
+    Pharmacodynamics)."""
     amount, interval, cl, _, _ = EGFR_DRUG_PK[drug]
     return amount / (convert(cl, "L/h", "L/day") * interval)
 
@@ -191,11 +192,12 @@ def egfr_drug_exposure(drug: str) -> float:
 # - ex19del <- the five exon-19 deletion constructs E746-A750del, L747-E749del+A750P,
 #   L747-S752del+P753S, L747-T751del+Sins, S752-I759del (the median of the five);
 # - T790M <- EGFR(L858R,T790M), the double mutant, not EGFR(T790M) on the wild-type background:
-#   T790M is acquired in cis on an activating allele, so the clone carrying T790M carries both,
-#   and the activating mutation changes ATP affinity, which T790M restores (Yun et al., PNAS
-#   2008;105:2070), so the double-mutant construct is the one that measures that clone's drug
-#   binding. The clone's IC50 is then max(L858R or ex19del value, this value) by TargetedDrug's
-#   rule; for ex19del+T790M clones the L858R+T790M construct is the nearest measured (Davis has no
+#   T790M is acquired at relapse on top of the activating mutation (Kobayashi et al., NEJM
+#   2005;352:786; Pao et al., PLoS Med 2005;2:e73), so the clone carrying T790M carries both, and
+#   the activating mutation lowers ATP affinity, which T790M restores (Yun et al., PNAS
+#   2008;105:2070): the double-mutant construct is the one that measures that clone's drug binding.
+#   The clone's IC50 is then max(L858R or ex19del value, this value) by TargetedDrug's rule; for
+#   ex19del+T790M clones the L858R+T790M construct is the nearest measured (Davis has no
 #   ex19del+T790M). EGFR(T790M), G719C/S and L861Q stay in the catalogue, unused by this network.
 # - PIK3CA(E545K) -> the PI3K node's E545K.
 EGFR_NODE_MAP = NodeMap(
