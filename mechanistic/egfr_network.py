@@ -27,6 +27,7 @@ for phosphorylation, hours for transcription and phenotype).
 from __future__ import annotations
 
 from mechanistic.boolean_rules import parse_rules
+from mechanistic.drug_catalogue_panel import NodeMap
 from mechanistic.model import DiseaseModel
 from mechanistic.mutations import Mutation, VariantEffect, personalise
 from mechanistic.network import SignallingNetwork
@@ -160,6 +161,73 @@ def egfr_drug_pk(drug: str) -> OneCompartment:
     """One-compartment oral PK of a panel drug (apparent values, F folded in)."""
     _, _, cl, v, ka = EGFR_DRUG_PK[drug]
     return OneCompartment.from_clearance(cl=convert(cl, "L/h", "L/day"), v=v, ka=convert(ka, "1/h", "1/day"))
+
+
+def egfr_drug_exposure(drug: str) -> float:
+    """Average steady-state plasma concentration (mg/L) of a panel drug at its standard dose:
+    ``amount / (CL/F * interval)``, the closed form for linear PK (the AUC of one dosing interval at
+    steady state equals ``F * dose / CL``; Rowland & Tozer, Clinical Pharmacokinetics and
+    Pharmacodynamics)."""
+    amount, interval, cl, _, _ = EGFR_DRUG_PK[drug]
+    return amount / (convert(cl, "L/h", "L/day") * interval)
+
+
+# Genes -> nodes of egfr_network() for drug catalogues (mechanistic.drug_catalogue_panel). A node
+# that stands for several isoforms takes the largest (least potent) of a drug's isoform values.
+# - RAS: KRAS, NRAS, HRAS (the three RAS GTPases; GRB2/SOS activates all three).
+# - RAF: BRAF, RAF1 (CRAF), ARAF (the RAF kinases downstream of RAS).
+# - MEK: MAP2K1, MAP2K2 (MEK1/2, the only ERK1/2 kinases); MAP2K3-7 phosphorylate p38/JNK/ERK5.
+# - ERK: MAPK3, MAPK1 (ERK1/2); not MAPK7 (ERK5), a separate pathway.
+# - PI3K: PIK3CA (p110-alpha) only: the network's PI3K is recruited by ERBB3 and RAS, and RAS binds
+#   and activates p110-alpha but not p110-beta, which is regulated by RAC/CDC42 and G-beta-gamma
+#   (Fritsch et al., Cell 2013;153:1050); the network's E545K variant is PIK3CA's. PIK3CB (p110-beta,
+#   PTEN-null tumours), PIK3CD and PIK3CG (leukocyte isoforms) are left out: a network with those
+#   branches maps them to its own nodes.
+# - AKT: AKT1, AKT2, AKT3. MTORC1: MTOR (the kinase of mTORC1; rapalogs act through it).
+# - EGFR, ERBB2, ERBB3, MET, GRB2, BCL2, MCL1: their own genes. Not mapped: ligands (EGF, HGF),
+#   PTEN, FOXO3, BIM (BCL2L11), CCND1, MYC (no inhibitor of these acts on the node's activity as
+#   modelled; CDK4/6 inhibitors act downstream of CCND1, on nodes a v2 network adds).
+# Assay variants (Davis 2011 EGFR constructs) -> the network's EGFR variants:
+# - L858R <- EGFR(L858R);
+# - ex19del <- the five exon-19 deletion constructs E746-A750del, L747-E749del+A750P,
+#   L747-S752del+P753S, L747-T751del+Sins, S752-I759del (the median of the five);
+# - T790M <- EGFR(L858R,T790M), the double mutant, not EGFR(T790M) on the wild-type background:
+#   T790M is acquired at relapse on top of the activating mutation (Kobayashi et al., NEJM
+#   2005;352:786; Pao et al., PLoS Med 2005;2:e73), so the clone carrying T790M carries both, and
+#   the activating mutation lowers ATP affinity, which T790M restores (Yun et al., PNAS
+#   2008;105:2070): the double-mutant construct is the one that measures that clone's drug binding.
+#   The clone's IC50 is then max(L858R or ex19del value, this value) by TargetedDrug's rule; for
+#   ex19del+T790M clones the L858R+T790M construct is the nearest measured (Davis has no
+#   ex19del+T790M). EGFR(T790M), G719C/S and L861Q stay in the catalogue, unused by this network.
+# - PIK3CA(E545K) -> the PI3K node's E545K.
+EGFR_NODE_MAP = NodeMap(
+    genes={
+        "EGFR": "EGFR",
+        "ERBB2": "ERBB2",
+        "ERBB3": "ERBB3",
+        "MET": "MET",
+        "GRB2": "GRB2",
+        **dict.fromkeys(("KRAS", "NRAS", "HRAS"), "RAS"),
+        **dict.fromkeys(("BRAF", "RAF1", "ARAF"), "RAF"),
+        **dict.fromkeys(("MAP2K1", "MAP2K2"), "MEK"),
+        **dict.fromkeys(("MAPK3", "MAPK1"), "ERK"),
+        "PIK3CA": "PI3K",
+        **dict.fromkeys(("AKT1", "AKT2", "AKT3"), "AKT"),
+        "MTOR": "MTORC1",
+        "BCL2": "BCL2",
+        "MCL1": "MCL1",
+    },
+    variants={
+        ("EGFR", "L858R"): "L858R",
+        **{
+            ("EGFR", v): "ex19del"
+            for v in ("E746-A750del", "L747-E749del+A750P", "L747-S752del+P753S", "L747-T751del+Sins", "S752-I759del")
+        },
+        ("EGFR", "L858R+T790M"): "T790M",
+        ("PIK3CA", "E545K"): "E545K",
+    },
+    notes="see the comment above EGFR_NODE_MAP in mechanistic/egfr_network.py",
+)
 
 
 EGFR_CLONES: dict[str, tuple[Mutation, ...]] = {

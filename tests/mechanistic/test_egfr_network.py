@@ -13,6 +13,7 @@ from mechanistic.egfr_network import (
     EGFR_DRUG_PK,
     EGFR_DRUGS,
     EGFR_VARIANTS,
+    egfr_drug_exposure,
     egfr_drug_panel,
     egfr_drug_pk,
     egfr_network,
@@ -56,6 +57,12 @@ def exposure():
 def test_erlotinib_exposure_matches_its_clearance(exposure):
     # Css,avg = dose / (CL/F * interval) = 150 mg / (3.95 L/h * 24 h) (Lu et al. 2006 typical values)
     assert exposure["erlotinib"] == pytest.approx(150 / (3.95 * 24), rel=1e-3)
+
+
+def test_closed_form_exposure_of_every_panel_drug_matches_the_simulated_one(exposure):
+    # egfr_drug_exposure (dose / (CL/F * interval), used by drug catalogues) against the PK solve
+    for drug in DRUGS:
+        assert egfr_drug_exposure(drug) == pytest.approx(exposure[drug], rel=1e-2), drug
 
 
 def phenotypes(phenotype, exposure, drugs):
