@@ -39,7 +39,6 @@ _LAZY = {
     "EGFR_RULES_V2": "mechanistic.egfr_network_v2",
     "EGFR_VARIANTS_V2": "mechanistic.egfr_network_v2",
     "egfr_drug_panel_v2": "mechanistic.egfr_network_v2",
-    "egfr_network_v2": "mechanistic.egfr_network_v2",
     "ExponentialEvents": "mechanistic.exponential_events",
     "accumulate": "mechanistic.exponential_events",
     "evaluate": "mechanistic.exponential_events",
