@@ -15,6 +15,7 @@ from importlib import import_module
 
 _LAZY = {
     "asynchronous_attractors": "mechanistic.boolean_attractors",
+    "boolean_fixed_points": "mechanistic.boolean_attractors",
     "synchronous_attractors": "mechanistic.boolean_attractors",
     "RuleSyntaxError": "mechanistic.boolean_rules",
     "boolnet_text": "mechanistic.boolnet",
@@ -52,6 +53,11 @@ _LAZY = {
     "read_potency_table": "mechanistic.drug_catalogue_readers",
     "EmaxEffect": "mechanistic.drug_effect",
     "LinearEffect": "mechanistic.drug_effect",
+    "EGFR_CLONES_V2": "mechanistic.egfr_network_v2",
+    "EGFR_DRUGS_V2": "mechanistic.egfr_network_v2",
+    "EGFR_RULES_V2": "mechanistic.egfr_network_v2",
+    "EGFR_VARIANTS_V2": "mechanistic.egfr_network_v2",
+    "egfr_drug_panel_v2": "mechanistic.egfr_network_v2",
     "ExponentialEvents": "mechanistic.exponential_events",
     "accumulate": "mechanistic.exponential_events",
     "evaluate": "mechanistic.exponential_events",
@@ -68,6 +74,8 @@ _LAZY = {
     "Logistic": "mechanistic.growth_laws",
     "GROWTH_CURVES": "mechanistic.growth_curves",
     "GrowthCurve": "mechanistic.growth_curves",
+    "GeneLevel": "mechanistic.gene_levels",
+    "apply_gene_levels": "mechanistic.gene_levels",
     "Combined": "mechanistic.measurement",
     "ErrorModel": "mechanistic.measurement",
     "Proportional": "mechanistic.measurement",
