@@ -30,8 +30,10 @@ estimate (the spread mixes real differences with estimation error), the fits' co
 and turnover correlate at -0.71; the priors here are independent, so wider than the population in
 that direction), fits on their bounds (11 fR at 1e-5: a logit-normal puts 8% of its mass above the
 fit bound 0.25), and the setting: hormone-sensitive, biochemically recurrent disease under
-cyproterone + leuprolide, not mCRPC under abiraterone. ``psa0`` is weakly informative; ``sd_psa`` is
-the log-scale SD of a PSA value around the model (assay and biological variation).
+cyproterone + leuprolide, not mCRPC under abiraterone. ``psa0`` is weakly informative; ``sd_psa``, the log-scale SD of a PSA value around the model, is
+the published within-subject biological variation of serum PSA plus the assay's (Carobene et al.
+Clin Chim Acta 2018; Soletormos et al. Clin Chem 2005; Nixon et al. J Urol 1997: see :data:`PRIORS`),
+log-normal so that it stays away from 0 (a half-normal's mass near 0 made a funnel for NUTS).
 """
 
 from __future__ import annotations
@@ -75,9 +77,18 @@ PRIORS: dict[str, tuple[str, Prior, str]] = {
     "resistant_fraction0": ("1", _bruchovsky("resistant_fraction0"), _BRUCHOVSKY),
     "cost": ("1", _bruchovsky("cost"), _BRUCHOVSKY),
     "turnover": ("1", _bruchovsky("turnover"), _BRUCHOVSKY),
-    # log-scale SD of a PSA value around the model: HalfNormal(0.2) [95% below 0.45]; PSA assays and
-    # within-patient variation are of the order of 10-20% (an assumption of this pack, not fitted)
-    "sd_psa": ("1", Prior("halfnormal", 0.0, 0.2), "assumed: PSA assay and within-patient variation"),
+    # log-scale SD of a PSA value around the model (~ its CV): LogNormal(log 0.13, 0.6) [90%: 0.048,
+    # 0.35]. Within-subject biological variation of serum total PSA: 6.8% (95% CI 6.1-7.4%) in the
+    # European Biological Variation Study (weekly for 10 weeks; Carobene A et al., Clin Chim Acta
+    # 2018;486:185-191) and 20% on average over 12 studies of men over 50 (Soletormos G et al., Clin
+    # Chem 2005;51:1342-1351); with an analytical CV of 5% (Nixon RG et al., J Urol 1997;157:2183-2190)
+    # a total of 8.4% to 20.6%: median 0.13, their geometric mean. Log-SD 0.6: the spread of
+    # individual patients' CVs (log-normal, geometric mean 7.3%, 95th percentile 19.2%, Nixon 1997).
+    # Not a HalfNormal: with 6 PSA values its mass near 0 made a funnel that NUTS could not explore
+    # (141 divergent transitions, R-hat 1.06 on sd_psa for a synthetic patient with sd_psa 0.0004)
+    "sd_psa": ("1", Prior("lognormal", 0.13, 0.6),
+               "PSA biological + analytical variation (Carobene 2018 Clin Chim Acta; Soletormos 2005 Clin Chem; "
+               "Nixon 1997 J Urol)"),
 }
 FIXED: dict[str, tuple[float, str, str]] = {
     "growth_rate": (0.027, "1/day", "Strobl et al. 2021: rS fixed in every fit (README of strobl2021_at_lv)"),
