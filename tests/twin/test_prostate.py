@@ -45,14 +45,21 @@ def test_priors_are_the_bruchovsky_population(refdata):
     from twin.studies.strobl2021_fits import empirical_population, load_fits
 
     fits = load_fits(refdata / "strobl2021_at_lv" / "bruchovsky_fits" / "fitSummaryDf_4params.csv")
-    pop = empirical_population(fits, ("fR", "cost", "turnover"))
-    for ours, theirs in (("resistant_fraction0", "fR"), ("cost", "cost"), ("turnover", "turnover")):
-        i = pop.names.index(theirs)
-        assert LOGIT_POPULATION[ours] == pytest.approx((pop.mean[i], pop.sd[i]), abs=6e-5)
+    pop = empirical_population(fits, ("fR",))
+    assert LOGIT_POPULATION["resistant_fraction0"] == pytest.approx((pop.mean[0], pop.sd[0]), abs=6e-5)
+
+    def moments(x):
+        logit = np.log(np.clip(x, 1e-3, 1 - 1e-3) / (1 - np.clip(x, 1e-3, 1 - 1e-3)))
+        return logit.mean(), logit.std(ddof=1)
+
     relative = fits.n0 / (1.0 - fits.turnover)
-    x = np.clip(relative[relative < 1.0], 1e-3, 1 - 1e-3)
-    logit = np.log(x / (1 - x))
-    assert LOGIT_POPULATION["relative_burden0"] == pytest.approx((logit.mean(), logit.std(ddof=1)), abs=6e-5)
+    assert LOGIT_POPULATION["relative_burden0"] == pytest.approx(moments(relative[relative < 1.0]), abs=6e-5)
+    deficit = fits.cost + fits.turnover
+    growing = deficit < 1.0  # 63 fits; the other 4 have cost = 1 and fR on its floor: no resistant cells
+    assert growing.sum() == 63 and (fits.cost[~growing] == 1.0).all() and (fits.fR[~growing] <= 1e-5).all()
+    assert LOGIT_POPULATION["resistant_growth"] == pytest.approx(moments(1.0 - deficit[growing]), abs=6e-5)
+    share = fits.turnover[growing] / deficit[growing]
+    assert LOGIT_POPULATION["turnover_share"] == pytest.approx(moments(share), abs=6e-5)
     for name, (mean, sd) in LOGIT_POPULATION.items():
         prior = PRIORS[name][1]
         assert prior.location == pytest.approx(1 / (1 + np.exp(-mean)), rel=1e-12) and prior.scale == sd

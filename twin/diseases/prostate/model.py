@@ -18,20 +18,36 @@ is about 15 h, so a dose acts within its day: on/off as in Zhang et al. 2017 and
 reduced dose acts in proportion, an assumption of this pack: 250 mg with food is known to match
 1,000 mg fasting, so the fraction is of the fasting label dose).
 
-Priors (:data:`PRIORS`): ``resistant_fraction0``, ``cost`` and ``turnover`` are the empirical
-population of Strobl's 4-parameter fits to the 67 patients of the Bruchovsky et al. 2006
+Parametrisation: Strobl's ``cost`` and ``turnover`` enter through ``resistant_growth`` ``g = 1 -
+cost - turnover`` (the resistant cells' net growth rate at low density over ``r``) and
+``turnover_share`` ``s = turnover / (cost + turnover)`` (:func:`cost_and_turnover`: ``cost = (1 - g)(1
+- s)``, ``turnover = (1 - g) s``). Resistant cells therefore grow when alone (``g > 0``), and the two
+free parameters are nearly independent in the fits (logit correlation 0.26, against -0.71 for cost and
+turnover, which the PSA series pin down mainly through ``g``). With independent priors on cost and
+turnover, 40% of the prior mass had resistant cells that shrink (``cost + turnover > 1``), where a few
+PSA values cannot tell them from slowly dying sensitive cells: NUTS diverged there (the replicates of
+``benchmarks/nuts_replicates.py --disease prostate``).
+
+Priors (:data:`PRIORS`): ``resistant_fraction0``, ``resistant_growth`` and ``turnover_share`` are the
+empirical population of Strobl's 4-parameter fits to the 67 patients of the Bruchovsky et al. 2006
 intermittent-androgen-suppression trial (``shared/refdata/strobl2021_at_lv/bruchovsky_fits``;
 :func:`twin.studies.strobl2021_fits.empirical_population`: normal on the logit scale, moments of
-the fits; a test checks these numbers against the file); ``relative_burden0`` is ``n0 / (1 -
-turnover)`` of the 38 fits in which it is below 1 (in the other 29 the fitted burden starts above
-its untreated equilibrium: a tumour that would shrink without treatment, not a patient starting
-abiraterone for progressing disease). What that ignores: each fit is a point
-estimate (the spread mixes real differences with estimation error), the fits' correlations (cost
-and turnover correlate at -0.71; the priors here are independent, so wider than the population in
-that direction), fits on their bounds (11 fR at 1e-5: a logit-normal puts 8% of its mass above the
-fit bound 0.25), and the setting: hormone-sensitive, biochemically recurrent disease under
-cyproterone + leuprolide, not mCRPC under abiraterone. ``psa0`` is weakly informative; ``sd_psa`` is
-the log-scale SD of a PSA value around the model (assay and biological variation).
+the fits; a test checks these numbers against the file): fR over the 67 fits, ``g`` and ``s`` over
+the 63 with ``cost + turnover < 1`` (the other 4 have cost 1 and fR on its floor 1e-5: no resistant
+population to describe); ``relative_burden0`` is ``n0 / (1 - turnover)`` of the 38 fits in which it is
+below 1 (in the other 29 the fitted burden starts above its untreated equilibrium: a tumour that would
+shrink without treatment, not a patient starting abiraterone for progressing disease). The implied
+prior of cost and turnover: medians 0.45 and 0.35 (fits: 0.57, 0.30), logit correlation -0.81 (fits:
+-0.71, -0.85 over the 63). What that ignores: each fit is a point estimate (the spread mixes real
+differences with estimation error), the remaining correlations (``g`` with fR: -0.68 on the logit
+scale, a fast-growing resistant population starting small; the priors here are independent), fits on
+their bounds (11 fR at 1e-5: a logit-normal puts 8% of its mass above the fit bound 0.25), and the
+setting: hormone-sensitive, biochemically recurrent disease under cyproterone + leuprolide, not mCRPC
+under abiraterone. ``psa0`` is weakly informative; ``sd_psa``, the log-scale SD of a PSA value around
+the model, is the published within-subject biological variation of serum PSA plus the assay's
+(Carobene et al. Clin Chim Acta 2018; Soletormos et al. Clin Chem 2005; Nixon et al. J Urol 1997: see
+:data:`PRIORS`), log-normal so that it stays away from 0 (a half-normal's mass near 0 made a funnel
+for NUTS).
 """
 
 from __future__ import annotations
@@ -52,12 +68,13 @@ REFERENCE_MG = 1000.0
 _BRUCHOVSKY = ("Strobl et al. 2021 fits to the 67 Bruchovsky 2006 IAS patients (fitSummaryDf_4params.csv; "
                "twin.studies.strobl2021_fits)")  # fmt: skip
 LOGIT_POPULATION: dict[str, tuple[float, float]] = {
-    "relative_burden0": (0.0892, 1.8544), "resistant_fraction0": (-5.4056, 3.0976), "cost": (0.2267, 2.6391),
-    "turnover": (-0.9514, 1.2521),
+    "relative_burden0": (0.0892, 1.8544), "resistant_fraction0": (-5.4056, 3.0976),
+    "resistant_growth": (-1.9629, 1.0960), "turnover_share": (-0.2712, 2.2079),
 }  # fmt: skip
-"""The Bruchovsky population on the logit scale (mean, SD): fR, cost and turnover over the 67 fits,
-``n0 / (1 - turnover)`` over the 38 where it is < 1; values clipped to [1e-3, 1 - 1e-3], fR floored at
-its fit bound 1e-5 (:func:`twin.studies.strobl2021_fits.empirical_population`; a test checks them)."""
+"""The Bruchovsky population on the logit scale (mean, SD): fR over the 67 fits (floored at its fit
+bound 1e-5; :func:`twin.studies.strobl2021_fits.empirical_population`), ``n0 / (1 - turnover)`` over
+the 38 where it is < 1, ``1 - cost - turnover`` and ``turnover / (cost + turnover)`` over the 63 where
+``cost + turnover < 1``; values clipped to [1e-3, 1 - 1e-3] (a test checks them)."""
 
 
 def _bruchovsky(name: str) -> Prior:
@@ -73,11 +90,34 @@ PRIORS: dict[str, tuple[str, Prior, str]] = {
     "psa0": ("ng/mL", Prior("lognormal", 30.0, 1.5), "weakly informative (mCRPC PSA range)"),
     "relative_burden0": ("1", _bruchovsky("relative_burden0"), _BRUCHOVSKY + ": n0 / (1 - turnover) < 1"),
     "resistant_fraction0": ("1", _bruchovsky("resistant_fraction0"), _BRUCHOVSKY),
-    "cost": ("1", _bruchovsky("cost"), _BRUCHOVSKY),
-    "turnover": ("1", _bruchovsky("turnover"), _BRUCHOVSKY),
-    # log-scale SD of a PSA value around the model: HalfNormal(0.2) [95% below 0.45]; PSA assays and
-    # within-patient variation are of the order of 10-20% (an assumption of this pack, not fitted)
-    "sd_psa": ("1", Prior("halfnormal", 0.0, 0.2), "assumed: PSA assay and within-patient variation"),
+    # the resistant cells' net growth rate at low density on the scale of rS: (rR - dR) / rS = 1 - cost -
+    # turnover, and the share of turnover in their deficit cost + turnover (Strobl's cost and turnover:
+    # cost_and_turnover). Not cost and turnover themselves: their logits correlate at -0.71 in the
+    # fits, as the PSA series pin down mainly the net rate; independent priors on them put 40% of the
+    # mass on resistant cells that shrink (cost + turnover > 1; 4 of the 67 fits, all with cost = 1 and
+    # fR on its floor 1e-5: no resistant population), where the data cannot tell resistant cells from
+    # slowly dying sensitive ones and NUTS diverged. These two correlate at 0.26 in the 63 other fits
+    "resistant_growth": ("1", _bruchovsky("resistant_growth"), _BRUCHOVSKY + ": 1 - cost - turnover > 0"),
+    "turnover_share": (
+        "1",
+        _bruchovsky("turnover_share"),
+        _BRUCHOVSKY + ": turnover / (cost + turnover), cost + turnover < 1",
+    ),
+    # log-scale SD of a PSA value around the model (~ its CV): LogNormal(log 0.13, 0.6) [90%: 0.048,
+    # 0.35]. Within-subject biological variation of serum total PSA: 6.8% (95% CI 6.1-7.4%) in the
+    # European Biological Variation Study (weekly for 10 weeks; Carobene A et al., Clin Chim Acta
+    # 2018;486:185-191) and 20% on average over 12 studies of men over 50 (Soletormos G et al., Clin
+    # Chem 2005;51:1342-1351); with an analytical CV of 5% (Nixon RG et al., J Urol 1997;157:2183-2190)
+    # a total of 8.4% to 20.6%: median 0.13, their geometric mean. Log-SD 0.6: the spread of
+    # individual patients' CVs (log-normal, geometric mean 7.3%, 95th percentile 19.2%, Nixon 1997).
+    # Not a HalfNormal: with 6 PSA values its mass near 0 made a funnel that NUTS could not explore
+    # (141 divergent transitions, R-hat 1.06 on sd_psa for a synthetic patient with sd_psa 0.0004)
+    "sd_psa": (
+        "1",
+        Prior("lognormal", 0.13, 0.6),
+        "PSA biological + analytical variation (Carobene 2018 Clin Chim Acta; Soletormos 2005 Clin Chem; "
+        "Nixon 1997 J Urol)",
+    ),
 }
 FIXED: dict[str, tuple[float, str, str]] = {
     "growth_rate": (0.027, "1/day", "Strobl et al. 2021: rS fixed in every fit (README of strobl2021_at_lv)"),
@@ -85,7 +125,14 @@ FIXED: dict[str, tuple[float, str, str]] = {
 }
 """Fixed parameters: name -> (value, unit, source)."""
 ERROR_PARAMETERS = ("sd_psa",)
-UNIT_INTERVAL = ("relative_burden0", "resistant_fraction0", "cost", "turnover")
+UNIT_INTERVAL = ("relative_burden0", "resistant_fraction0", "resistant_growth", "turnover_share")
+
+
+def cost_and_turnover(params: Mapping):
+    """Strobl's ``(cost, turnover)`` of the pack's ``resistant_growth`` ``g`` and ``turnover_share``
+    ``s``: ``((1 - g)(1 - s), (1 - g) s)`` (so ``1 - cost - turnover = g``)."""
+    deficit = 1.0 - params["resistant_growth"]
+    return deficit * (1.0 - params["turnover_share"]), deficit * params["turnover_share"]
 
 
 def solver_options():
@@ -203,9 +250,10 @@ class ProstateModel(ModelFamily):
         from mechanistic.catalogue import strobl2021
 
         psa0 = jnp.asarray(params["psa0"], dtype=float)
-        capacity = psa0 / (params["relative_burden0"] * (1.0 - params["turnover"]))
+        cost, turnover = cost_and_turnover(params)
+        capacity = psa0 / (params["relative_burden0"] * (1.0 - turnover))
         return strobl2021(
-            params["cost"], params["turnover"], params["growth_rate"], params["drug_kill"], capacity=capacity,
+            cost, turnover, params["growth_rate"], params["drug_kill"], capacity=capacity,
             drug=DRUG, pk=m.DailyExposure(reference_mg=REFERENCE_MG),
         )  # fmt: skip
 

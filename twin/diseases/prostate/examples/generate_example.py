@@ -21,8 +21,8 @@ TRUTH = {
     "psa0": 24.0,  # ng/mL before abiraterone
     "relative_burden0": 0.6,  # PSA relative to the untreated equilibrium (Strobl's n0 = 0.6 x 0.7 = 0.42)
     "resistant_fraction0": 0.01,
-    "cost": 0.5,
-    "turnover": 0.3,
+    "resistant_growth": 0.2,  # 1 - cost - turnover: Strobl's cost 0.5 and turnover 0.3
+    "turnover_share": 0.375,  # turnover / (cost + turnover)
     "sd_psa": 0.1,
 }
 CHECKS = (-7.0, 21.0, 49.0, 77.0, 105.0, 133.0)
