@@ -126,7 +126,7 @@ class DigitalTwin:
         pack = get_pack(pack)
         model = pack.model_for(record) if model is None else model
         _check_drugs(record, model)
-        return cls(record, model, pack=pack)
+        return cls(record, model, pack=pack, settings=Settings(target_accept=pack.target_accept))
 
     @property
     def calibrated(self) -> bool:

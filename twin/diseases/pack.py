@@ -61,6 +61,9 @@ class DiseasePack(abc.ABC):
     """Days between the assessments that decide adaptive regimens and switches."""
     response_criteria: str
     """The name of the response criteria :meth:`record_response` applies (e.g. ``"RECIST"``)."""
+    target_accept: float = 0.95
+    """NUTS target acceptance of a new twin's calibration: the value at which the pack's default
+    calibration passes its diagnostics on synthetic patients (``benchmarks/nuts_replicates.py``)."""
 
     @abc.abstractmethod
     def model_for(self, record) -> object:
