@@ -4,9 +4,11 @@ of doses above the label.
 ``DRUG:MG`` (daily), ``DRUG:MG:ON:OFF`` (intermittent: ON days on, OFF days off), ``DRUG:MG:atNN``
 (threshold adaptive therapy AT-NN against the pre-treatment burden: hold below (100 - NN)% of it,
 resume at 100%; Zhang et al. Nat Commun 2017 for AT50), ``DRUG:MG:atNN-now`` (the same against the
-burden on the decision day), ``DRUG:MG>DRUG2:MG2`` (switch at progression), or a pack's standard
-name. DRUG is any drug of :data:`twin.dose_limits.DOSE_LIMITS` (any case, brand names too) that the
-pack allows. Doses are checked by :func:`twin.dose_limits.check_dose`: above the hard limit a
+burden on the decision day), ``DRUG:MG>DRUG2:MG2`` (switch at progression),
+``DRUG:MG+DRUG2:MG2`` (given together; each part a fixed regimen, e.g.
+``erlotinib:150+capmatinib:400``; not yet inside a switch), or a pack's standard name.
+DRUG is any drug of :data:`twin.dose_limits.DOSE_LIMITS` (any case, brand names too) that the pack
+allows. Doses are checked by :func:`twin.dose_limits.check_dose`: above the hard limit a
 regimen is refused unless ``allow_above_limit=True``; above the label dose it is allowed, and
 :func:`above_label` says so, for tables and reports to mark.
 """
@@ -34,7 +36,8 @@ def syntax(standard: Sequence[str], example: str) -> str:
     return (
         f"a standard name ({', '.join(standard)}), DRUG:MG (daily), DRUG:MG:ON:OFF (intermittent), "
         "DRUG:MG:atNN (adaptive AT-NN against the pre-treatment burden, e.g. at50), DRUG:MG:atNN-now (against the "
-        f"burden on the decision day) or DRUG:MG>DRUG2:MG2 (switch at progression), e.g. {example}"
+        f"burden on the decision day), DRUG:MG>DRUG2:MG2 (switch at progression) or DRUG:MG+DRUG2:MG2 (together), "
+        f"e.g. {example}"
     )
 
 
@@ -90,6 +93,20 @@ class _Grammar:
                 return sc.switch_on_progression(a, b, decision_every=self.every)
             except ValueError as e:
                 self.fail(text, str(e))
+        if "+" in text:
+            regimens = [self.parse(part.strip()) for part in text.split("+")]
+            if any(r.adaptive for r in regimens):
+                self.fail(text, "a combination joins fixed regimens (DRUG:MG or DRUG:MG:ON:OFF), not adaptive ones")
+            drugs = [d for r in regimens for d in r.drugs]
+            if len(set(drugs)) < len(drugs):
+                self.fail(
+                    text,
+                    f"a combination names each drug once; {sorted({d for d in drugs if drugs.count(d) > 1})} twice",
+                )
+            combined = regimens[0]
+            for r in regimens[1:]:
+                combined = sc.combination(combined, r)
+            return combined
         parts = [p.strip() for p in text.split(":")]
         if not parts[0]:
             self.fail(text, "the drug name is missing")

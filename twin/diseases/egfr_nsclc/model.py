@@ -250,9 +250,9 @@ class TwinModel(ModelFamily):
             priors=priors,
             ignored=tuple(ignored),
         )
-        return model._with_responses(drugs)
+        return model.with_responses(drugs)
 
-    def _with_responses(self, drugs: tuple[str, ...]) -> TwinModel:
+    def with_responses(self, drugs: tuple[str, ...]) -> TwinModel:
         """This model acting through ``drugs``, every response (EC50, efficacy of each drug and of
         each combination) from the clones' personalised networks; none acts on the bypass clone."""
         bypass = self.clones[-1] == BYPASS
@@ -294,7 +294,7 @@ class TwinModel(ModelFamily):
                 f"drugs {unknown} have no PK in the EGFR drug table; the twin can give {list(EGFR_DRUG_PK)}"
             )
         if self.combination_efficacy:
-            return self._with_responses((*self.drugs, *extra))
+            return self.with_responses((*self.drugs, *extra))
         # a twin saved before combinations: its drugs add, each extra one with its own responses
         names, variants = list(self.clones), list(self.clone_variants)
         bypass = self.clones[-1] == BYPASS
