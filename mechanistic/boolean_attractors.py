@@ -28,6 +28,16 @@ from mechanistic.network import SignallingNetwork
 MAX_FREE_NODES = 22
 
 
+def _every_setting(base: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """``(2^len(nodes), n)`` Boolean states: ``base`` with every on/off setting of ``nodes``
+    (state ``k`` sets node ``nodes[j]`` to bit ``j`` of ``k``)."""
+    codes = np.arange(2 ** len(nodes), dtype=np.int64)
+    states = np.broadcast_to(base, (codes.size, base.size)).copy()
+    for j, i in enumerate(nodes):
+        states[:, i] = (codes >> j) & 1 == 1
+    return states
+
+
 def _state_space(network: SignallingNetwork, fixed: Mapping[str, bool] | None):
     fixed = dict(fixed or {})
     for name in fixed:
@@ -43,11 +53,7 @@ def _state_space(network: SignallingNetwork, fixed: Mapping[str, bool] | None):
             f"exhaustive search over {free.size} free nodes (2^{free.size} states) is too large; "
             f"at most {MAX_FREE_NODES} (clamp nodes with `fixed`)"
         )
-    codes = np.arange(2**free.size, dtype=np.int64)
-    states = np.broadcast_to(base, (codes.size, network.n_nodes)).copy()
-    for j, i in enumerate(free):
-        states[:, i] = (codes >> j) & 1 == 1
-    return states, free, fixed
+    return _every_setting(base, free), free, fixed
 
 
 def _encode(states: np.ndarray, free: np.ndarray) -> np.ndarray:
@@ -144,10 +150,7 @@ def boolean_fixed_points(network: SignallingNetwork, fixed: Mapping[str, bool] |
             f"the free nodes have a feedback vertex set of {fvs.size} nodes (2^{fvs.size} candidates); at most "
             f"{MAX_FREE_NODES} (clamp nodes with `fixed`)"
         )
-    codes = np.arange(2**fvs.size, dtype=np.int64)
-    states = np.broadcast_to(base, (codes.size, network.n_nodes)).copy()
-    for j, i in enumerate(fvs):
-        states[:, i] = (codes >> j) & 1 == 1
+    states = _every_setting(base, fvs)
     for _ in range(len(free) - fvs.size + 1):  # the acyclic rest settles after its depth + 1 sweeps
         update = network.boolean_update(states, fixed)
         update[:, fvs] = states[:, fvs]
