@@ -43,8 +43,8 @@ does alone (Engelman et al. Science 2007). The network's own concentration depen
 the corners is not used: with its default Hill parameters (n = 3 at every node) it is a switch
 (kill 0 at a third of the EC50, full at three times it), where cell lines' dose-response slopes
 are near 1. Twins saved before combinations (no ``combination_efficacy``) keep the additive
-single-drug model they were calibrated with. Gompertz growth with a shared capacity (a free parameter with a
-prior, :data:`DEFAULT_PRIORS`), fitness cost of resistance.
+single-drug model they were calibrated with. Gompertz growth with a shared capacity (a free
+parameter with a prior, :data:`DEFAULT_PRIORS`), fitness cost of resistance.
 
 The priors of growth rate, maximal kill and T790M share are the FLAURA-calibrated virtual
 population (:data:`FLAURA_POPULATION`, fitted in :mod:`twin.studies.flaura2018`): typical values
@@ -495,7 +495,7 @@ class TwinModel(ModelFamily):
 
 def _network_response(
     clones: Mapping[str, tuple[str, ...]], drugs: tuple[str, ...], reference: str
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """EC50 (mg/L) and efficacy, each ``(n_clones, n_drugs)``, and the efficacy of every combination
     ``(n_clones, 2^n_drugs)`` (column = bitmask of the drugs given), from each clone's personalised
     network; efficacy relative to the first drug's kill of a cell carrying only the ``reference``
