@@ -19,6 +19,17 @@ import numpy as np
 from mechanistic.checks import check_range, concrete
 
 
+def emax_fraction(conc: jax.Array, ec50: jax.Array, hill: jax.Array) -> jax.Array:
+    """``C^hill / (ec50^hill + C^hill)`` for ``conc (n_drugs,)`` against ``ec50``, ``hill``
+    ``(n_clones, n_drugs)`` (negative concentrations read as 0)."""
+    c = jnp.maximum(conc, 0.0)
+    unit_hill = concrete(hill)
+    if unit_hill is not None and np.all(unit_hill == 1.0):  # skip the power (exp-log) of hill 1
+        return c / (ec50 + c)
+    ch = c**hill
+    return ch / (ec50**hill + ch)
+
+
 class EmaxEffect(eqx.Module):
     """``E = sum_d emax * C^hill / (ec50^hill + C^hill)``.
 
@@ -53,12 +64,7 @@ class EmaxEffect(eqx.Module):
     def unit(self, conc: jax.Array) -> jax.Array:
         """Per clone and drug, the effect with ``scale`` 1: ``C^h / (ec50^h + C^h)``, shape
         ``(n_clones, n_drugs)`` for ``conc (n_drugs,)``."""
-        c = jnp.maximum(conc, 0.0)
-        unit_hill = concrete(self.hill)
-        if unit_hill is not None and np.all(unit_hill == 1.0):  # skip the power (exp-log) of hill 1
-            return c / (self.ec50 + c)
-        ch = c**self.hill
-        return ch / (self.ec50**self.hill + ch)
+        return emax_fraction(conc, self.ec50, self.hill)
 
     def __call__(self, conc: jax.Array) -> jax.Array:
         return jnp.sum(self.scale * self.unit(conc), axis=-1)
@@ -149,12 +155,7 @@ class CombinationEffect(eqx.Module):
 
     def fractions(self, conc: jax.Array) -> jax.Array:
         """Each drug's Emax fraction ``h``, shape ``(n_clones, n_drugs)``, for ``conc (n_drugs,)`` (mg/L)."""
-        c = jnp.maximum(conc, 0.0)
-        unit_hill = concrete(self.hill)
-        if unit_hill is not None and np.all(unit_hill == 1.0):
-            return c / (self.ec50 + c)
-        ch = c**self.hill
-        return ch / (self.ec50**self.hill + ch)
+        return emax_fraction(conc, self.ec50, self.hill)
 
     def unit(self, conc: jax.Array) -> jax.Array:
         """The effect with ``emax`` 1, shape ``(n_clones, 1)``, for ``conc (n_drugs,)``."""
